@@ -1,0 +1,239 @@
+using System.Globalization;
+
+namespace Mesh.Configuration.Internal;
+
+/// <summary>
+/// Validates <see cref="MeshOptions"/>. Every message names the full configuration key, the value found and
+/// what is allowed. Run when the host starts (a failure stops it) and on every configuration reload (a failure keeps
+/// the last good configuration).
+/// </summary>
+internal static class MeshOptionsValidator
+{
+    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string> discoveryProviders)
+    {
+        var errors = new List<string>(options.ConfigurationErrors);
+        if (options.MaxConcurrentHealthChecks is < 1 or > 1024)
+        {
+            errors.Add($"Mesh:MaxConcurrentHealthChecks: {options.MaxConcurrentHealthChecks} is out of range; allowed: 1 to 1024.");
+        }
+
+        if (options.ConnectTimeout < TimeSpan.FromMilliseconds(100) || options.ConnectTimeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Mesh:ConnectTimeout: {options.ConnectTimeout} is out of range; allowed: 00:00:00.100 to 00:05:00.");
+        }
+
+        foreach (var (name, service) in options.Services)
+        {
+            ValidateService($"Mesh:Services:{name}", name, service, discoveryProviders, errors);
+        }
+
+        foreach (var (name, service) in options.ServiceDiscoveryServices)
+        {
+            if (!options.Services.ContainsKey(name))
+            {
+                ValidateEndpoints($"Services:{name}", service, errors);
+            }
+        }
+
+        return errors;
+    }
+
+    private static void ValidateService(string path, string name, MeshServiceOptions service, IReadOnlyCollection<string> providers, List<string> errors)
+    {
+        if (Uri.CheckHostName(name) != UriHostNameType.Dns)
+        {
+            errors.Add($"{path}: '{name}' is not a valid service name; a service name is used as a host name (http://{name}), so use letters, digits, '-' and '.'.");
+        }
+
+        if (!Enum.IsDefined(service.LoadBalancer))
+        {
+            errors.Add($"{path}:LoadBalancer: '{service.LoadBalancer}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<LoadBalancerKind>())}.");
+        }
+
+        var discovery = ParseDiscovery(service.Discovery);
+        foreach (var source in discovery)
+        {
+            if (!source.Equals(MeshServiceOptions.ConfigurationDiscoveryName, StringComparison.OrdinalIgnoreCase) &&
+                !providers.Contains(source, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{path}:Discovery: '{source}' is not a registered discovery provider; registered: {string.Join(", ", providers.Prepend(MeshServiceOptions.ConfigurationDiscoveryName))}. " +
+                    HowToRegister(source));
+            }
+        }
+
+        var fromConfiguration = discovery.Contains(MeshServiceOptions.ConfigurationDiscoveryName, StringComparer.OrdinalIgnoreCase);
+        if (fromConfiguration && discovery.Length == 1 && service.Endpoints.Count == 0)
+        {
+            errors.Add($"{path}:Endpoints: the service has no endpoints; list them under {path}:Endpoints, or set {path}:Discovery to a discovery provider.");
+        }
+
+        ValidateEndpoints(path, service, errors);
+
+        if (service.PanicThreshold is < 0 or > 100)
+        {
+            errors.Add($"{path}:PanicThreshold: {service.PanicThreshold} is out of range; allowed: 0 (never) to 100 (percent of endpoints healthy).");
+        }
+
+        if (service.AttemptTimeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:AttemptTimeout: {timeout} must be more than zero (or absent for no mesh deadline).");
+        }
+
+        var hc = service.HealthCheck;
+        if (hc.Path is { } hcPath && !hcPath.StartsWith('/'))
+        {
+            errors.Add($"{path}:HealthCheck:Path: '{hcPath}' must start with '/', for example /healthz.");
+        }
+
+        if (!Enum.IsDefined(hc.Protocol))
+        {
+            errors.Add($"{path}:HealthCheck:Protocol: '{hc.Protocol}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<HealthCheckProtocol>())}.");
+        }
+
+        if (hc.Interval < TimeSpan.FromMilliseconds(100) || hc.Interval > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{path}:HealthCheck:Interval: {hc.Interval} is out of range; allowed: 00:00:00.100 to 01:00:00.");
+        }
+
+        if (hc.Timeout <= TimeSpan.Zero || hc.Timeout > hc.Interval)
+        {
+            errors.Add($"{path}:HealthCheck:Timeout: {hc.Timeout} is out of range; allowed: more than zero and at most the interval ({hc.Interval}).");
+        }
+
+        Range(errors, $"{path}:HealthCheck:UnhealthyThreshold", hc.UnhealthyThreshold, 1, 100);
+        Range(errors, $"{path}:HealthCheck:HealthyThreshold", hc.HealthyThreshold, 1, 100);
+
+        var od = service.OutlierDetection;
+        Range(errors, $"{path}:OutlierDetection:ConsecutiveFailures", od.ConsecutiveFailures, 0, 1000);
+        Range(errors, $"{path}:OutlierDetection:MaxEjectionPercent", od.MaxEjectionPercent, 0, 100);
+        Range(errors, $"{path}:OutlierDetection:FailureRateThreshold", od.FailureRateThreshold, 0, 100);
+        Range(errors, $"{path}:OutlierDetection:FailureRateMinimumRequests", od.FailureRateMinimumRequests, 1, 1_000_000);
+        if (od.BaseEjectionTime <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:OutlierDetection:BaseEjectionTime: {od.BaseEjectionTime} must be more than zero.");
+        }
+
+        if (od.MaxEjectionTime < od.BaseEjectionTime)
+        {
+            errors.Add($"{path}:OutlierDetection:MaxEjectionTime: {od.MaxEjectionTime} must be at least BaseEjectionTime ({od.BaseEjectionTime}).");
+        }
+
+        if (od.FailureRateWindow < TimeSpan.FromSeconds(1) || od.FailureRateWindow > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{path}:OutlierDetection:FailureRateWindow: {od.FailureRateWindow} is out of range; allowed: 00:00:01 to 01:00:00.");
+        }
+
+        var slow = service.SlowStart;
+        if (slow.Window < TimeSpan.Zero || slow.Window > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{path}:SlowStart:Window: {slow.Window} is out of range; allowed: 00:00:00 (off) to 01:00:00.");
+        }
+
+        if (!(slow.Aggression > 0) || slow.Aggression > 100)
+        {
+            errors.Add($"{path}:SlowStart:Aggression: {slow.Aggression.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: more than 0, up to 100 (1 is linear).");
+        }
+
+        Range(errors, $"{path}:SlowStart:MinWeightPercent", slow.MinWeightPercent, 1, 100);
+
+        var budget = service.RetryBudget;
+        if (budget.RetryRatio is > 10 || (budget.RetryRatio is < 0 and not -1))
+        {
+            errors.Add($"{path}:RetryBudget:RetryRatio: {budget.RetryRatio.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: 0 to 10, or -1 to turn the budget off.");
+        }
+
+        Range(errors, $"{path}:RetryBudget:MinRetriesPerSecond", budget.MinRetriesPerSecond, 0, 100_000);
+        if (budget.Window < TimeSpan.FromSeconds(1) || budget.Window > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{path}:RetryBudget:Window: {budget.Window} is out of range; allowed: 00:00:01 to 00:10:00.");
+        }
+
+        if (service.PeakEwma.DecayTime <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:PeakEwma:DecayTime: {service.PeakEwma.DecayTime} must be more than zero.");
+        }
+
+        if (service.PeakEwma.DefaultRtt <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:PeakEwma:DefaultRtt: {service.PeakEwma.DefaultRtt} must be more than zero.");
+        }
+
+        var split = service.TrafficSplit;
+        if (split.Weights.Count > 0 && split.MetadataKey is null)
+        {
+            errors.Add($"{path}:TrafficSplit:MetadataKey: required when TrafficSplit:Weights is set (for example 'version').");
+        }
+
+        foreach (var (group, weight) in split.Weights)
+        {
+            Range(errors, $"{path}:TrafficSplit:Weights:{group}", weight, 0, 1_000_000);
+        }
+
+        if (split.Enabled && split.Weights.Values.All(w => w <= 0))
+        {
+            errors.Add($"{path}:TrafficSplit:Weights: at least one group needs a positive weight.");
+        }
+    }
+
+    private static void ValidateEndpoints(string path, MeshServiceOptions service, List<string> errors)
+    {
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < service.Endpoints.Count; i++)
+        {
+            var endpoint = service.Endpoints[i];
+            var at = $"{path}:Endpoints:{i}";
+            if (string.IsNullOrWhiteSpace(endpoint.Address))
+            {
+                errors.Add($"{at}:Address: missing; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                continue;
+            }
+
+            if (!Uri.TryCreate(endpoint.Address, UriKind.Absolute, out var uri))
+            {
+                errors.Add($"{at}:Address: '{endpoint.Address}' is not an absolute address; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                continue;
+            }
+
+            if (!MeshEndpoint.TryValidateAddress(uri, out var problem))
+            {
+                errors.Add($"{at}:Address: {problem}");
+                continue;
+            }
+
+            if (endpoint.Weight <= 0)
+            {
+                errors.Add($"{at}:Weight: {endpoint.Weight} is not allowed; a weight is a positive integer (default 1).");
+            }
+
+            var key = MeshEndpoint.CreateKey(uri);
+            if (seen.TryGetValue(key, out var first))
+            {
+                errors.Add($"{at}: duplicate endpoint {key} (already at {path}:Endpoints:{first}); list each address once and use Weight for a larger share.");
+            }
+            else
+            {
+                seen[key] = i;
+            }
+        }
+    }
+
+    internal static string[] ParseDiscovery(string? discovery) =>
+        string.IsNullOrWhiteSpace(discovery)
+            ? [MeshServiceOptions.ConfigurationDiscoveryName]
+            : discovery.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string HowToRegister(string provider) => provider.ToUpperInvariant() switch
+    {
+        "DNS" or "ETCD" => "Call services.AddMeshDiscovery() from the Mesh.Discovery package to register the Dns and Etcd providers.",
+        "DOCKER" => "Call services.AddMeshDockerDiscovery() from the Mesh.Containers package to register the Docker provider.",
+        _ => "Register the provider with services.AddMeshDiscoveryProvider<TProvider>().",
+    };
+
+    private static void Range(List<string> errors, string key, int value, int min, int max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{key}: {value} is out of range; allowed: {min} to {max}.");
+        }
+    }
+}

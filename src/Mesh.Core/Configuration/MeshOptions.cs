@@ -1,0 +1,45 @@
+namespace Mesh;
+
+/// <summary>
+/// The mesh's configuration: the <c>Mesh</c> section of <c>IConfiguration</c>, or code-first through
+/// <c>AddMeshClient(options =&gt; ...)</c>. Validated when the host starts; a configuration reload that does not
+/// validate is refused and the last good configuration stays in effect.
+/// </summary>
+public sealed class MeshOptions
+{
+    /// <summary>The configuration section bound by <c>AddMeshClient()</c>.</summary>
+    public const string SectionName = "Mesh";
+
+    /// <summary>The zone this process runs in (<c>Mesh:Zone</c>). When set, endpoints in the same zone are preferred
+    /// while they have healthy capacity.</summary>
+    /// <value>Default: <see langword="null"/> (no zone preference).</value>
+    public string? Zone { get; set; }
+
+    /// <summary>The services the mesh routes to, by logical name (<c>Mesh:Services:{name}</c>), compared case-insensitively.</summary>
+    public IDictionary<string, MeshServiceOptions> Services { get; } = new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether a request to a host that is not a configured service is passed through unchanged
+    /// (<c>Mesh:PassThroughUnknownHosts</c>) rather than failed with <see cref="MeshServiceNotFoundException"/>.</summary>
+    /// <value>Default: <see langword="false"/>.</value>
+    public bool PassThroughUnknownHosts { get; set; }
+
+    /// <summary>The most active health checks that run at the same time, across all services (<c>Mesh:MaxConcurrentHealthChecks</c>).</summary>
+    /// <value>Default: 16. Allowed: 1 to 1024.</value>
+    public int MaxConcurrentHealthChecks { get; set; } = 16;
+
+    /// <summary>Whether Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{scheme}:{i}</c> entries are read as
+    /// endpoints of services not configured under <c>Mesh:Services</c> (<c>Mesh:ReadServiceDiscoveryConfiguration</c>).</summary>
+    /// <value>Default: <see langword="true"/>.</value>
+    public bool ReadServiceDiscoveryConfiguration { get; set; } = true;
+
+    /// <summary>How long establishing a connection to an endpoint may take (<c>Mesh:ConnectTimeout</c>); a timed-out
+    /// connect counts as a connection failure.</summary>
+    /// <value>Default: 5 seconds. Allowed: 100 ms to 5 minutes.</value>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Errors found while reading configuration (kept for validation on start).</summary>
+    internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>Services read from Microsoft.Extensions.ServiceDiscovery's configuration section.</summary>
+    internal Dictionary<string, MeshServiceOptions> ServiceDiscoveryServices { get; } = new(StringComparer.OrdinalIgnoreCase);
+}

@@ -1,0 +1,248 @@
+namespace Mesh;
+
+/// <summary>How the mesh routes to one logical service (<c>Mesh:Services:{name}</c>).</summary>
+public sealed class MeshServiceOptions
+{
+    /// <summary>The load balancer (<c>LoadBalancer</c>).</summary>
+    /// <value>Default: <see cref="LoadBalancerKind.PeakEwma"/>.</value>
+    public LoadBalancerKind LoadBalancer { get; set; } = LoadBalancerKind.PeakEwma;
+
+    /// <summary>Static endpoints (<c>Endpoints</c>); each either an object with <c>Address</c>, <c>Weight</c>,
+    /// <c>Zone</c> and <c>Metadata</c>, or a plain address string.</summary>
+    public IList<MeshEndpointOptions> Endpoints { get; } = new List<MeshEndpointOptions>();
+
+    /// <summary>Where endpoints come from (<c>Discovery</c>): <c>Configuration</c> (the <see cref="Endpoints"/> list),
+    /// or the name of a registered discovery provider such as <c>Dns</c>, <c>Etcd</c> or <c>Docker</c>.
+    /// Several can be combined, separated by commas; their endpoint sets are merged.</summary>
+    /// <value>Default: <c>Configuration</c>.</value>
+    public string Discovery { get; set; } = ConfigurationDiscoveryName;
+
+    /// <summary>The SPIFFE ID the service's endpoints must present over mTLS (<c>ServerIdentity</c>): an exact ID,
+    /// or a prefix ending in <c>/*</c>.</summary>
+    /// <value>Default: <see langword="null"/> (any identity from the trust bundle is accepted).</value>
+    public string? ServerIdentity { get; set; }
+
+    /// <summary>For <see cref="LoadBalancerKind.ConsistentHash"/>: the request header whose value is the hash key (<c>HashHeader</c>).</summary>
+    /// <value>Default: <see langword="null"/> (only <see cref="MeshRequestOptions.HashKey"/> is used; requests without a key are spread at random).</value>
+    public string? HashHeader { get; set; }
+
+    /// <summary>When fewer than this percentage of endpoints are healthy, balance over all of them (<c>PanicThreshold</c>).</summary>
+    /// <value>Default: 50 (Envoy's and Finagle's default). Allowed: 0 (never panic; fail when no endpoint is healthy) to 100.</value>
+    public int PanicThreshold { get; set; } = 50;
+
+    /// <summary>A deadline for each attempt sent through the mesh (<c>AttemptTimeout</c>). An attempt that exceeds it
+    /// fails with a transient <see cref="HttpRequestException"/> and counts as a timeout for outlier detection.</summary>
+    /// <value>Default: <see langword="null"/> (no mesh deadline; the caller's own timeouts apply).</value>
+    public TimeSpan? AttemptTimeout { get; set; }
+
+    /// <summary>Active health checks (<c>HealthCheck</c>); off unless a <c>Path</c> (HTTP) or <c>Protocol: Grpc</c> is set.</summary>
+    public HealthCheckOptions HealthCheck { get; } = new();
+
+    /// <summary>Passive outlier detection from real request outcomes (<c>OutlierDetection</c>).</summary>
+    public OutlierDetectionOptions OutlierDetection { get; } = new();
+
+    /// <summary>Slow start for endpoints that join or return (<c>SlowStart</c>).</summary>
+    public SlowStartOptions SlowStart { get; } = new();
+
+    /// <summary>The retry budget (<c>RetryBudget</c>).</summary>
+    public RetryBudgetOptions RetryBudget { get; } = new();
+
+    /// <summary>Peak-EWMA tuning (<c>PeakEwma</c>).</summary>
+    public PeakEwmaOptions PeakEwma { get; } = new();
+
+    /// <summary>A split of traffic between groups of endpoints by metadata (<c>TrafficSplit</c>), for canaries.</summary>
+    public TrafficSplitOptions TrafficSplit { get; } = new();
+
+    /// <summary>The discovery name that means "the <see cref="Endpoints"/> list".</summary>
+    public const string ConfigurationDiscoveryName = "Configuration";
+}
+
+/// <summary>A static endpoint (<c>Mesh:Services:{name}:Endpoints:{i}</c>).</summary>
+public sealed class MeshEndpointOptions
+{
+    /// <summary>The endpoint's address, <c>scheme://host:port</c> (<c>Address</c>, required).</summary>
+    public string Address { get; set; } = "";
+
+    /// <summary>The relative share of traffic (<c>Weight</c>).</summary>
+    /// <value>Default: 1. Allowed: a positive integer.</value>
+    public int Weight { get; set; } = 1;
+
+    /// <summary>The zone the endpoint runs in (<c>Zone</c>).</summary>
+    public string? Zone { get; set; }
+
+    /// <summary>Free-form labels (<c>Metadata</c>), for example <c>version=v1</c>.</summary>
+    public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+}
+
+/// <summary>Active health checking of a service's endpoints (<c>Mesh:Services:{name}:HealthCheck</c>).
+/// Defaults follow YARP's active checks, with a shorter interval suited to a client-side mesh.</summary>
+public sealed class HealthCheckOptions
+{
+    /// <summary>The HTTP path probed on each endpoint (<c>Path</c>); a 2xx answer is healthy.</summary>
+    /// <value>Default: <see langword="null"/> (no HTTP checks).</value>
+    public string? Path { get; set; }
+
+    /// <summary>The protocol of the check (<c>Protocol</c>): <see cref="HealthCheckProtocol.Http"/>, or
+    /// <see cref="HealthCheckProtocol.Grpc"/> for the standard <c>grpc.health.v1.Health/Check</c>.</summary>
+    /// <value>Default: <see cref="HealthCheckProtocol.Http"/>.</value>
+    public HealthCheckProtocol Protocol { get; set; } = HealthCheckProtocol.Http;
+
+    /// <summary>For gRPC checks, the service name sent in the request (<c>GrpcService</c>).</summary>
+    /// <value>Default: empty (the server's overall health).</value>
+    public string GrpcService { get; set; } = "";
+
+    /// <summary>Time between checks of an endpoint (<c>Interval</c>); each check is jittered by up to 10%.</summary>
+    /// <value>Default: 5 seconds. Allowed: 100 ms to 1 hour.</value>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a check may take before it counts as failed (<c>Timeout</c>).</summary>
+    /// <value>Default: 2 seconds. Allowed: more than zero and at most <see cref="Interval"/>.</value>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Consecutive failed checks that mark an endpoint unhealthy (<c>UnhealthyThreshold</c>).</summary>
+    /// <value>Default: 2 (YARP). Allowed: 1 to 100.</value>
+    public int UnhealthyThreshold { get; set; } = 2;
+
+    /// <summary>Consecutive passed checks that mark an unhealthy endpoint healthy again (<c>HealthyThreshold</c>).</summary>
+    /// <value>Default: 1. Allowed: 1 to 100.</value>
+    public int HealthyThreshold { get; set; } = 1;
+
+    /// <summary>Whether checks run: true when <see cref="Path"/> is set or <see cref="Protocol"/> is gRPC.</summary>
+    public bool Enabled => Path is not null || Protocol == HealthCheckProtocol.Grpc;
+}
+
+/// <summary>The protocol of active health checks.</summary>
+public enum HealthCheckProtocol
+{
+    /// <summary>An HTTP GET of <see cref="HealthCheckOptions.Path"/>; 2xx is healthy.</summary>
+    Http = 0,
+
+    /// <summary>The standard gRPC health check, <c>grpc.health.v1.Health/Check</c>; SERVING is healthy.</summary>
+    Grpc,
+}
+
+/// <summary>Which request outcomes count as failures for outlier detection.</summary>
+[Flags]
+public enum OutlierFailureKinds
+{
+    /// <summary>Nothing counts.</summary>
+    None = 0,
+
+    /// <summary>The connection could not be made, or broke before a response (refused, reset, TLS failure).</summary>
+    ConnectionFailure = 1,
+
+    /// <summary>The attempt exceeded <see cref="MeshServiceOptions.AttemptTimeout"/>.</summary>
+    Timeout = 2,
+
+    /// <summary>A 5xx response.</summary>
+    ServerError = 4,
+
+    /// <summary>The caller cancelled the attempt (for example an outer timeout or a hedged attempt that lost).
+    /// Off by default, since a cancellation says more about the caller than about the endpoint.</summary>
+    Cancellation = 8,
+}
+
+/// <summary>Passive outlier detection (<c>Mesh:Services:{name}:OutlierDetection</c>), after Envoy's.</summary>
+public sealed class OutlierDetectionOptions
+{
+    /// <summary>Consecutive failures that eject an endpoint (<c>ConsecutiveFailures</c>); 0 turns this rule off.</summary>
+    /// <value>Default: 5 (Envoy). Allowed: 0 to 1000.</value>
+    public int ConsecutiveFailures { get; set; } = 5;
+
+    /// <summary>The ejection time for a first ejection (<c>BaseEjectionTime</c>); the n-th ejection in a row lasts n times as long.</summary>
+    /// <value>Default: 30 seconds (Envoy).</value>
+    public TimeSpan BaseEjectionTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest ejection (<c>MaxEjectionTime</c>).</summary>
+    /// <value>Default: 300 seconds (Envoy). Allowed: at least <see cref="BaseEjectionTime"/>.</value>
+    public TimeSpan MaxEjectionTime { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>The largest share of a service's endpoints that may be ejected at once (<c>MaxEjectionPercent</c>);
+    /// one endpoint may always be ejected.</summary>
+    /// <value>Default: 50. Allowed: 0 to 100. (Envoy's default is 10, which for the 3–5 replicas typical of a
+    /// client-side mesh still ejects only one.)</value>
+    public int MaxEjectionPercent { get; set; } = 50;
+
+    /// <summary>The outcomes that count as failures (<c>FailureKinds</c>, comma-separated names).</summary>
+    /// <value>Default: <c>ConnectionFailure, Timeout, ServerError</c>.</value>
+    public OutlierFailureKinds FailureKinds { get; set; } = OutlierFailureKinds.ConnectionFailure | OutlierFailureKinds.Timeout | OutlierFailureKinds.ServerError;
+
+    /// <summary>The failure-rate rule: eject when this percentage of requests in <see cref="FailureRateWindow"/> failed
+    /// (<c>FailureRateThreshold</c>); 0 turns the rule off.</summary>
+    /// <value>Default: 0 (off). Allowed: 0 to 100.</value>
+    public int FailureRateThreshold { get; set; }
+
+    /// <summary>The fewest requests in the window before the failure-rate rule may eject (<c>FailureRateMinimumRequests</c>).</summary>
+    /// <value>Default: 20.</value>
+    public int FailureRateMinimumRequests { get; set; } = 20;
+
+    /// <summary>The window of the failure-rate rule (<c>FailureRateWindow</c>).</summary>
+    /// <value>Default: 10 seconds.</value>
+    public TimeSpan FailureRateWindow { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Slow start (<c>Mesh:Services:{name}:SlowStart</c>), after Envoy's: an endpoint that joins or returns from
+/// ejection gets weight × max(<see cref="MinWeightPercent"/>%, (t / <see cref="Window"/>)^(1 / <see cref="Aggression"/>)).</summary>
+public sealed class SlowStartOptions
+{
+    /// <summary>The ramp-up window (<c>Window</c>); zero turns slow start off. Endpoints present when the service is
+    /// first configured start at full weight.</summary>
+    /// <value>Default: 10 seconds.</value>
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The ramp's curvature (<c>Aggression</c>); 1 is linear, larger values ramp faster at first.</summary>
+    /// <value>Default: 1.0. Allowed: more than 0.</value>
+    public double Aggression { get; set; } = 1.0;
+
+    /// <summary>The smallest weight during the ramp, as a percentage of the full weight (<c>MinWeightPercent</c>).</summary>
+    /// <value>Default: 10. Allowed: 1 to 100.</value>
+    public int MinWeightPercent { get; set; } = 10;
+}
+
+/// <summary>The retry budget (<c>Mesh:Services:{name}:RetryBudget</c>), after Linkerd and Finagle: retries may be at
+/// most <see cref="RetryRatio"/> of the requests in <see cref="Window"/>, plus <see cref="MinRetriesPerSecond"/>.</summary>
+public sealed class RetryBudgetOptions
+{
+    /// <summary>Retries allowed per request (<c>RetryRatio</c>); a negative value turns the budget off.</summary>
+    /// <value>Default: 0.2 (Linkerd). Allowed: -1 (off) or 0 to 10.</value>
+    public double RetryRatio { get; set; } = 0.2;
+
+    /// <summary>Retries always allowed per second, whatever the traffic (<c>MinRetriesPerSecond</c>).</summary>
+    /// <value>Default: 10 (Linkerd).</value>
+    public int MinRetriesPerSecond { get; set; } = 10;
+
+    /// <summary>The window over which requests and retries are counted (<c>Window</c>).</summary>
+    /// <value>Default: 10 seconds. Allowed: 1 second to 10 minutes.</value>
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Peak-EWMA tuning (<c>Mesh:Services:{name}:PeakEwma</c>).</summary>
+public sealed class PeakEwmaOptions
+{
+    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>).</summary>
+    /// <value>Default: 10 seconds (Finagle, Linkerd).</value>
+    public TimeSpan DecayTime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The RTT assumed for an endpoint with no measurement yet while it already has a request in flight
+    /// (<c>DefaultRtt</c>). An unmeasured endpoint with nothing in flight is always tried when drawn, so that new
+    /// endpoints are measured at once.</summary>
+    /// <value>Default: 30 ms (Linkerd).</value>
+    public TimeSpan DefaultRtt { get; set; } = TimeSpan.FromMilliseconds(30);
+}
+
+/// <summary>A split of traffic between groups of endpoints that share a metadata value
+/// (<c>Mesh:Services:{name}:TrafficSplit</c>), for canaries: for example <c>MetadataKey: version</c> with
+/// <c>Weights: { v1: 90, v2: 10 }</c>. Proportions are exact over every 100 requests (smooth weighted round robin between groups).</summary>
+public sealed class TrafficSplitOptions
+{
+    /// <summary>The metadata key whose value names an endpoint's group (<c>MetadataKey</c>).</summary>
+    /// <value>Default: <see langword="null"/> (no split).</value>
+    public string? MetadataKey { get; set; }
+
+    /// <summary>The share of traffic per group value (<c>Weights</c>). Endpoints whose value is not listed get no traffic
+    /// while a listed group has healthy endpoints; a group without endpoints passes its share to the others.</summary>
+    public IDictionary<string, int> Weights { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>Whether a split is configured.</summary>
+    public bool Enabled => MetadataKey is not null && Weights.Count > 0;
+}

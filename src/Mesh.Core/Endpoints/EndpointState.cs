@@ -1,0 +1,221 @@
+using System.Runtime.CompilerServices;
+
+namespace Mesh.Endpoints;
+
+/// <summary>Routing status of an endpoint, from passive outlier detection.</summary>
+internal enum EndpointStatus
+{
+    /// <summary>Receives traffic.</summary>
+    Active = 0,
+
+    /// <summary>Ejected after failures, until its ejection time ends.</summary>
+    Ejected,
+
+    /// <summary>The ejection ended; one probe request decides whether it returns or is ejected again.</summary>
+    Probing,
+}
+
+/// <summary>Result of active health checks.</summary>
+internal enum ActiveHealth
+{
+    /// <summary>Not checked (yet), or checks are off: treated as healthy.</summary>
+    Unknown = 0,
+
+    /// <summary>Passed its checks.</summary>
+    Healthy,
+
+    /// <summary>Failed <c>UnhealthyThreshold</c> checks in a row.</summary>
+    Unhealthy,
+}
+
+/// <summary>
+/// The live state of one endpoint of one service: load, latency estimate and health. One instance per endpoint
+/// key lives as long as the endpoint stays in the service's set, so statistics survive configuration and discovery
+/// updates. All members are thread-safe; the per-request members allocate nothing.
+/// </summary>
+internal sealed class EndpointState
+{
+    private readonly string _prefix;
+    private MeshEndpoint _endpoint;
+    private RewrittenUri? _lastRewrite;
+    private int _inFlight;
+    private long _requests;
+    private long _failures;
+
+    // Peak-EWMA estimate, in timestamp ticks; guarded by _rttLock for writes, read without it (a torn pair only
+    // skews one cost estimate slightly).
+    private readonly Lock _rttLock = new();
+    private double _rtt;
+    private long _rttStamp;
+    private volatile bool _measured;
+
+    // Health, written under the owning service's lock, read anywhere.
+    private volatile EndpointStatus _status;
+    private volatile ActiveHealth _activeHealth;
+    private int _probeTaken;
+
+    public EndpointState(MeshEndpoint endpoint, long createdAt)
+    {
+        _endpoint = endpoint;
+        Key = endpoint.Key;
+        var address = endpoint.Address;
+        Scheme = address.Scheme;
+        Host = address.IdnHost;
+        Port = address.Port;
+        Authority = address.IsDefaultPort ? Host : $"{Host}:{Port}";
+        _prefix = $"{Scheme}://{(address.HostNameType == UriHostNameType.IPv6 ? "[" + Host + "]" : Host)}:{Port}";
+        CreatedAt = createdAt;
+    }
+
+    public MeshEndpoint Endpoint => Volatile.Read(ref _endpoint);
+
+    public string Key { get; }
+
+    public string Scheme { get; }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public string Authority { get; }
+
+    public long CreatedAt { get; }
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public long Requests => Volatile.Read(ref _requests);
+
+    public long Failures => Volatile.Read(ref _failures);
+
+    public bool IsMeasured => _measured;
+
+    public EndpointStatus Status { get => _status; set => _status = value; }
+
+    public ActiveHealth ActiveHealth { get => _activeHealth; set => _activeHealth = value; }
+
+    /// <summary>Whether the endpoint may receive normal traffic (not ejected, not failing active checks).</summary>
+    public bool IsRoutable => _status != EndpointStatus.Ejected && _activeHealth != ActiveHealth.Unhealthy;
+
+    // ---- outlier detection and slow start bookkeeping (guarded by the service lock unless noted) ----
+
+    /// <summary>Consecutive counted failures (Interlocked).</summary>
+    public int ConsecutiveFailures;
+
+    /// <summary>Ejections without a healthy period in between.</summary>
+    public int EjectionsInARow;
+
+    /// <summary>When the current ejection ends (timestamp).</summary>
+    public long EjectedUntil;
+
+    /// <summary>When the endpoint last returned to service (timestamp), 0 if never ejected.</summary>
+    public long ReturnedAt;
+
+    /// <summary>When the current slow-start ramp began (timestamp); 0 when not ramping.</summary>
+    public long SlowStartBegin;
+
+    /// <summary>Active check streaks.</summary>
+    public int CheckFailures;
+
+    /// <summary>Active check streaks.</summary>
+    public int CheckSuccesses;
+
+    /// <summary>Why the endpoint is in its current state, for snapshots and logs.</summary>
+    public string? Reason;
+
+    /// <summary>The last error that counted as a failure.</summary>
+    public string? LastFailure;
+
+    /// <summary>Rolling window for the failure-rate rule (Interlocked).</summary>
+    public FailureRateWindow RateWindow;
+
+    public void Update(MeshEndpoint endpoint) => Volatile.Write(ref _endpoint, endpoint);
+
+    /// <summary>The logical request URI rewritten to this endpoint: scheme, host and port from the endpoint; path and
+    /// query kept. The last result is cached (a <see cref="Uri"/> is immutable), so a repeated path costs no parse.</summary>
+    public Uri Rewrite(Uri logical)
+    {
+        var pathAndQuery = logical.PathAndQuery;
+        var cached = Volatile.Read(ref _lastRewrite);
+        if (cached is not null && string.Equals(cached.PathAndQuery, pathAndQuery, StringComparison.Ordinal))
+        {
+            return cached.Uri;
+        }
+
+        var uri = new Uri(_prefix + pathAndQuery, UriKind.Absolute);
+        Volatile.Write(ref _lastRewrite, new RewrittenUri(pathAndQuery, uri));
+        return uri;
+    }
+
+    /// <summary>Marks the start of a request; returns nothing, the caller keeps the start timestamp.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnRequestStart()
+    {
+        Interlocked.Increment(ref _inFlight);
+        Interlocked.Increment(ref _requests);
+    }
+
+    /// <summary>Marks the end of a request and feeds its latency into the peak-EWMA estimate.</summary>
+    public void OnRequestEnd(long start, long now, double decayTicks, bool failed)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (failed)
+        {
+            Interlocked.Increment(ref _failures);
+        }
+
+        ObserveRtt(Math.Max(now - start, 0), now, decayTicks);
+    }
+
+    /// <summary>Peak-EWMA update (Finagle/Linkerd): a sample above the estimate replaces it; otherwise the estimate
+    /// moves towards the sample with weight 1 - e^(-Δt/τ), Δt being the time since the previous sample.
+    /// The first sample replaces the default.</summary>
+    public void ObserveRtt(double rttTicks, long now, double decayTicks)
+    {
+        lock (_rttLock)
+        {
+            if (!_measured || rttTicks > _rtt)
+            {
+                _rtt = rttTicks;
+            }
+            else
+            {
+                var w = Math.Exp(-(now - _rttStamp) / decayTicks);
+                _rtt = (_rtt * w) + (rttTicks * (1 - w));
+            }
+
+            _rttStamp = now;
+            _measured = true;
+        }
+    }
+
+    /// <summary>The RTT estimate at <paramref name="now"/>, decayed towards zero since the last sample (so that an
+    /// endpoint avoided for a long time is eventually measured again), or <see langword="null"/> when unmeasured.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public double RttEstimate(long now, double decayTicks)
+    {
+        var elapsed = now - Volatile.Read(ref _rttStamp);
+        var rtt = Volatile.Read(ref _rtt);
+        return elapsed <= 0 ? rtt : rtt * Math.Exp(-elapsed / decayTicks);
+    }
+
+    /// <summary>For probing endpoints: takes the single probe slot.</summary>
+    public bool TryTakeProbe() => Interlocked.CompareExchange(ref _probeTaken, 1, 0) == 0;
+
+    /// <summary>Releases the probe slot (after the probe's outcome was recorded).</summary>
+    public void ReleaseProbe() => Volatile.Write(ref _probeTaken, 0);
+
+    public override string ToString() => Key;
+}
+
+/// <summary>A cached rewrite result.</summary>
+internal sealed record RewrittenUri(string PathAndQuery, Uri Uri);
+
+/// <summary>Two half-window buckets of request and failure counts (the failure-rate rule).</summary>
+internal struct FailureRateWindow
+{
+    public long Epoch;
+    public int Requests;
+    public int Failures;
+    public int PreviousRequests;
+    public int PreviousFailures;
+}

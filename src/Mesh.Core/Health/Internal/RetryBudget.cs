@@ -1,0 +1,85 @@
+namespace Mesh.Health.Internal;
+
+/// <summary>
+/// A retry budget (Linkerd, Finagle): over a sliding window, retries may be at most <c>RetryRatio</c> × requests +
+/// <c>MinRetriesPerSecond</c> × window seconds. Counted in ten buckets of a tenth of the window each; lock-free and
+/// allocation-free (approximate at bucket boundaries, which a budget can afford).
+/// </summary>
+internal sealed class RetryBudget
+{
+    private const int BucketCount = 10;
+    private readonly long[] _epochs = new long[BucketCount];
+    private readonly int[] _requests = new int[BucketCount];
+    private readonly int[] _retries = new int[BucketCount];
+    private readonly long _bucketTicks;
+    private readonly double _ratio;
+    private readonly double _floor;
+
+    public RetryBudget(RetryBudgetOptions options, long timestampFrequency)
+    {
+        Enabled = options.RetryRatio >= 0;
+        _ratio = options.RetryRatio;
+        _floor = options.MinRetriesPerSecond * options.Window.TotalSeconds;
+        _bucketTicks = Math.Max(1, (long)(options.Window.TotalSeconds * timestampFrequency / BucketCount));
+        Array.Fill(_epochs, long.MinValue / 2);
+    }
+
+    public bool Enabled { get; }
+
+    public double Ratio => _ratio;
+
+    /// <summary>Counts a first attempt.</summary>
+    public void OnRequest(long now)
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        var i = Roll(now);
+        Interlocked.Increment(ref _requests[i]);
+    }
+
+    /// <summary>Withdraws one retry from the budget; false when it is spent.</summary>
+    public bool TryRetry(long now)
+    {
+        if (!Enabled)
+        {
+            return true;
+        }
+
+        var i = Roll(now);
+        var epoch = now / _bucketTicks;
+        long requests = 0, retries = 0;
+        for (var b = 0; b < BucketCount; b++)
+        {
+            if (epoch - Volatile.Read(ref _epochs[b]) < BucketCount)
+            {
+                requests += Volatile.Read(ref _requests[b]);
+                retries += Volatile.Read(ref _retries[b]);
+            }
+        }
+
+        if (retries >= (_ratio * requests) + _floor)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _retries[i]);
+        return true;
+    }
+
+    private int Roll(long now)
+    {
+        var epoch = now / _bucketTicks;
+        var i = (int)(epoch % BucketCount);
+        var seen = Volatile.Read(ref _epochs[i]);
+        if (seen != epoch && Interlocked.CompareExchange(ref _epochs[i], epoch, seen) == seen)
+        {
+            Volatile.Write(ref _requests[i], 0);
+            Volatile.Write(ref _retries[i], 0);
+        }
+
+        return i;
+    }
+}

@@ -1,0 +1,124 @@
+namespace Mesh;
+
+/// <summary>The routing health of one endpoint.</summary>
+public enum MeshEndpointHealth
+{
+    /// <summary>Receives its full share of traffic.</summary>
+    Healthy = 0,
+
+    /// <summary>Receives traffic, ramping up after joining or returning (slow start).</summary>
+    SlowStart,
+
+    /// <summary>Its ejection ended; the next request to it is a probe that decides whether it returns.</summary>
+    Probing,
+
+    /// <summary>Ejected by outlier detection after failed requests; receives no traffic until the ejection ends.</summary>
+    Ejected,
+
+    /// <summary>Failing its active health checks; receives no traffic until they pass.</summary>
+    Unhealthy,
+}
+
+/// <summary>A point-in-time view of one endpoint of a service.</summary>
+public sealed class MeshEndpointSnapshot
+{
+    internal MeshEndpointSnapshot(MeshEndpoint endpoint, MeshEndpointHealth health, string? reason, int inFlight, TimeSpan? rtt,
+        long requests, long failures, double weightFactor, DateTimeOffset? ejectedUntil)
+    {
+        Endpoint = endpoint;
+        Health = health;
+        Reason = reason;
+        InFlight = inFlight;
+        RttEstimate = rtt;
+        Requests = requests;
+        Failures = failures;
+        WeightFactor = weightFactor;
+        EjectedUntil = ejectedUntil;
+    }
+
+    /// <summary>The endpoint.</summary>
+    public MeshEndpoint Endpoint { get; }
+
+    /// <summary>Its routing health.</summary>
+    public MeshEndpointHealth Health { get; }
+
+    /// <summary>Why it is in that state (for example "5 consecutive failures (last: connection refused)"), or <see langword="null"/> when healthy.</summary>
+    public string? Reason { get; }
+
+    /// <summary>Requests in flight now.</summary>
+    public int InFlight { get; }
+
+    /// <summary>The current peak-EWMA latency estimate, or <see langword="null"/> before the first response.</summary>
+    public TimeSpan? RttEstimate { get; }
+
+    /// <summary>Requests sent to it since it joined.</summary>
+    public long Requests { get; }
+
+    /// <summary>Requests to it that failed since it joined.</summary>
+    public long Failures { get; }
+
+    /// <summary>The share of its weight it receives now (below 1 during slow start).</summary>
+    public double WeightFactor { get; }
+
+    /// <summary>When its ejection ends, when ejected.</summary>
+    public DateTimeOffset? EjectedUntil { get; }
+}
+
+/// <summary>A point-in-time view of one service.</summary>
+public sealed class MeshServiceSnapshot
+{
+    internal MeshServiceSnapshot(string name, LoadBalancerKind loadBalancer, bool panicMode, IReadOnlyList<MeshEndpointSnapshot> endpoints, string? discoveryProblem)
+    {
+        Name = name;
+        LoadBalancer = loadBalancer;
+        PanicMode = panicMode;
+        Endpoints = endpoints;
+        DiscoveryProblem = discoveryProblem;
+    }
+
+    /// <summary>The service name.</summary>
+    public string Name { get; }
+
+    /// <summary>Its load balancer.</summary>
+    public LoadBalancerKind LoadBalancer { get; }
+
+    /// <summary>Whether too few endpoints are healthy and traffic is spread over all of them.</summary>
+    public bool PanicMode { get; }
+
+    /// <summary>Its endpoints.</summary>
+    public IReadOnlyList<MeshEndpointSnapshot> Endpoints { get; }
+
+    /// <summary>When a discovery source failed and the last known endpoints are in use: what went wrong.</summary>
+    public string? DiscoveryProblem { get; }
+
+    /// <summary>Endpoints that receive normal traffic (healthy, ramping up or probing).</summary>
+    public int AvailableCount => Endpoints.Count(e => e.Health is MeshEndpointHealth.Healthy or MeshEndpointHealth.SlowStart or MeshEndpointHealth.Probing);
+}
+
+/// <summary>An endpoint changed health (ejected, returned, became unhealthy, entered probing).</summary>
+public sealed class MeshEndpointHealthChangedEventArgs : EventArgs
+{
+    internal MeshEndpointHealthChangedEventArgs(string service, MeshEndpoint endpoint, MeshEndpointHealth previous, MeshEndpointHealth current, string reason)
+    {
+        Service = service;
+        Endpoint = endpoint;
+        Previous = previous;
+        Current = current;
+        Reason = reason;
+    }
+
+    /// <summary>The service.</summary>
+    public string Service { get; }
+
+    /// <summary>The endpoint.</summary>
+    public MeshEndpoint Endpoint { get; }
+
+    /// <summary>The health before.</summary>
+    public MeshEndpointHealth Previous { get; }
+
+    /// <summary>The health now.</summary>
+    public MeshEndpointHealth Current { get; }
+
+    /// <summary>Why.</summary>
+    public string Reason { get; }
+}

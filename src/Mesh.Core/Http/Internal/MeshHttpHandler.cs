@@ -1,0 +1,191 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Mesh.Endpoints;
+using Mesh.Internal;
+using Mesh.LoadBalancing.Internal;
+
+namespace Mesh.Http.Internal;
+
+/// <summary>
+/// The in-process proxy: resolves the request's host (the logical service) to an endpoint, rewrites the request URI
+/// to it (scheme, host and port; path and query kept), sends, records the outcome for the balancer and outlier
+/// detection, and restores the logical URI afterwards, so an outer resilience handler that resends the same message
+/// is balanced anew, avoids the endpoints already tried, and is charged to the retry budget.
+/// </summary>
+internal sealed class MeshHttpHandler : DelegatingHandler
+{
+    // Attempts of the same HttpRequestMessage (resent by an outer retry handler). Only failed attempts add an entry,
+    // so the first attempt of a request allocates nothing here.
+    private static readonly ConditionalWeakTable<HttpRequestMessage, AttemptState> s_attempts = new();
+
+    [ThreadStatic]
+    private static EndpointState? t_currentEndpoint;
+
+    private readonly MeshRegistry _registry;
+    private readonly string? _serviceName;
+
+    public MeshHttpHandler(MeshRegistry registry, string? serviceName)
+    {
+        _registry = registry;
+        _serviceName = serviceName;
+    }
+
+    /// <summary>The endpoint of the attempt being handed to the transport on this thread, if any (a zero-allocation
+    /// side channel to <see cref="MeshTransportHandler"/>; the transport treats it as a hint only).</summary>
+    internal static EndpointState? CurrentEndpoint => t_currentEndpoint;
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var uri = request.RequestUri;
+        if (uri is null || !uri.IsAbsoluteUri)
+        {
+            throw new InvalidOperationException("A mesh request needs an absolute URI whose host is the service name, for example http://catalog/items; set the HttpClient's BaseAddress.");
+        }
+
+        var name = _serviceName ?? uri.IdnHost;
+        if (!_registry.TryGetService(name, out var service))
+        {
+            if (_registry.PassThroughUnknownHosts)
+            {
+                return base.SendAsync(request, cancellationToken);
+            }
+
+            throw new MeshServiceNotFoundException(name, _registry.ServiceNames);
+        }
+
+        s_attempts.TryGetValue(request, out var previous);
+        return SendCoreAsync(request, uri, service, previous, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, AttemptState? previous, CancellationToken cancellationToken)
+    {
+        var start = service.Now();
+        if (previous is null)
+        {
+            service.Budget.OnRequest(start);
+        }
+        else if (!service.Budget.TryRetry(start))
+        {
+            MeshLog.RetryBudgetExhausted(_registry.Logger, service.Name);
+            throw new MeshRetryBudgetExceededException(service.Name, service.Budget.Ratio);
+        }
+
+        var hash = 0UL;
+        var hasHash = service.UsesHashing && TryGetHash(request, service, out hash);
+        var endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), previous?.Tried, out var isProbe);
+
+        request.RequestUri = endpoint.Rewrite(logical);
+        endpoint.OnRequestStart();
+        CancellationTokenSource? deadline = null;
+        var token = cancellationToken;
+        if (service.AttemptTimeout is { } timeout)
+        {
+            deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout);
+            token = deadline.Token;
+        }
+
+        var outcome = RequestOutcome.Success;
+        string? failure = null;
+        var retryable = false;
+        try
+        {
+            Task<HttpResponseMessage> sending;
+            t_currentEndpoint = endpoint;
+            try
+            {
+                sending = base.SendAsync(request, token);
+            }
+            finally
+            {
+                t_currentEndpoint = null;
+            }
+
+            var response = await sending.ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            if (status >= 500)
+            {
+                outcome = RequestOutcome.ServerError;
+                failure = $"HTTP {status} {response.ReasonPhrase}";
+                retryable = true;
+            }
+            else if (response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests)
+            {
+                retryable = true;
+            }
+
+            return response;
+        }
+        catch (OperationCanceledException ex) when (deadline is not null && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            outcome = RequestOutcome.Timeout;
+            failure = $"no response within {service.AttemptTimeout}";
+            retryable = true;
+            throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, service.AttemptTimeout!.Value) { Source = ex.Source };
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = RequestOutcome.Cancellation;
+            failure = "cancelled by the caller";
+            retryable = true;
+            throw;
+        }
+        catch (Exception ex)
+        {
+            outcome = RequestOutcome.ConnectionFailure;
+            failure = Describe(ex);
+            retryable = true;
+            throw;
+        }
+        finally
+        {
+            request.RequestUri = logical;
+            var end = service.Now();
+            endpoint.OnRequestEnd(start, end, service.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation);
+            service.OnOutcome(endpoint, outcome, isProbe, failure);
+            if (retryable)
+            {
+                s_attempts.GetValue(request, static _ => new AttemptState()).Tried.Add(endpoint);
+            }
+
+            deadline?.Dispose();
+        }
+    }
+
+    private static bool TryGetHash(HttpRequestMessage request, ServiceRuntime service, out ulong hash)
+    {
+        if (request.Options.TryGetValue(MeshRequestOptions.HashKey, out var key) && key is not null)
+        {
+            hash = MaglevPicker.HashKey(key);
+            return true;
+        }
+
+        if (service.HashHeader is { } header && request.Headers.NonValidated.TryGetValues(header, out var values))
+        {
+            foreach (var value in values)
+            {
+                hash = MaglevPicker.HashKey(value);
+                return true;
+            }
+        }
+
+        hash = 0;
+        return false;
+    }
+
+    private static string Describe(Exception ex)
+    {
+        var inner = ex;
+        while (inner.InnerException is not null && inner is HttpRequestException)
+        {
+            inner = inner.InnerException;
+        }
+
+        return ReferenceEquals(inner, ex) ? ex.Message : $"{ex.Message} ({inner.Message})";
+    }
+
+    private sealed class AttemptState
+    {
+        public TriedEndpoints Tried { get; } = new();
+    }
+}

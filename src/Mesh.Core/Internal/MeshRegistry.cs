@@ -1,0 +1,276 @@
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using Mesh.Configuration.Internal;
+using Mesh.Discovery;
+using Mesh.Health.Internal;
+using Mesh.Http.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Internal;
+
+/// <summary>Where the mesh's configuration section lives (for provider-specific keys of discovery sources).</summary>
+internal sealed class MeshConfigurationLocation(IConfiguration? section)
+{
+    public IConfiguration? Section { get; } = section;
+}
+
+/// <summary>
+/// All services of the mesh. Built from validated <see cref="MeshOptions"/>; follows configuration reloads (a reload
+/// that does not validate is refused and logged, the last good configuration stays), starts and stops discovery
+/// watches and active health checks, and disposes them when the host stops.
+/// </summary>
+internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
+{
+    private static readonly IConfiguration s_emptyConfiguration = new ConfigurationBuilder().Build();
+    private readonly Lock _applyLock = new();
+    private readonly Dictionary<string, IMeshDiscoveryProvider> _providers;
+    private readonly MeshTransport _transport;
+    private readonly IConfiguration? _section;
+    private readonly IDisposable? _reloadSubscription;
+    private readonly Dictionary<(string Service, string Source), Watch> _watches = [];
+    private readonly Dictionary<string, ActiveHealthChecker> _checkers = new(StringComparer.OrdinalIgnoreCase);
+    private SemaphoreSlim _checkConcurrency = new(16);
+    private volatile FrozenDictionary<string, ServiceRuntime> _services = FrozenDictionary<string, ServiceRuntime>.Empty;
+    private volatile bool _passThrough;
+    private bool _disposed;
+
+    public MeshRegistry(
+        IOptionsMonitor<MeshOptions> options,
+        IEnumerable<IMeshDiscoveryProvider> providers,
+        MeshTransport transport,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null,
+        MeshConfigurationLocation? location = null)
+    {
+        Logger = loggerFactory.CreateLogger("Mesh");
+        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger);
+        _providers = new Dictionary<string, IMeshDiscoveryProvider>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in providers)
+        {
+            _providers[provider.Name] = provider;
+        }
+
+        _transport = transport;
+        _section = location?.Section;
+        Apply(options.CurrentValue, throwOnInvalid: true);
+        _reloadSubscription = options.OnChange(o =>
+        {
+            try
+            {
+                Apply(o, throwOnInvalid: false);
+            }
+            catch (Exception ex)
+            {
+                MeshLog.ReloadRefused(Logger, ex.Message);
+            }
+        });
+    }
+
+    public ILogger Logger { get; }
+
+    public MeshEnvironment Environment { get; }
+
+    public bool PassThroughUnknownHosts => _passThrough;
+
+    public IEnumerable<string> ServiceNames => _services.Keys;
+
+    public IReadOnlyCollection<string> ProviderNames => _providers.Keys;
+
+    /// <summary>Looks a service up by its lower-case name (URI hosts are lower-case already).</summary>
+    public bool TryGetService(string name, [MaybeNullWhen(false)] out ServiceRuntime service) =>
+        _services.TryGetValue(name, out service);
+
+    public IEnumerable<ServiceRuntime> Services => _services.Values;
+
+    /// <summary>Validates and applies options. Invalid options throw (at start) or are refused with a log line (on reload).</summary>
+    public void Apply(MeshOptions options, bool throwOnInvalid)
+    {
+        var errors = MeshOptionsValidator.Validate(options, _providers.Keys);
+        if (errors.Count > 0)
+        {
+            if (throwOnInvalid)
+            {
+                throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(MeshOptions), errors);
+            }
+
+            MeshLog.ReloadRefused(Logger, string.Join(" | ", errors));
+            return;
+        }
+
+        var stale = new List<IAsyncDisposable>();
+        lock (_applyLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _passThrough = options.PassThroughUnknownHosts;
+            if (_checkers.Count == 0)
+            {
+                _checkConcurrency = new SemaphoreSlim(options.MaxConcurrentHealthChecks);
+            }
+
+            var wanted = new Dictionary<string, MeshServiceOptions>(options.Services, StringComparer.OrdinalIgnoreCase);
+            if (options.ReadServiceDiscoveryConfiguration)
+            {
+                foreach (var (name, service) in options.ServiceDiscoveryServices)
+                {
+                    wanted.TryAdd(name, service);
+                }
+            }
+
+            var old = _services;
+            var next = new Dictionary<string, ServiceRuntime>(StringComparer.Ordinal);
+            foreach (var (configuredName, serviceOptions) in wanted)
+            {
+                var name = configuredName.ToLowerInvariant();
+                if (old.TryGetValue(name, out var runtime))
+                {
+                    runtime.Configure(serviceOptions, options.Zone);
+                }
+                else
+                {
+                    runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone);
+                    runtime.Configure(serviceOptions, options.Zone);
+                }
+
+                next[name] = runtime;
+                SyncWatchesLocked(runtime, serviceOptions, stale);
+                SyncCheckerLocked(runtime, serviceOptions, stale);
+            }
+
+            foreach (var (name, runtime) in old)
+            {
+                if (!next.ContainsKey(name))
+                {
+                    RemoveServiceLocked(name, stale);
+                    runtime.Dispose();
+                }
+            }
+
+            _services = next.ToFrozenDictionary(StringComparer.Ordinal);
+        }
+
+        foreach (var disposable in stale)
+        {
+            _ = DisposeQuietlyAsync(disposable);
+        }
+
+        MeshLog.ConfigurationApplied(Logger, _services.Count);
+    }
+
+    private void SyncWatchesLocked(ServiceRuntime runtime, MeshServiceOptions options, List<IAsyncDisposable> stale)
+    {
+        var section = _section?.GetSection($"Services:{runtime.Name}") ?? s_emptyConfiguration;
+        var fingerprint = string.Join('\n', section.AsEnumerable().OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+        var sources = MeshOptionsValidator.ParseDiscovery(options.Discovery)
+            .Where(s => !s.Equals(MeshServiceOptions.ConfigurationDiscoveryName, StringComparison.OrdinalIgnoreCase))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+        foreach (var key in _watches.Keys.Where(k => k.Service == runtime.Name).ToList())
+        {
+            if (!sources.Contains(key.Source) || _watches[key].Fingerprint != fingerprint)
+            {
+                stale.Add(_watches[key].Handle);
+                _watches.Remove(key);
+            }
+        }
+
+        foreach (var source in sources)
+        {
+            if (_watches.ContainsKey((runtime.Name, source)))
+            {
+                continue;
+            }
+
+            var provider = _providers[source];
+            var context = new MeshDiscoveryContext(runtime.Name, section, runtime.CreateSink(provider.Name));
+            _watches[(runtime.Name, source)] = new Watch(provider.Watch(context), fingerprint);
+        }
+    }
+
+    private void SyncCheckerLocked(ServiceRuntime runtime, MeshServiceOptions options, List<IAsyncDisposable> stale)
+    {
+        var hc = options.HealthCheck;
+        if (_checkers.TryGetValue(runtime.Name, out var checker))
+        {
+            var same = hc.Enabled && checker.Options.Path == hc.Path && checker.Options.Protocol == hc.Protocol &&
+                checker.Options.GrpcService == hc.GrpcService && checker.Options.Interval == hc.Interval && checker.Options.Timeout == hc.Timeout;
+            if (same)
+            {
+                return;
+            }
+
+            stale.Add(checker);
+            _checkers.Remove(runtime.Name);
+        }
+
+        if (hc.Enabled)
+        {
+            _checkers[runtime.Name] = new ActiveHealthChecker(runtime, hc, _transport, _checkConcurrency, Environment.Time);
+        }
+    }
+
+    private void RemoveServiceLocked(string name, List<IAsyncDisposable> stale)
+    {
+        foreach (var key in _watches.Keys.Where(k => k.Service.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            stale.Add(_watches[key].Handle);
+            _watches.Remove(key);
+        }
+
+        if (_checkers.Remove(name, out var checker))
+        {
+            stale.Add(checker);
+        }
+    }
+
+    private async Task DisposeQuietlyAsync(IAsyncDisposable disposable)
+    {
+        try
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            MeshLog.EventHandlerFailed(Logger, ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<IAsyncDisposable> all;
+        lock (_applyLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            all = [.. _watches.Values.Select(w => w.Handle), .. _checkers.Values];
+            _watches.Clear();
+            _checkers.Clear();
+        }
+
+        _reloadSubscription?.Dispose();
+        foreach (var disposable in all)
+        {
+            await DisposeQuietlyAsync(disposable).ConfigureAwait(false);
+        }
+
+        foreach (var service in _services.Values)
+        {
+            service.Dispose();
+        }
+
+        _checkConcurrency.Dispose();
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private sealed record Watch(IAsyncDisposable Handle, string Fingerprint);
+}

@@ -1,0 +1,130 @@
+using Mesh;
+using Mesh.Configuration.Internal;
+using Mesh.Discovery;
+using Mesh.Http.Internal;
+using Mesh.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the in-process mesh.</summary>
+public static class MeshServiceCollectionExtensions
+{
+    private static readonly object s_defaultSection = new();
+
+    /// <summary>
+    /// Adds the mesh, bound to the <c>Mesh</c> section of the app's <see cref="IConfiguration"/> (and to
+    /// Microsoft.Extensions.ServiceDiscovery's <c>Services</c> section). Configuration reloads apply to new requests.
+    /// Calling it more than once is harmless.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshClient(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        AddMeshCore(services);
+        if (!TryMark(services, s_defaultSection))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton(sp => new MeshConfigurationLocation(sp.GetService<IConfiguration>()?.GetSection(MeshOptions.SectionName)));
+        services.AddSingleton<IConfigureOptions<MeshOptions>>(sp =>
+        {
+            var root = sp.GetService<IConfiguration>();
+            return new MeshConfigureOptions(root?.GetSection(MeshOptions.SectionName), root);
+        });
+        services.AddSingleton<IOptionsChangeTokenSource<MeshOptions>>(sp =>
+            new ConfigurationChangeTokenSource<MeshOptions>(sp.GetService<IConfiguration>() ?? new ConfigurationBuilder().Build()));
+        return services;
+    }
+
+    /// <summary>Adds the mesh, bound to the given configuration section (shaped like the <c>Mesh</c> section).
+    /// Calling it more than once with the same section is harmless.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="section">The section to bind, for example <c>builder.Configuration.GetSection("Mesh")</c>.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshClient(this IServiceCollection services, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        AddMeshCore(services);
+        if (!TryMark(services, section))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton(new MeshConfigurationLocation(section));
+        services.AddSingleton<IConfigureOptions<MeshOptions>>(sp => new MeshConfigureOptions(section, sp.GetService<IConfiguration>()));
+        services.AddSingleton<IOptionsChangeTokenSource<MeshOptions>>(new ConfigurationChangeTokenSource<MeshOptions>(section));
+        return services;
+    }
+
+    /// <summary>Adds the mesh, configured in code (after any configuration binding).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets up services, endpoints and policies.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshClient(this IServiceCollection services, Action<MeshOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        AddMeshCore(services);
+        TryMark(services, configure);
+        services.Configure(configure);
+        return services;
+    }
+
+    /// <summary>Registers a discovery provider, selectable per service with <c>Mesh:Services:{name}:Discovery</c>.</summary>
+    /// <typeparam name="TProvider">The provider type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshDiscoveryProvider<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TProvider>(this IServiceCollection services)
+        where TProvider : class, IMeshDiscoveryProvider
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMeshDiscoveryProvider, TProvider>());
+        return services;
+    }
+
+    private static bool TryMark(IServiceCollection services, object source)
+    {
+        foreach (var descriptor in services)
+        {
+            if (descriptor.ServiceType == typeof(MeshConfigurationMarker) && descriptor.ImplementationInstance is MeshConfigurationMarker marker && ReferenceEquals(marker.Source, source))
+            {
+                return false;
+            }
+        }
+
+        services.AddSingleton(new MeshConfigurationMarker(source));
+        return true;
+    }
+
+    internal static void AddMeshCore(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(MeshRegistry)))
+        {
+            return;
+        }
+
+        services.AddOptions();
+        services.AddHttpClient();
+        services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        services.TryAddSingleton(sp => new MeshTransport(sp.GetRequiredService<IOptionsMonitor<MeshOptions>>().CurrentValue));
+        services.TryAddSingleton(sp => new MeshRegistry(
+            sp.GetRequiredService<IOptionsMonitor<MeshOptions>>(),
+            sp.GetServices<IMeshDiscoveryProvider>(),
+            sp.GetRequiredService<MeshTransport>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<TimeProvider>(),
+            sp.GetService<MeshConfigurationLocation>()));
+        services.TryAddSingleton(sp => new MeshMonitor(sp.GetRequiredService<MeshRegistry>()));
+        services.AddOptions<MeshStartupCheck>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshStartupCheck>, MeshStartupValidator>());
+        services.AddOptions<MeshHandlerRegistrations>();
+    }
+}

@@ -1,0 +1,239 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Testing;
+
+/// <summary>
+/// A test replica running in this process: Kestrel on a loopback port, answering every request with its replica id
+/// (header <c>x-replica-id</c> and body), with <c>/healthz</c> and a control API (<c>/control/...</c>) to inject
+/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|errors|hang|healthy|version|reset}?value=...</c>, latency in milliseconds). Stopping it closes its listener (connections are refused
+/// afterwards); starting it again listens on the same port.
+/// </summary>
+public sealed class InProcessReplica : IAsyncDisposable
+{
+    /// <summary>The response header that names the replica that answered.</summary>
+    public const string ReplicaHeader = "x-replica-id";
+
+    /// <summary>The response header with the replica's version, when it has one.</summary>
+    public const string VersionHeader = "x-replica-version";
+
+    private readonly InProcessReplicaOptions _options;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private WebApplication? _app;
+    private long _requests;
+
+    private InProcessReplica(string id, InProcessReplicaOptions options)
+    {
+        Id = id;
+        _options = options;
+        Behavior.Version = options.Version;
+    }
+
+    /// <summary>The replica id it answers with.</summary>
+    public string Id { get; }
+
+    /// <summary>Its behaviour, changeable at run time.</summary>
+    public ReplicaBehavior Behavior { get; } = new();
+
+    /// <summary>The loopback port it listens on (kept across restarts).</summary>
+    public int Port { get; private set; }
+
+    /// <summary>Its address, for example <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri Address => new($"{(_options.ConfigureHttps is null ? "http" : "https")}://127.0.0.1:{Port}");
+
+    /// <summary>Whether it is listening.</summary>
+    public bool IsRunning => _app is not null;
+
+    /// <summary>Requests answered (or started) since it was created, control and health requests excluded.</summary>
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    /// <summary>Starts a replica.</summary>
+    /// <param name="id">The replica id it answers with.</param>
+    /// <param name="options">Protocols, port, TLS; defaults: HTTP/1.1 and HTTP/2 on a free loopback port.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<InProcessReplica> StartAsync(string id, InProcessReplicaOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        var replica = new InProcessReplica(id, options ?? new InProcessReplicaOptions());
+        replica.Port = replica._options.Port;
+        await replica.StartAsync(cancellationToken).ConfigureAwait(false);
+        return replica;
+    }
+
+    /// <summary>Starts listening again (on the same port) after <see cref="StopAsync"/>.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_app is not null)
+            {
+                return;
+            }
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Listen(IPAddress.Loopback, Port, listen =>
+                {
+                    listen.Protocols = _options.Protocols;
+                    _options.ConfigureHttps?.Invoke(listen);
+                });
+                kestrel.AddServerHeader = false;
+            });
+            _options.ConfigureServices?.Invoke(builder.Services);
+            var app = builder.Build();
+            app.Use((context, next) =>
+            {
+                // Every answer, gRPC included, names the replica that gave it.
+                context.Response.Headers[ReplicaHeader] = Id;
+                return next(context);
+            });
+            _options.ConfigureApp?.Invoke(app);
+            Map(app);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            Port = new Uri(app.Urls.First()).Port;
+            _app = app;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Closes the listener: in-flight requests are abandoned after <paramref name="drain"/> and new
+    /// connections are refused, as when a process dies or is stopped.</summary>
+    /// <param name="drain">How long in-flight requests may finish. Default: zero (abrupt).</param>
+    public async Task StopAsync(TimeSpan? drain = null)
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_app is not { } app)
+            {
+                return;
+            }
+
+            _app = null;
+            using var timeout = new CancellationTokenSource(drain ?? TimeSpan.Zero);
+            try
+            {
+                await app.StopAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+
+    private void Map(WebApplication app)
+    {
+        app.MapGet("/healthz", context =>
+        {
+            context.Response.Headers[ReplicaHeader] = Id;
+            context.Response.StatusCode = Behavior.Healthy ? 200 : 503;
+            return context.Response.WriteAsync(Behavior.Healthy ? "healthy" : "unhealthy", context.RequestAborted);
+        });
+        app.MapPost("/control/latency", context => Control(context, v => Behavior.Latency = TimeSpan.FromMilliseconds(double.Parse(v, CultureInfo.InvariantCulture))));
+        app.MapPost("/control/errors", context => Control(context, v => Behavior.ErrorRate = double.Parse(v, CultureInfo.InvariantCulture)));
+        app.MapPost("/control/hang", context => Control(context, v => Behavior.Hang = bool.Parse(v)));
+        app.MapPost("/control/healthy", context => Control(context, v => Behavior.Healthy = bool.Parse(v)));
+        app.MapPost("/control/version", context => Control(context, v => Behavior.Version = v.Length == 0 ? null : v));
+        app.MapPost("/control/reset", context => Control(context, _ => Behavior.Reset()));
+        app.MapFallback(HandleAsync);
+    }
+
+    private static Task Control(HttpContext context, Action<string> apply)
+    {
+        var value = context.Request.Query["value"].ToString();
+        try
+        {
+            apply(value);
+            context.Response.StatusCode = 204;
+        }
+        catch (FormatException)
+        {
+            context.Response.StatusCode = 400;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _requests);
+        var aborted = context.RequestAborted;
+        if (Behavior.Hang)
+        {
+            await Task.Delay(Timeout.Infinite, aborted).ConfigureAwait(false);
+        }
+
+        var latency = Behavior.Latency;
+        if (latency > TimeSpan.Zero)
+        {
+            await Task.Delay(latency, aborted).ConfigureAwait(false);
+        }
+
+        context.Response.Headers[ReplicaHeader] = Id;
+        if (Behavior.Version is { } version)
+        {
+            context.Response.Headers[VersionHeader] = version;
+        }
+
+        var rate = Behavior.ErrorRate;
+        if (rate > 0 && System.Random.Shared.NextDouble() < rate)
+        {
+            context.Response.StatusCode = 500;
+            await context.Response.WriteAsync($"{Id} injected error", aborted).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.ContentType = "text/plain";
+        await context.Response.WriteAsync(Id, aborted).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Id} at {Address}");
+}
+
+/// <summary>Options of an <see cref="InProcessReplica"/>.</summary>
+public sealed class InProcessReplicaOptions
+{
+    /// <summary>The port; 0 picks a free one. Default: 0.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The HTTP protocols. Default: HTTP/1.1 (use <see cref="HttpProtocols.Http2"/> for gRPC over h2c).</summary>
+    public HttpProtocols Protocols { get; set; } = HttpProtocols.Http1;
+
+    /// <summary>The version the replica reports. Default: none.</summary>
+    public string? Version { get; set; }
+
+    /// <summary>Configures HTTPS on the listener (for example mTLS with an SVID); <see langword="null"/> for plain HTTP.</summary>
+    public Action<ListenOptions>? ConfigureHttps { get; set; }
+
+    /// <summary>Adds services to the replica's host (for example gRPC).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
+
+    /// <summary>Adds endpoints to the replica's app (for example gRPC services); runs before the default routes.</summary>
+    public Action<WebApplication>? ConfigureApp { get; set; }
+}

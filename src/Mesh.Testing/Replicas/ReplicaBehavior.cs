@@ -1,0 +1,58 @@
+namespace Mesh.Testing;
+
+/// <summary>
+/// What a test replica does with requests, changeable at run time (in process through this object, or over HTTP
+/// through the replica's control API). Thread-safe.
+/// </summary>
+public sealed class ReplicaBehavior
+{
+    private long _latencyTicks;
+    private double _errorRate;
+    private volatile bool _hang;
+    private volatile bool _healthy = true;
+    private volatile string? _version;
+
+    /// <summary>Extra time each answer waits before it is sent.</summary>
+    public TimeSpan Latency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
+        set => Interlocked.Exchange(ref _latencyTicks, Math.Max(0, value.Ticks));
+    }
+
+    /// <summary>The share of requests (0 to 1) answered with 500.</summary>
+    public double ErrorRate
+    {
+        get => Volatile.Read(ref _errorRate);
+        set => Volatile.Write(ref _errorRate, Math.Clamp(value, 0, 1));
+    }
+
+    /// <summary>When true, requests are accepted and never answered (until the client gives up).</summary>
+    public bool Hang
+    {
+        get => _hang;
+        set => _hang = value;
+    }
+
+    /// <summary>Whether <c>/healthz</c> (and the gRPC health service) report healthy.</summary>
+    public bool Healthy
+    {
+        get => _healthy;
+        set => _healthy = value;
+    }
+
+    /// <summary>The version the replica reports (for rolling updates and canaries); <see langword="null"/> for none.</summary>
+    public string? Version
+    {
+        get => _version;
+        set => _version = value;
+    }
+
+    /// <summary>Back to normal: no latency, no errors, no hang, healthy.</summary>
+    public void Reset()
+    {
+        Latency = TimeSpan.Zero;
+        ErrorRate = 0;
+        Hang = false;
+        Healthy = true;
+    }
+}

@@ -1,0 +1,45 @@
+using Mesh.Health.Internal;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Mesh.Tests.Health;
+
+public sealed class RetryBudgetTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private RetryBudget Budget(double ratio = 0.2, int floor = 1) =>
+        new(new RetryBudgetOptions { RetryRatio = ratio, MinRetriesPerSecond = floor, Window = TimeSpan.FromSeconds(10) }, _time.TimestampFrequency);
+
+    [Fact]
+    public void Retries_are_capped_at_the_ratio_of_requests_plus_the_floor()
+    {
+        var budget = Budget(ratio: 0.2, floor: 1);
+        for (var i = 0; i < 100; i++)
+        {
+            budget.OnRequest(_time.GetTimestamp());
+        }
+
+        var allowed = Enumerable.Range(0, 100).Count(_ => budget.TryRetry(_time.GetTimestamp()));
+
+        Assert.Equal(30, allowed); // 20% of 100 + 1/s over 10 s
+    }
+
+    [Fact]
+    public void The_budget_refills_as_the_window_slides()
+    {
+        var budget = Budget(ratio: 0, floor: 1);
+        Assert.Equal(10, Enumerable.Range(0, 50).Count(_ => budget.TryRetry(_time.GetTimestamp())));
+
+        _time.Advance(TimeSpan.FromSeconds(11));
+
+        Assert.True(budget.TryRetry(_time.GetTimestamp()));
+    }
+
+    [Fact]
+    public void A_negative_ratio_turns_the_budget_off()
+    {
+        var budget = Budget(ratio: -1, floor: 0);
+
+        Assert.All(Enumerable.Range(0, 1000), _ => Assert.True(budget.TryRetry(_time.GetTimestamp())));
+    }
+}

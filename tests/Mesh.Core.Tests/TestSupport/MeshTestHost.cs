@@ -1,0 +1,154 @@
+using Mesh.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Mesh.Tests.TestSupport;
+
+/// <summary>
+/// Replicas on loopback plus a service provider with AddMeshClient and a named client "catalog" pointing at
+/// http://catalog through AddMeshHandler, configured from in-memory configuration the test can change and reload.
+/// </summary>
+internal sealed class MeshTestHost : IAsyncDisposable
+{
+    private MeshTestHost(List<InProcessReplica> replicas, IConfigurationRoot configuration, ServiceProvider services, FakeLogCollector logs)
+    {
+        Replicas = replicas;
+        Configuration = configuration;
+        Services = services;
+        Logs = logs;
+    }
+
+    public List<InProcessReplica> Replicas { get; }
+
+    public IConfigurationRoot Configuration { get; }
+
+    public ServiceProvider Services { get; }
+
+    public FakeLogCollector Logs { get; }
+
+    public HttpClient Client => Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+    public MeshMonitor Monitor => Services.GetRequiredService<MeshMonitor>();
+
+    /// <summary>Starts <paramref name="replicaCount"/> replicas and a mesh client over them.</summary>
+    /// <param name="replicaCount">How many replicas.</param>
+    /// <param name="settings">Extra configuration; "{i}" in values is replaced by replica i's address where used via Endpoint(i).</param>
+    /// <param name="configureClient">Adds handlers before the mesh handler (for example resilience).</param>
+    /// <param name="configureServices">More services (for example a FakeTimeProvider).</param>
+    /// <param name="weights">Endpoint weights, one per replica (default 1).</param>
+    public static async Task<MeshTestHost> StartAsync(
+        int replicaCount,
+        Dictionary<string, string?>? settings = null,
+        Action<IHttpClientBuilder>? configureClient = null,
+        Action<IServiceCollection>? configureServices = null,
+        int[]? weights = null,
+        InProcessReplicaOptions? replicaOptions = null)
+    {
+        var replicas = new List<InProcessReplica>();
+        for (var i = 0; i < replicaCount; i++)
+        {
+            replicas.Add(await InProcessReplica.StartAsync($"r{i}", replicaOptions, TestContext.Current.CancellationToken));
+        }
+
+        var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < replicas.Count; i++)
+        {
+            data[$"Mesh:Services:catalog:Endpoints:{i}:Address"] = replicas[i].Address.ToString().TrimEnd('/');
+            data[$"Mesh:Services:catalog:Endpoints:{i}:Weight"] = (weights?[i] ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        foreach (var (key, value) in settings ?? [])
+        {
+            data[key] = value;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(data).Build();
+        var services = new ServiceCollection();
+        var logs = new FakeLogCollector();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug));
+        configureServices?.Invoke(services);
+        services.AddMeshClient();
+        var client = services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
+        configureClient?.Invoke(client);
+        client.AddMeshHandler();
+        var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<MeshMonitor>(); // as a host's start-up validation would: build the mesh now
+        return new MeshTestHost(replicas, configuration, provider, logs);
+    }
+
+    /// <summary>Sends <paramref name="count"/> GETs one after another; returns how many each replica answered and the failures.</summary>
+    public async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendAsync(int count, string path = "/", Func<HttpRequestMessage, HttpRequestMessage>? decorate = null)
+    {
+        var perReplica = new Dictionary<string, int>(StringComparer.Ordinal);
+        var failures = new List<string>();
+        var client = Client;
+        for (var i = 0; i < count; i++)
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                decorate?.Invoke(request);
+                using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+                var id = response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?";
+                if (!response.IsSuccessStatusCode)
+                {
+                    failures.Add($"{id}: HTTP {(int)response.StatusCode}");
+                    continue;
+                }
+
+                perReplica[id] = perReplica.GetValueOrDefault(id) + 1;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException)
+            {
+                failures.Add(ex.GetType().Name + ": " + ex.Message);
+            }
+        }
+
+        return (perReplica, failures);
+    }
+
+    /// <summary>Sends requests with <paramref name="concurrency"/> workers for <paramref name="count"/> requests in all.</summary>
+    public async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendConcurrentAsync(int count, int concurrency, string path = "/")
+    {
+        var perReplica = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var client = Client;
+        var remaining = count;
+        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                try
+                {
+                    using var response = await client.GetAsync(path, TestContext.Current.CancellationToken);
+                    var id = response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?";
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        failures.Add($"{id}: HTTP {(int)response.StatusCode}");
+                        continue;
+                    }
+
+                    perReplica.AddOrUpdate(id, 1, (_, n) => n + 1);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException)
+                {
+                    failures.Add(ex.GetType().Name + ": " + ex.Message);
+                }
+            }
+        });
+        await Task.WhenAll(workers);
+        return (new Dictionary<string, int>(perReplica), [.. failures]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Services.DisposeAsync();
+        foreach (var replica in Replicas)
+        {
+            await replica.DisposeAsync();
+        }
+    }
+}
