@@ -154,16 +154,20 @@ internal sealed class EndpointState
         Interlocked.Increment(ref _requests);
     }
 
-    /// <summary>Marks the end of a request and feeds its latency into the peak-EWMA estimate.</summary>
-    public void OnRequestEnd(long start, long now, double decayTicks, bool failed)
+    /// <summary>Marks the end of a request and feeds its latency into the peak-EWMA estimate. A failed attempt counts
+    /// as at least <paramref name="failurePenaltyTicks"/>, so that an endpoint failing fast (connection refused) does
+    /// not look like the fastest one and attract traffic.</summary>
+    public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
     {
         Interlocked.Decrement(ref _inFlight);
+        double rtt = Math.Max(now - start, 0);
         if (failed)
         {
             Interlocked.Increment(ref _failures);
+            rtt = Math.Max(rtt, failurePenaltyTicks);
         }
 
-        ObserveRtt(Math.Max(now - start, 0), now, decayTicks);
+        ObserveRtt(rtt, now, decayTicks);
     }
 
     /// <summary>Peak-EWMA update (Finagle/Linkerd): a sample above the estimate replaces it; otherwise the estimate

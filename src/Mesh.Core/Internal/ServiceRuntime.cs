@@ -102,6 +102,9 @@ internal sealed class ServiceRuntime : IDisposable
 
     public double DecayTicks => _pickerSettings.DecayTicks;
 
+    /// <summary>The RTT a failed attempt counts as, at least (the default RTT).</summary>
+    public double FailurePenaltyTicks => _pickerSettings.DefaultRttTicks;
+
     public EndpointState[] Endpoints => Volatile.Read(ref _endpoints);
 
     public ServiceSnapshot Snapshot => _snapshot;

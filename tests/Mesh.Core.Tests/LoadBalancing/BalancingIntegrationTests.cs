@@ -4,6 +4,7 @@ using Mesh.Tests.TestSupport;
 namespace Mesh.Tests.LoadBalancing;
 
 /// <summary>Balancers against real Kestrel replicas on loopback.</summary>
+[Collection(Mesh.Tests.Shared.TimingSensitive.Name)]
 public sealed class BalancingIntegrationTests
 {
     private static Dictionary<string, string?> Balancer(string name, Dictionary<string, string?>? more = null)

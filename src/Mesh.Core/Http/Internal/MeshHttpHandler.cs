@@ -141,7 +141,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             request.RequestUri = logical;
             var end = service.Now();
-            endpoint.OnRequestEnd(start, end, service.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation);
+            endpoint.OnRequestEnd(start, end, service.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, service.FailurePenaltyTicks);
             service.OnOutcome(endpoint, outcome, isProbe, failure);
             if (retryable)
             {
