@@ -504,7 +504,7 @@ internal sealed class ServiceRuntime : IDisposable
         Volatile.Write(ref endpoint.ConsecutiveFailures, 0);
         RebuildLocked(now);
         MeshLog.EndpointReturned(_env.Logger, Name, endpoint.Key, reason);
-        _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, previous, PublicHealth(endpoint, now), reason));
+        RaiseIfChanged(endpoint, previous, now, reason);
     }
 
     private void ScheduleEjectionTimerLocked(long now)
@@ -596,13 +596,14 @@ internal sealed class ServiceRuntime : IDisposable
                 }
                 else if (endpoint.ActiveHealth == ActiveHealth.Unhealthy && endpoint.CheckSuccesses >= hc.HealthyThreshold)
                 {
+                    var previous = PublicHealth(endpoint, now);
                     endpoint.ActiveHealth = ActiveHealth.Healthy;
                     endpoint.Reason = null;
                     endpoint.SlowStartBegin = Options.SlowStart.Window > TimeSpan.Zero ? now : 0;
                     RebuildLocked(now);
                     var reason = $"passed {endpoint.CheckSuccesses} health check(s): {detail}";
                     MeshLog.EndpointReturned(_env.Logger, Name, endpoint.Key, reason);
-                    _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, MeshEndpointHealth.Unhealthy, PublicHealth(endpoint, now), reason));
+                    RaiseIfChanged(endpoint, previous, now, reason);
                 }
             }
             else
@@ -617,9 +618,18 @@ internal sealed class ServiceRuntime : IDisposable
                     endpoint.Reason = $"failed {endpoint.CheckFailures} health check(s) in a row: {detail}";
                     RebuildLocked(now);
                     MeshLog.EndpointUnhealthy(_env.Logger, Name, endpoint.Key, endpoint.Reason);
-                    _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, previous, MeshEndpointHealth.Unhealthy, endpoint.Reason));
+                    RaiseIfChanged(endpoint, previous, now, endpoint.Reason);
                 }
             }
+        }
+    }
+
+    private void RaiseIfChanged(EndpointState endpoint, MeshEndpointHealth previous, long now, string reason)
+    {
+        var current = PublicHealth(endpoint, now);
+        if (current != previous)
+        {
+            _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, previous, current, reason));
         }
     }
 

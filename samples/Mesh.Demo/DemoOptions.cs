@@ -1,0 +1,59 @@
+using System.Globalization;
+
+namespace Mesh.Demo;
+
+/// <summary>Command-line options of the demo.</summary>
+internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer, bool Interactive, bool Help)
+{
+    public const string Usage = """
+        Mesh SDK demo: three replicas behind AddMeshClient, one slowed, one killed and brought back.
+
+        Usage: dotnet run --project samples/Mesh.Demo -- [options]
+          --duration <seconds>   how long the scenario runs (default 40, minimum 10)
+          --balancer <name>      RoundRobin, WeightedRoundRobin, Random, LeastRequest, PeakEwma (default), ConsistentHash
+          --no-live              print only the summary (the default when output is not a terminal)
+          --help                 this text
+        """;
+
+    public static DemoOptions Parse(string[] args)
+    {
+        var duration = TimeSpan.FromSeconds(40);
+        var balancer = LoadBalancerKind.PeakEwma;
+        var interactive = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
+        var help = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.\n{Usage}");
+            switch (args[i])
+            {
+                case "--duration":
+                    var value = Next();
+                    if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds < 10)
+                    {
+                        throw new ArgumentException($"--duration: '{value}' is not a number of seconds of at least 10.");
+                    }
+
+                    duration = TimeSpan.FromSeconds(seconds);
+                    break;
+                case "--balancer":
+                    var name = Next();
+                    if (!Enum.TryParse(name, ignoreCase: true, out balancer) || !Enum.IsDefined(balancer) || char.IsDigit(name[0]))
+                    {
+                        throw new ArgumentException($"--balancer: '{name}' is not a balancer; allowed: {string.Join(", ", Enum.GetNames<LoadBalancerKind>())}.");
+                    }
+
+                    break;
+                case "--no-live":
+                    interactive = false;
+                    break;
+                case "--help" or "-h":
+                    help = true;
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{args[i]}'.\n{Usage}");
+            }
+        }
+
+        return new DemoOptions(duration, balancer, interactive, help);
+    }
+}

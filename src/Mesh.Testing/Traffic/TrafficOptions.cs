@@ -1,0 +1,48 @@
+namespace Mesh.Testing;
+
+/// <summary>What a <see cref="TrafficDriver"/> sends, how fast and for how long.</summary>
+public sealed class TrafficOptions
+{
+    /// <summary>Requests in flight at once (workers). Default: 4.</summary>
+    public int Concurrency { get; set; } = 4;
+
+    /// <summary>The total request rate; <see langword="null"/> sends as fast as the workers can. Default: null.</summary>
+    public double? RequestsPerSecond { get; set; }
+
+    /// <summary>How long to send. At least one of <see cref="Duration"/> and <see cref="RequestCount"/> must be set.</summary>
+    public TimeSpan? Duration { get; set; }
+
+    /// <summary>How many requests to send in all.</summary>
+    public long? RequestCount { get; set; }
+
+    /// <summary>A hard limit on the run, whatever else is set. Default: 10 minutes.</summary>
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Creates each request (relative URIs resolve against the client's BaseAddress). Default: GET /.</summary>
+    public Func<HttpRequestMessage> CreateRequest { get; set; } = static () => new HttpRequestMessage(HttpMethod.Get, "/");
+
+    /// <summary>Names the replica that answered. Default: the <c>x-replica-id</c> response header.</summary>
+    public Func<HttpResponseMessage, string?> IdentifyReplica { get; set; } = static response =>
+        response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var values) ? values.FirstOrDefault() : null;
+
+    /// <summary>Whether a response counts as a success. Default: 2xx and 3xx.</summary>
+    public Func<HttpResponseMessage, bool> IsSuccess { get; set; } = static response => (int)response.StatusCode < 400;
+
+    internal void Validate()
+    {
+        if (Concurrency is < 1 or > 10_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Concurrency), Concurrency, "Concurrency must be 1 to 10000.");
+        }
+
+        if (Duration is null && RequestCount is null)
+        {
+            throw new ArgumentException("Set Duration, RequestCount or both, so that the run ends.", nameof(Duration));
+        }
+
+        if (RequestsPerSecond is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestsPerSecond), RequestsPerSecond, "RequestsPerSecond must be positive (or null for as fast as possible).");
+        }
+    }
+}
