@@ -121,7 +121,8 @@ public static class MeshServiceCollectionExtensions
             sp.GetRequiredService<MeshTransport>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetService<TimeProvider>(),
-            sp.GetService<MeshConfigurationLocation>()));
+            sp.GetService<MeshConfigurationLocation>(),
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => new MeshMonitor(sp.GetRequiredService<MeshRegistry>()));
         services.AddOptions<MeshStartupCheck>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshStartupCheck>, MeshStartupValidator>());

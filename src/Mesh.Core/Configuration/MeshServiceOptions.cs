@@ -53,6 +53,11 @@ public sealed class MeshServiceOptions
     /// <summary>A split of traffic between groups of endpoints by metadata (<c>TrafficSplit</c>), for canaries.</summary>
     public TrafficSplitOptions TrafficSplit { get; } = new();
 
+    /// <summary>Whether the service's metrics carry endpoint labels (<c>server.address</c>, <c>server.port</c>)
+    /// (<c>Telemetry:EndpointLabels</c>). Turn off for services with many endpoints to bound cardinality.</summary>
+    /// <value>Default: <see langword="true"/>.</value>
+    public bool EndpointLabels { get; set; } = true;
+
     /// <summary>The discovery name that means "the <see cref="Endpoints"/> list".</summary>
     public const string ConfigurationDiscoveryName = "Configuration";
 }

@@ -42,10 +42,12 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         MeshTransport transport,
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
-        MeshConfigurationLocation? location = null)
+        MeshConfigurationLocation? location = null,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         Logger = loggerFactory.CreateLogger("Mesh");
-        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger);
+        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger, new Telemetry.Internal.MeshMetrics(meterFactory));
+        Environment.Metrics.Observe(() => _services.Values);
         _providers = new Dictionary<string, IMeshDiscoveryProvider>(StringComparer.OrdinalIgnoreCase);
         foreach (var provider in providers)
         {
@@ -268,6 +270,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         }
 
         _checkConcurrency.Dispose();
+        Environment.Metrics.Dispose();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

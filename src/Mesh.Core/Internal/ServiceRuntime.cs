@@ -18,8 +18,10 @@ internal enum RequestOutcome
 }
 
 /// <summary>What the whole mesh shares: the clock, the logger and the health event.</summary>
-internal sealed class MeshEnvironment(TimeProvider time, ILogger logger)
+internal sealed class MeshEnvironment(TimeProvider time, ILogger logger, Telemetry.Internal.MeshMetrics? metrics = null)
 {
+    public Telemetry.Internal.MeshMetrics Metrics { get; } = metrics ?? new Telemetry.Internal.MeshMetrics(null);
+
     public TimeProvider Time { get; } = time;
 
     public ILogger Logger { get; } = logger;
@@ -100,6 +102,10 @@ internal sealed class ServiceRuntime : IDisposable
 
     public bool UsesHashing { get; private set; }
 
+    public bool EndpointLabels { get; private set; }
+
+    public string BalancerName { get; private set; } = "";
+
     public double DecayTicks => _pickerSettings.DecayTicks;
 
     /// <summary>The RTT a failed attempt counts as, at least (the default RTT).</summary>
@@ -168,6 +174,7 @@ internal sealed class ServiceRuntime : IDisposable
             _sources[source] = copy;
             _sourceProblems.Remove(source);
             MergeSourcesLocked(source);
+            _env.Metrics.RecordDiscoveryUpdate(Name, source);
         }
     }
 
@@ -182,6 +189,7 @@ internal sealed class ServiceRuntime : IDisposable
         }
 
         MeshLog.DiscoveryFailed(_env.Logger, error, Name, source, count);
+        _env.Metrics.RecordDiscoveryFailure(Name, source);
     }
 
     private void ApplySettings(MeshServiceOptions options)
@@ -191,6 +199,8 @@ internal sealed class ServiceRuntime : IDisposable
         AttemptTimeout = options.AttemptTimeout;
         HashHeader = options.HashHeader;
         UsesHashing = options.LoadBalancer == LoadBalancerKind.ConsistentHash;
+        EndpointLabels = options.EndpointLabels;
+        BalancerName = options.LoadBalancer.ToString();
         Budget = new RetryBudget(options.RetryBudget, (long)_env.Frequency);
     }
 
@@ -490,6 +500,7 @@ internal sealed class ServiceRuntime : IDisposable
         RebuildLocked(now);
         ScheduleEjectionTimerLocked(now);
         MeshLog.EndpointEjected(_env.Logger, Name, endpoint.Key, duration, endpoint.EjectionsInARow, reason);
+        _env.Metrics.RecordEjection(Name, reason.StartsWith("probe", StringComparison.Ordinal) ? "probe_failed" : reason.Contains("FailureRateThreshold", StringComparison.Ordinal) ? "failure_rate" : "consecutive_failures");
         _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, previous, MeshEndpointHealth.Ejected, reason));
     }
 
@@ -504,6 +515,7 @@ internal sealed class ServiceRuntime : IDisposable
         Volatile.Write(ref endpoint.ConsecutiveFailures, 0);
         RebuildLocked(now);
         MeshLog.EndpointReturned(_env.Logger, Name, endpoint.Key, reason);
+        _env.Metrics.RecordReturn(Name);
         RaiseIfChanged(endpoint, previous, now, reason);
     }
 
@@ -603,6 +615,7 @@ internal sealed class ServiceRuntime : IDisposable
                     RebuildLocked(now);
                     var reason = $"passed {endpoint.CheckSuccesses} health check(s): {detail}";
                     MeshLog.EndpointReturned(_env.Logger, Name, endpoint.Key, reason);
+                    _env.Metrics.RecordReturn(Name);
                     RaiseIfChanged(endpoint, previous, now, reason);
                 }
             }

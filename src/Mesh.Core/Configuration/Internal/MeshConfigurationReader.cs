@@ -96,6 +96,7 @@ internal static class MeshConfigurationReader
         }
 
         ReadInt(section, "PanicThreshold", errors, v => service.PanicThreshold = v);
+        ReadBool(section.GetSection("Telemetry"), "EndpointLabels", errors, v => service.EndpointLabels = v);
         ReadTimeSpan(section, "AttemptTimeout", errors, v => service.AttemptTimeout = v);
 
         var endpoints = section.GetSection("Endpoints");

@@ -19,7 +19,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     private static readonly ConditionalWeakTable<HttpRequestMessage, AttemptState> s_attempts = new();
 
     [ThreadStatic]
-    private static EndpointState? t_currentEndpoint;
+    private static AttemptInfo? t_attempt;
+
+    // Only while tracing is on: the attempt, flowing with the request's async context into the span's start (which
+    // System.Net.Http may begin after an await, where the thread-static side channel no longer holds).
+    private static readonly AsyncLocal<AttemptInfo?> s_tracedAttempt = new();
 
     private readonly MeshRegistry _registry;
     private readonly string? _serviceName;
@@ -30,9 +34,16 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         _serviceName = serviceName;
     }
 
-    /// <summary>The endpoint of the attempt being handed to the transport on this thread, if any (a zero-allocation
-    /// side channel to <see cref="MeshTransportHandler"/>; the transport treats it as a hint only).</summary>
-    internal static EndpointState? CurrentEndpoint => t_currentEndpoint;
+    /// <summary>The attempt being handed to the transport on this thread, if any: a zero-allocation side channel (one
+    /// reused object per thread) to <see cref="MeshTransportHandler"/> and to span enrichment, valid only while the
+    /// mesh handler's call into the inner handlers runs synchronously.</summary>
+    internal static AttemptInfo? CurrentAttempt => t_attempt is { Active: true } attempt ? attempt : null;
+
+    /// <summary>The attempt whose HttpClient span is starting, for span enrichment.</summary>
+    internal static AttemptInfo? TracedAttempt => s_tracedAttempt.Value ?? CurrentAttempt;
+
+    /// <summary>The endpoint of <see cref="CurrentAttempt"/>.</summary>
+    internal static EndpointState? CurrentEndpoint => CurrentAttempt?.Endpoint;
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -67,6 +78,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         else if (!service.Budget.TryRetry(start))
         {
             MeshLog.RetryBudgetExhausted(_registry.Logger, service.Name);
+            _registry.Environment.Metrics.RecordRetryBudgetExhausted(service.Name);
             throw new MeshRetryBudgetExceededException(service.Name, service.Budget.Ratio);
         }
 
@@ -91,14 +103,26 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         try
         {
             Task<HttpResponseMessage> sending;
-            t_currentEndpoint = endpoint;
+            var attempt = t_attempt ??= new AttemptInfo();
+            attempt.Set(service, endpoint, previous?.Tried.Count ?? 0, isProbe);
+            if (Telemetry.Internal.MeshTracing.Enabled)
+            {
+                var traced = new AttemptInfo();
+                traced.Set(service, endpoint, previous?.Tried.Count ?? 0, isProbe);
+                s_tracedAttempt.Value = traced;
+            }
+
             try
             {
                 sending = base.SendAsync(request, token);
             }
             finally
             {
-                t_currentEndpoint = null;
+                attempt.Clear();
+                if (s_tracedAttempt.Value is not null)
+                {
+                    s_tracedAttempt.Value = null;
+                }
             }
 
             var response = await sending.ConfigureAwait(false);
@@ -143,6 +167,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             var end = service.Now();
             endpoint.OnRequestEnd(start, end, service.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, service.FailurePenaltyTicks);
             service.OnOutcome(endpoint, outcome, isProbe, failure);
+            _registry.Environment.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / _registry.Environment.Frequency);
             if (retryable)
             {
                 s_attempts.GetValue(request, static _ => new AttemptState()).Tried.Add(endpoint);
@@ -187,5 +212,35 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     private sealed class AttemptState
     {
         public TriedEndpoints Tried { get; } = new();
+    }
+
+    /// <summary>The attempt in progress on a thread (see <see cref="CurrentAttempt"/>).</summary>
+    internal sealed class AttemptInfo
+    {
+        public bool Active { get; private set; }
+
+        public ServiceRuntime Service { get; private set; } = null!;
+
+        public EndpointState Endpoint { get; private set; } = null!;
+
+        public int Retry { get; private set; }
+
+        public bool IsProbe { get; private set; }
+
+        public void Set(ServiceRuntime service, EndpointState endpoint, int retry, bool isProbe)
+        {
+            Service = service;
+            Endpoint = endpoint;
+            Retry = retry;
+            IsProbe = isProbe;
+            Active = true;
+        }
+
+        public void Clear()
+        {
+            Active = false;
+            Service = null!;
+            Endpoint = null!;
+        }
     }
 }
