@@ -1,0 +1,56 @@
+using System.Globalization;
+using Mesh.LoadBench;
+
+// The performance proof (issue 11): overhead against direct calls, a sidecar and MESD; tail latency under trouble;
+// failover. Load loops are bounded in count and time and target loopback only.
+//
+//   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
+//   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
+//   scenarios: overhead | trouble | failover | all (default);  --quick: fewer, shorter rounds
+if (args.Length >= 2 && args[0] == "serve")
+{
+    return await ReplicaProcess.ServeAsync(args[1]);
+}
+
+var scenario = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "all";
+var quick = args.Contains("--quick");
+var settings = quick
+    ? new BenchSettings(Rounds: 2, Duration: TimeSpan.FromSeconds(1.5), Warmup: TimeSpan.FromSeconds(1), Concurrency: [1, 16])
+    : new BenchSettings(Rounds: 5, Duration: TimeSpan.FromSeconds(3), Warmup: TimeSpan.FromSeconds(2), Concurrency: [1, 16]);
+var machine = Machine.Describe();
+Console.WriteLine($"Mesh SDK load bench: {scenario}{(quick ? " (quick)" : "")} on {machine}");
+
+var report = new Report(machine, string.Join(' ', args.Prepend("dotnet run -c Release --project bench/Mesh.LoadBench --")), settings);
+if (scenario is "overhead" or "all")
+{
+    report.Overhead = await Scenarios.OverheadAsync(settings);
+}
+
+if (scenario is "trouble" or "all")
+{
+    report.Trouble = await Scenarios.TroubleAsync(settings);
+}
+
+if (scenario is "failover" or "all")
+{
+    report.Failover = await Scenarios.FailoverAsync(settings);
+}
+
+var root = FindRoot();
+var written = report.Write(Path.Combine(root, "bench", "results"), Path.Combine(root, "bench", "README.md"));
+Console.WriteLine(report.Markdown());
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Written: {string.Join(", ", written)}"));
+return 0;
+
+static string FindRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Mesh.Sdk.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    return Directory.GetCurrentDirectory();
+}

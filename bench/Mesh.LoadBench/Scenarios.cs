@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Mesh.LoadBench;
+
+/// <summary>A client under test and what must be disposed with it.</summary>
+internal sealed record ClientUnderTest(string Name, HttpClient Client, IAsyncDisposable? Owner) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (Owner is not null)
+        {
+            await Owner.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Builds the clients compared: direct, through the mesh, through MESD, through a sidecar.</summary>
+internal static class Clients
+{
+    public static ClientUnderTest Direct(Uri address) =>
+        new("direct", new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false, AutomaticDecompression = DecompressionMethods.None })
+        {
+            BaseAddress = address,
+        }, null);
+
+    public static ClientUnderTest Sidecar(string name, int port) => Direct(new Uri($"http://127.0.0.1:{port}")) with { Name = name };
+
+    public static ClientUnderTest Mesh(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null, DelegatingHandler? inner = null)
+    {
+        var services = new ServiceCollection();
+        services.AddMeshClient(o =>
+        {
+            var catalog = new MeshServiceOptions { LoadBalancer = balancer };
+            foreach (var e in endpoints)
+            {
+                catalog.Endpoints.Add(new MeshEndpointOptions { Address = e.ToString() });
+            }
+
+            catalog.OutlierDetection.BaseEjectionTime = TimeSpan.FromSeconds(30);
+            o.Services["catalog"] = catalog;
+        });
+        var builder = services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
+        outer?.Invoke(builder);
+        builder.AddMeshHandler();
+        if (inner is not null)
+        {
+            builder.AddHttpMessageHandler(() => inner);
+        }
+
+        var provider = services.BuildServiceProvider();
+        return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+    }
+
+    /// <summary>Microsoft.Extensions.ServiceDiscovery with configuration endpoints (round robin, no health input).</summary>
+    public static ClientUnderTest ServiceDiscovery(string name, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null, DelegatingHandler? inner = null)
+    {
+        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"{e.Host}:{e.Port}"));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddServiceDiscovery();
+        var builder = services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
+        outer?.Invoke(builder);
+        builder.AddServiceDiscovery();
+        if (inner is not null)
+        {
+            builder.AddHttpMessageHandler(() => inner);
+        }
+
+        var provider = services.BuildServiceProvider();
+        return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+    }
+
+    public static void FastRetries(IHttpClientBuilder builder) =>
+        builder.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10));
+
+    public static void Hedging(IHttpClientBuilder builder) =>
+        builder.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(50));
+}
+
+/// <summary>Records every attempt (after the balancer rewrote it): when and to which port.</summary>
+internal sealed class AttemptRecorder : DelegatingHandler
+{
+    public ConcurrentQueue<(long Timestamp, int Port, bool Ok)> Attempts { get; } = new();
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var port = request.RequestUri!.Port;
+        try
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            Attempts.Enqueue((Stopwatch.GetTimestamp(), port, response.IsSuccessStatusCode));
+            return response;
+        }
+        catch
+        {
+            Attempts.Enqueue((Stopwatch.GetTimestamp(), port, false));
+            throw;
+        }
+    }
+}
+
+/// <summary>The three measurements of the performance proof.</summary>
+internal static class Scenarios
+{
+    private static readonly LoadBalancerKind[] s_balancers =
+        [LoadBalancerKind.RoundRobin, LoadBalancerKind.WeightedRoundRobin, LoadBalancerKind.Random, LoadBalancerKind.LeastRequest, LoadBalancerKind.PeakEwma, LoadBalancerKind.ConsistentHash];
+
+    /// <summary>Overhead: the same three loopback replicas, called directly, through the mesh (each balancer),
+    /// through nginx as a sidecar and through MESD; interleaved rounds; medians.</summary>
+    public static async Task<List<RunResult>> OverheadAsync(BenchSettings settings)
+    {
+        var replicas = new List<ReplicaProcess>();
+        for (var i = 0; i < 3; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"r{i}"));
+        }
+
+        await using var nginx = await NginxSidecar.StartAsync(replicas.Select(r => r.Port));
+        var endpoints = replicas.Select(r => r.Address).ToList();
+        var clients = new List<ClientUnderTest> { Clients.Direct(endpoints[0]) };
+        clients.AddRange(s_balancers.Select(b => Clients.Mesh($"mesh {b}", b, endpoints)));
+        clients.Add(Clients.ServiceDiscovery("MESD (round robin)", endpoints));
+        if (nginx is not null)
+        {
+            clients.Add(Clients.Sidecar("nginx sidecar", nginx.Port));
+        }
+
+        var results = new List<RunResult>();
+        try
+        {
+            foreach (var client in clients)
+            {
+                await LoadRunner.RunAsync(client.Name, client.Client, 8, settings.Warmup); // JIT, connections
+            }
+
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var concurrency in settings.Concurrency)
+                {
+                    // Interleaved and in a different order each round, so drift on a shared machine hits all configurations alike.
+                    foreach (var client in round % 2 == 0 ? clients : Enumerable.Reverse(clients))
+                    {
+                        var result = await LoadRunner.RunAsync(client.Name, client.Client, concurrency, settings.Duration);
+                        results.Add(result);
+                        Console.WriteLine($"  overhead round {round + 1}/{settings.Rounds} C={concurrency,-3} {client.Name,-26} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Tail latency under trouble: five replicas, one made slow (+50 ms) or failing (10% errors).</summary>
+    public static async Task<List<(string Scenario, RunResult Result)>> TroubleAsync(BenchSettings settings)
+    {
+        var replicas = new List<ReplicaProcess>();
+        for (var i = 0; i < 5; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"r{i}"));
+        }
+
+        var endpoints = replicas.Select(r => r.Address).ToList();
+        using var control = new HttpClient();
+        var results = new List<(string, RunResult)>();
+        var scenarios = new (string Name, Func<Task> Apply)[]
+        {
+            ("all healthy", () => replicas[4].ControlAsync(control, "reset", "")),
+            ("one replica +50 ms", () => replicas[4].ControlAsync(control, "latency", "50")),
+            ("one replica 10% errors", async () => { await replicas[4].ControlAsync(control, "reset", ""); await replicas[4].ControlAsync(control, "errors", "0.1"); }),
+        };
+        try
+        {
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var (name, apply) in scenarios)
+                {
+                    await apply();
+                    // A fresh client per run: every balancer starts from nothing and has to find the bad replica itself.
+                    var clients = new List<ClientUnderTest>
+                    {
+                        Clients.Mesh("mesh PeakEwma", LoadBalancerKind.PeakEwma, endpoints),
+                        Clients.Mesh("mesh LeastRequest", LoadBalancerKind.LeastRequest, endpoints),
+                        Clients.Mesh("mesh RoundRobin", LoadBalancerKind.RoundRobin, endpoints),
+                        Clients.ServiceDiscovery("MESD (round robin)", endpoints),
+                    };
+                    foreach (var client in clients)
+                    {
+                        var result = await LoadRunner.RunAsync(client.Name, client.Client, 16, settings.Duration);
+                        results.Add((name, result));
+                        Console.WriteLine($"  trouble round {round + 1}/{settings.Rounds} {name,-24} {client.Name,-20} p50 {result.P50Us,7:F0} µs  p99 {result.P99Us,7:F0} µs  failed {result.Failed}");
+                        await client.DisposeAsync();
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Failover: a replica process killed under load; failed requests and the time until no attempt reaches it.</summary>
+    public static async Task<List<FailoverResult>> FailoverAsync(BenchSettings settings)
+    {
+        var configs = new (string Name, Func<IReadOnlyList<Uri>, AttemptRecorder, ClientUnderTest> Create)[]
+        {
+            ("mesh PeakEwma, no retries", (e, r) => Clients.Mesh("mesh", LoadBalancerKind.PeakEwma, e, null, r)),
+            ("mesh PeakEwma + standard resilience", (e, r) => Clients.Mesh("mesh", LoadBalancerKind.PeakEwma, e, Clients.FastRetries, r)),
+            ("mesh PeakEwma + standard hedging", (e, r) => Clients.Mesh("mesh", LoadBalancerKind.PeakEwma, e, Clients.Hedging, r)),
+            ("MESD, no retries", (e, r) => Clients.ServiceDiscovery("mesd", e, null, r)),
+            ("MESD + standard resilience", (e, r) => Clients.ServiceDiscovery("mesd", e, Clients.FastRetries, r)),
+        };
+        var results = new List<FailoverResult>();
+        for (var round = 0; round < Math.Max(1, settings.Rounds / 2); round++)
+        {
+            foreach (var (name, create) in configs)
+            {
+                var replicas = new List<ReplicaProcess>();
+                for (var i = 0; i < 3; i++)
+                {
+                    replicas.Add(await ReplicaProcess.StartAsync($"r{i}"));
+                }
+
+                var recorder = new AttemptRecorder();
+                await using var client = create(replicas.Select(r => r.Address).ToList(), recorder);
+                var load = LoadRunner.RunAsync(name, client.Client, 8, settings.Duration * 2);
+                await Task.Delay(settings.Duration * 2 / 3);
+                var victim = replicas[1];
+                victim.Kill(); // returns once the process is gone
+                var killedAt = Stopwatch.GetTimestamp();
+                var result = await load;
+                var last = recorder.Attempts.Where(a => a.Port == victim.Port && a.Timestamp > killedAt).Select(a => a.Timestamp).DefaultIfEmpty(killedAt).Max();
+                var failover = new FailoverResult(name, result.Failed, result.Ok, Stopwatch.GetElapsedTime(killedAt, last).TotalMilliseconds,
+                    recorder.Attempts.Count(a => a.Port == victim.Port && a.Timestamp > killedAt));
+                results.Add(failover);
+                Console.WriteLine($"  failover round {round + 1} {name,-38} failed {failover.Failed,5}  attempts to the dead replica {failover.AttemptsAfterKill,5}  last one {failover.LastAttemptMs,8:F0} ms after the kill");
+                foreach (var r in replicas)
+                {
+                    await r.DisposeAsync();
+                }
+            }
+        }
+
+        return results;
+    }
+}
+
+/// <summary>One failover run.</summary>
+internal sealed record FailoverResult(string Config, long Failed, long Ok, double LastAttemptMs, int AttemptsAfterKill);
+
+/// <summary>How long and how often to measure.</summary>
+internal sealed record BenchSettings(int Rounds, TimeSpan Duration, TimeSpan Warmup, int[] Concurrency);
