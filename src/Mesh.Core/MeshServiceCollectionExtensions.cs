@@ -124,6 +124,7 @@ public static class MeshServiceCollectionExtensions
             sp.GetService<MeshConfigurationLocation>(),
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => new MeshMonitor(sp.GetRequiredService<MeshRegistry>()));
+        services.TryAddSingleton(sp => new MeshHandlerFactory(sp.GetRequiredService<MeshRegistry>(), sp.GetRequiredService<MeshTransport>()));
         services.AddOptions<MeshStartupCheck>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshStartupCheck>, MeshStartupValidator>());
         services.AddOptions<MeshHandlerRegistrations>();
