@@ -45,6 +45,12 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
     /// <exception cref="ArgumentException">The options are incomplete or out of range; the message names the key.</exception>
     /// <exception cref="InvalidOperationException">The files cannot be read or do not hold a valid identity; the message says which and why.</exception>
     public MeshFileIdentitySource(MeshIdentityOptions options, ILogger<MeshFileIdentitySource>? logger = null, TimeProvider? timeProvider = null)
+        : this(options, logger, timeProvider, watchFileSystem: true)
+    {
+    }
+
+    /// <summary>Test seam: <paramref name="watchFileSystem"/> = <see langword="false"/> relies on polling alone.</summary>
+    internal MeshFileIdentitySource(MeshIdentityOptions options, ILogger? logger, TimeProvider? timeProvider, bool watchFileSystem)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!options.TryValidate(out var error))
@@ -89,7 +95,11 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
         }
 
         IdentityLog.IdentityLoaded(_logger, _current.Id, _current.Svid.Certificate.SerialNumber, _current.Svid.NotAfter, _certificatePath, string.Join(", ", _current.Bundles.TrustDomains));
-        StartWatching();
+        if (watchFileSystem)
+        {
+            StartWatching();
+        }
+
         _loop = Task.Run(() => RunAsync(_stopping.Token));
     }
 
