@@ -63,6 +63,32 @@ public sealed class MutualTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Client_chain_with_an_intermediate_ca_is_completed_by_a_server_holding_the_same_intermediate()
+    {
+        // SslStream sends only the leaf of a client certificate chosen by the selection callback; a server whose own SVID
+        // comes from the same intermediate (one SPIRE server, one cert-manager issuer) completes the chain with it.
+        using var intermediate = _ca.CreateIntermediate();
+        await using var server = await MeshTlsTestHost.StartMeshAsync(new MeshInMemoryIdentitySource(intermediate.IssueSvid(Catalog), _ca.Bundle), Orders);
+        using var client = MeshTlsTestHost.MeshClient(new MeshInMemoryIdentitySource(intermediate.IssueSvid(Orders), _ca.Bundle), Catalog);
+
+        var answer = await server.GetWhoAmIAsync(client);
+
+        Assert.Equal(Orders, answer.PeerId);
+    }
+
+    [Fact]
+    public async Task Client_chain_with_an_intermediate_ca_the_server_does_not_hold_is_refused_as_untrusted_issuer()
+    {
+        using var intermediate = _ca.CreateIntermediate();
+        await using var server = await MeshTlsTestHost.StartMeshAsync(_ca.CreateIdentitySource(Catalog), Orders);
+        using var client = MeshTlsTestHost.MeshClient(new MeshInMemoryIdentitySource(intermediate.IssueSvid(Orders), _ca.Bundle), Catalog);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => server.GetWhoAmIAsync(client));
+
+        Assert.Equal(nameof(X509SvidFailureReason.UntrustedIssuer), await server.WaitForRefusalReasonAsync());
+    }
+
+    [Fact]
     public async Task Client_without_certificate_is_refused_as_no_certificate()
     {
         await using var server = await MeshTlsTestHost.StartMeshAsync(_ca.CreateIdentitySource(Catalog), Orders);

@@ -58,7 +58,8 @@ internal sealed class MeshTlsClientAuthenticator
     private bool ValidateServer(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors sslPolicyErrors)
     {
         var leaf = certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-        var result = _validator.Validate(leaf, chain?.ChainPolicy.ExtraStore, _identity.Current.Bundles, _expected);
+        var identity = _identity.Current;
+        var result = _validator.Validate(leaf, ChainHints.Combine(chain?.ChainPolicy.ExtraStore, identity.Svid.Intermediates), identity.Bundles, _expected);
         if (result.IsValid)
         {
             return true;

@@ -34,7 +34,7 @@ internal sealed class MeshTlsServerAuthenticator
     public SslServerAuthenticationOptions CreateOptions(ConnectionContext? connection)
     {
         var identity = _identity.Current;
-        var peer = new PeerValidation(this, identity.Bundles, connection);
+        var peer = new PeerValidation(this, identity, connection);
         return new SslServerAuthenticationOptions
         {
             ServerCertificateContext = identity.Svid.CertificateContext,
@@ -52,12 +52,13 @@ internal sealed class MeshTlsServerAuthenticator
         };
     }
 
-    private sealed class PeerValidation(MeshTlsServerAuthenticator owner, X509BundleSet bundles, ConnectionContext? connection)
+    private sealed class PeerValidation(MeshTlsServerAuthenticator owner, MeshIdentity identity, ConnectionContext? connection)
     {
         public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors sslPolicyErrors)
         {
             var leaf = certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-            var result = owner._validator.Validate(leaf, chain?.ChainPolicy.ExtraStore, bundles, owner._authorized);
+            var hints = ChainHints.Combine(chain?.ChainPolicy.ExtraStore, identity.Svid.Intermediates);
+            var result = owner._validator.Validate(leaf, hints, identity.Bundles, owner._authorized);
             var remote = connection?.RemoteEndPoint?.ToString() ?? "(unknown)";
             if (!result.IsValid)
             {
