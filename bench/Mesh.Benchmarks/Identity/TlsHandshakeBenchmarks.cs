@@ -13,6 +13,8 @@ namespace Mesh.Benchmarks.Identity;
 /// One full mutual-TLS handshake over loopback TCP (both sides, TLS 1.3, ECDSA P-256, no resumption), with the mesh's
 /// SPIFFE checks on both sides (X.509-SVID validation against the peer's trust-domain bundle and authorization) against
 /// the same handshake with the same certificates and options whose validation callbacks accept everything.
+/// "warm": the peers' chains were verified before (every connection after the first between two workloads);
+/// "cold": fresh validators, so both chains are built (the first connection with a new SVID).
 /// </summary>
 [MemoryDiagnoser]
 public class TlsHandshakeBenchmarks
@@ -20,6 +22,8 @@ public class TlsHandshakeBenchmarks
     private DevelopmentCertificateAuthority _ca = null!;
     private Socket _listener = null!;
     private IPEndPoint _endpoint = null!;
+    private MeshInMemoryIdentitySource _serverIdentity = null!;
+    private MeshInMemoryIdentitySource _clientIdentity = null!;
     private MeshTlsServerAuthenticator _meshServer = null!;
     private SslClientAuthenticationOptions _meshClient = null!;
     private SslClientAuthenticationOptions _plainClient = null!;
@@ -28,10 +32,10 @@ public class TlsHandshakeBenchmarks
     public void Setup()
     {
         _ca = DevelopmentCertificateAuthority.Create("mesh.test");
-        var serverIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/catalog");
-        var clientIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/orders");
-        _meshServer = new MeshTlsServerAuthenticator(serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/orders")], null, NullLogger.Instance);
-        var client = new MeshTlsClientAuthenticator(clientIdentity, SpiffeIdPattern.Parse("spiffe://mesh.test/catalog"), null, null);
+        _serverIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/catalog");
+        _clientIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/orders");
+        _meshServer = NewServer();
+        var client = NewClient();
         _meshClient = client.CreateOptions("127.0.0.1");
         _plainClient = client.CreateOptions("127.0.0.1");
         _plainClient.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
@@ -57,8 +61,17 @@ public class TlsHandshakeBenchmarks
         return HandshakeAsync(server, _plainClient);
     }
 
-    [Benchmark(Description = "TLS handshake, SPIFFE checks both sides")]
+    [Benchmark(Description = "TLS handshake, SPIFFE checks both sides, warm")]
     public Task MeshIdentity() => HandshakeAsync(_meshServer.CreateOptions(null), _meshClient);
+
+    [Benchmark(Description = "TLS handshake, SPIFFE checks both sides, cold")]
+    public Task MeshIdentityCold() => HandshakeAsync(NewServer().CreateOptions(null), NewClient().CreateOptions("127.0.0.1"));
+
+    private MeshTlsServerAuthenticator NewServer() =>
+        new(_serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/orders")], null, NullLogger.Instance);
+
+    private MeshTlsClientAuthenticator NewClient() =>
+        new(_clientIdentity, SpiffeIdPattern.Parse("spiffe://mesh.test/catalog"), null, null);
 
     private async Task HandshakeAsync(SslServerAuthenticationOptions serverOptions, SslClientAuthenticationOptions clientOptions)
     {

@@ -10,9 +10,19 @@ namespace Mesh.Identity;
 /// <see cref="X509ChainTrustMode.CustomRootTrust"/> against the bundle of the trust domain <em>in the peer's ID</em> only;
 /// then, optionally, authorizes the ID against accepted <see cref="SpiffeIdPattern"/>s. Thread-safe and stateless.
 /// </summary>
+/// <remarks>
+/// A successful chain verification is remembered per validator (keyed by the SHA-256 of the leaf and the bundle set
+/// instance, at most 1024 entries) together with the validity window of the whole chain, so
+/// that the many connections a peer opens with the same SVID cost one chain build; the leaf checks, the validity period
+/// and the authorization still run every time. Failures are never cached, and a new bundle set (rotation) starts afresh.
+/// </remarks>
 public sealed class X509SvidValidator
 {
+    /// <summary>How many verified chains a validator remembers before it forgets them all.</summary>
+    internal const int ChainCacheCapacity = 1024;
+
     private readonly TimeProvider _timeProvider;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<LeafHash, VerifiedChain> _verified = new();
 
     /// <summary>Creates a validator.</summary>
     /// <param name="timeProvider">The clock validity periods are checked against; <see cref="TimeProvider.System"/> by default.</param>
@@ -65,7 +75,7 @@ public sealed class X509SvidValidator
                 id, presented);
         }
 
-        var chainFailure = CheckChain(certificate, intermediates, roots, id, presented);
+        var chainFailure = CheckChain(certificate, intermediates, roots, bundles, id, presented);
         if (chainFailure is not null)
         {
             return chainFailure;
@@ -145,9 +155,19 @@ public sealed class X509SvidValidator
         return null;
     }
 
-    private X509SvidValidationResult? CheckChain(X509Certificate2 leaf, IEnumerable<X509Certificate2>? intermediates, X509Certificate2[] roots, SpiffeId id, string? presented)
+    private X509SvidValidationResult? CheckChain(X509Certificate2 leaf, IEnumerable<X509Certificate2>? intermediates, X509Certificate2[] roots, X509BundleSet bundles, SpiffeId id, string? presented)
     {
         var now = _timeProvider.GetUtcNow();
+        Span<byte> hash = stackalloc byte[32];
+        var key = leaf.TryGetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256, hash, out _)
+            ? System.Runtime.InteropServices.MemoryMarshal.Read<LeafHash>(hash)
+            : default;
+        if (_verified.TryGetValue(key, out var verified) && ReferenceEquals(verified.Bundles, bundles) &&
+            now >= verified.NotBefore && now <= verified.NotAfter)
+        {
+            return null;
+        }
+
         using var chain = new X509Chain();
         var policy = chain.ChainPolicy;
         policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
@@ -172,6 +192,7 @@ public sealed class X509SvidValidator
         {
             if (chain.Build(leaf))
             {
+                Remember(key, bundles, chain);
                 return null;
             }
 
@@ -225,6 +246,37 @@ public sealed class X509SvidValidator
             }
         }
     }
+
+    private void Remember(LeafHash key, X509BundleSet bundles, X509Chain chain)
+    {
+        if (key == default)
+        {
+            return;
+        }
+
+        var notBefore = DateTimeOffset.MinValue;
+        var notAfter = DateTimeOffset.MaxValue;
+        foreach (var element in chain.ChainElements)
+        {
+            var elementNotBefore = new DateTimeOffset(element.Certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+            var elementNotAfter = new DateTimeOffset(element.Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+            notBefore = elementNotBefore > notBefore ? elementNotBefore : notBefore;
+            notAfter = elementNotAfter < notAfter ? elementNotAfter : notAfter;
+        }
+
+        if (_verified.Count >= ChainCacheCapacity)
+        {
+            _verified.Clear();
+        }
+
+        _verified[key] = new VerifiedChain(bundles, notBefore, notAfter);
+    }
+
+    /// <summary>The SHA-256 of a leaf certificate.</summary>
+    private readonly record struct LeafHash(ulong A, ulong B, ulong C, ulong D);
+
+    /// <summary>A chain that was verified against <see cref="Bundles"/>, and the window in which all its certificates are valid.</summary>
+    private sealed record VerifiedChain(X509BundleSet Bundles, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
 
     private static bool SharesTrustDomain(IReadOnlyList<SpiffeIdPattern> authorized, SpiffeId id)
     {

@@ -30,6 +30,7 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     private readonly X509Certificate2 _publicCertificate;
     private readonly DevelopmentCertificateAuthority? _parent;
     private readonly TimeProvider _timeProvider;
+    private X509BundleSet? _bundle;
 
     private DevelopmentCertificateAuthority(string trustDomain, X509Certificate2 certificate, DevelopmentCertificateAuthority? parent, TimeProvider timeProvider)
     {
@@ -50,7 +51,7 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     public X509Certificate2 RootCertificate => _parent?.RootCertificate ?? _publicCertificate;
 
     /// <summary>The trust bundle of this CA's trust domain: just its root.</summary>
-    public X509BundleSet Bundle => X509BundleSet.Create(TrustDomain, [RootCertificate]);
+    public X509BundleSet Bundle => LazyInitializer.EnsureInitialized(ref _bundle, () => X509BundleSet.Create(TrustDomain, [RootCertificate]));
 
     /// <summary>Creates a root CA for a trust domain.</summary>
     /// <param name="trustDomain">The trust domain, such as <c>mesh.test</c>.</param>

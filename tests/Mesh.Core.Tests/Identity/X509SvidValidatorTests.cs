@@ -255,4 +255,44 @@ public sealed class X509SvidValidatorTests : IDisposable
 
         Assert.Equal(X509SvidFailureReason.UntrustedIssuer, Validate(svid.Certificate, Accept("spiffe://mesh.test/catalog")).Reason);
     }
+
+    [Fact]
+    public void Remembered_chain_is_not_trusted_beyond_its_expiry()
+    {
+        var svid = _ca.IssueSvid("spiffe://mesh.test/catalog", TimeSpan.FromMinutes(10));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var validator = new X509SvidValidator(clock);
+        var bundles = _ca.Bundle;
+
+        Assert.True(validator.Validate(svid.Certificate, null, bundles).IsValid);
+        Assert.True(validator.Validate(svid.Certificate, null, bundles).IsValid);
+        clock.Advance(TimeSpan.FromMinutes(15));
+
+        Assert.Equal(X509SvidFailureReason.Expired, validator.Validate(svid.Certificate, null, bundles).Reason);
+    }
+
+    [Fact]
+    public void Remembered_chain_is_checked_again_against_a_new_bundle_set()
+    {
+        var svid = _ca.IssueSvid("spiffe://mesh.test/catalog");
+        var validator = new X509SvidValidator();
+        var bundles = _ca.Bundle;
+        Assert.True(validator.Validate(svid.Certificate, null, bundles).IsValid);
+
+        var rotated = X509BundleSet.Create("mesh.test", [_otherCa.RootCertificate]);
+
+        Assert.Equal(X509SvidFailureReason.UntrustedIssuer, validator.Validate(svid.Certificate, null, rotated).Reason);
+    }
+
+    [Fact]
+    public void Remembered_chain_still_goes_through_authorization()
+    {
+        var svid = _ca.IssueSvid("spiffe://mesh.test/orders");
+        var validator = new X509SvidValidator();
+        var bundles = _ca.Bundle;
+
+        Assert.True(validator.Validate(svid.Certificate, null, bundles, Accept("spiffe://mesh.test/orders")).IsValid);
+
+        Assert.Equal(X509SvidFailureReason.NotAuthorized, validator.Validate(svid.Certificate, null, bundles, Accept("spiffe://mesh.test/catalog")).Reason);
+    }
 }
