@@ -23,6 +23,7 @@ public sealed class MutualTlsTests : IDisposable
     private static async Task<SpiffeAuthenticationException> ClientRefusal(Task request)
     {
         var exception = await Assert.ThrowsAsync<HttpRequestException>(() => request);
+        Assert.Equal(HttpRequestError.SecureConnectionError, exception.HttpRequestError);
         return Assert.IsType<SpiffeAuthenticationException>(exception.InnerException);
     }
 
