@@ -33,6 +33,8 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<FileSystemWatcher> _watchers = [];
     private readonly Task _loop;
+    // Serializes reloads (the background loop and ReloadAsync). Never disposed: it has no wait handle to release.
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private MeshIdentity _current;
     private byte[] _loadedFingerprint;
     private byte[]? _rejectedFingerprint;
@@ -227,8 +229,6 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
             }
         }
     }
-
-    private readonly SemaphoreSlim _reloadLock = new(1, 1);
 
     private async Task<bool> ReloadCoreAsync(CancellationToken cancellationToken)
     {

@@ -78,7 +78,7 @@ public sealed class X509BundleSet
         ArgumentNullException.ThrowIfNull(trustDomain);
         if (_bundles.TryGetValue(trustDomain, out var array))
         {
-            roots = array;
+            roots = Array.AsReadOnly(array);
             return true;
         }
 

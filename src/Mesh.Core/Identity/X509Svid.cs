@@ -36,7 +36,7 @@ public sealed class X509Svid
 
         Id = id!;
         Certificate = certificate;
-        Intermediates = intermediates?.ToArray() ?? [];
+        Intermediates = Array.AsReadOnly(intermediates?.ToArray() ?? []);
     }
 
     /// <summary>The workload's SPIFFE ID.</summary>
