@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Identity.Internal;
+
+/// <summary>Every log line of the identity feature. Only identities, serial numbers, thumbprints, paths and reasons are
+/// logged; key material never is.</summary>
+internal static partial class IdentityLog
+{
+    [LoggerMessage(EventId = 5001, EventName = "IdentityLoaded", Level = LogLevel.Information,
+        Message = "Loaded the workload identity {SpiffeId} (serial {Serial}, expires {NotAfter:u}) from {CertificatePath}; trust bundles for: {TrustDomains}.")]
+    public static partial void IdentityLoaded(ILogger logger, SpiffeId spiffeId, string serial, DateTimeOffset notAfter, string certificatePath, string trustDomains);
+
+    [LoggerMessage(EventId = 5002, EventName = "IdentityRotated", Level = LogLevel.Information,
+        Message = "Rotated the workload identity to {SpiffeId} (serial {Serial}, expires {NotAfter:u}); previous serial {PreviousSerial}. New connections use it.")]
+    public static partial void IdentityRotated(ILogger logger, SpiffeId spiffeId, string serial, DateTimeOffset notAfter, string previousSerial);
+
+    [LoggerMessage(EventId = 5003, EventName = "IdentityReloadRejected", Level = LogLevel.Warning,
+        Message = "Ignored the new identity files ({CertificatePath}, {KeyPath}, {TrustBundlePath}): {Problem} Keeping the last good identity {SpiffeId} (serial {Serial}, expires {NotAfter:u}).")]
+    public static partial void IdentityReloadRejected(ILogger logger, string certificatePath, string keyPath, string trustBundlePath, string problem, SpiffeId spiffeId, string serial, DateTimeOffset notAfter);
+
+    [LoggerMessage(EventId = 5004, EventName = "IdentityWatchUnavailable", Level = LogLevel.Warning,
+        Message = "Cannot watch {Directory} for identity file changes ({Problem}); polling every {PollInterval} instead.")]
+    public static partial void WatchUnavailable(ILogger logger, string directory, string problem, TimeSpan pollInterval);
+
+    [LoggerMessage(EventId = 5005, EventName = "IdentityReloadFailed", Level = LogLevel.Error,
+        Message = "Reloading the identity files failed unexpectedly; keeping the last good identity and retrying at the next change or poll.")]
+    public static partial void ReloadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 5010, EventName = "PeerRefused", Level = LogLevel.Warning,
+        Message = "Refused the TLS connection from {RemoteEndPoint}: {Reason}. {Detail}")]
+    public static partial void ClientRefused(ILogger logger, string remoteEndPoint, X509SvidFailureReason reason, string detail);
+
+    [LoggerMessage(EventId = 5011, EventName = "PeerAccepted", Level = LogLevel.Debug,
+        Message = "Accepted the TLS connection from {RemoteEndPoint} as {SpiffeId}.")]
+    public static partial void ClientAccepted(ILogger logger, string remoteEndPoint, SpiffeId spiffeId);
+
+    [LoggerMessage(EventId = 5020, EventName = "ServerRefused", Level = LogLevel.Warning,
+        Message = "Refused the server at {Target}: {Reason}. {Detail}")]
+    public static partial void ServerRefused(ILogger logger, string target, X509SvidFailureReason reason, string detail);
+}

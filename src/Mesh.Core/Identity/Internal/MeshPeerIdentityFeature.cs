@@ -1,0 +1,6 @@
+namespace Mesh.Identity.Internal;
+
+internal sealed class MeshPeerIdentityFeature(SpiffeId peerId) : IMeshPeerIdentityFeature
+{
+    public SpiffeId PeerId { get; } = peerId;
+}
