@@ -64,7 +64,8 @@ public static class MeshServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Adds the mesh, configured in code (after any configuration binding).</summary>
+    /// <summary>Adds the mesh, configured in code. Configuration bindings and code-first actions apply in the order
+    /// they were registered: call <c>AddMeshClient()</c> first for code to override configuration.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets up services, endpoints and policies.</param>
     /// <returns>The service collection.</returns>
@@ -114,7 +115,11 @@ public static class MeshServiceCollectionExtensions
         services.AddOptions();
         services.AddHttpClient();
         services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
-        services.TryAddSingleton(sp => new MeshTransport(sp.GetRequiredService<IOptionsMonitor<MeshOptions>>().CurrentValue));
+        services.TryAddSingleton(sp => new MeshTransport(
+            sp.GetRequiredService<IOptionsMonitor<MeshOptions>>().CurrentValue,
+            sp.GetService<Mesh.Identity.IMeshIdentitySource>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => new MeshRegistry(
             sp.GetRequiredService<IOptionsMonitor<MeshOptions>>(),
             sp.GetServices<IMeshDiscoveryProvider>(),

@@ -15,6 +15,11 @@ public sealed class MeshOptions
     /// <value>Default: <see langword="null"/> (no zone preference).</value>
     public string? Zone { get; set; }
 
+    /// <summary>The workload's identity for mutual TLS (<c>Mesh:Identity</c>): PEM files reloaded when they change.
+    /// When <see cref="Mesh.Identity.MeshIdentityOptions.CertificatePath"/> is set (or an <see cref="Mesh.Identity.IMeshIdentitySource"/> is
+    /// registered), <c>https</c> endpoints are reached over mTLS and must prove the service's <c>ServerIdentity</c>.</summary>
+    public Mesh.Identity.MeshIdentityOptions Identity { get; } = new();
+
     /// <summary>The services the mesh routes to, by logical name (<c>Mesh:Services:{name}</c>), compared case-insensitively.</summary>
     public IDictionary<string, MeshServiceOptions> Services { get; } = new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
 

@@ -77,6 +77,9 @@ public sealed class MeshEndpointOptions
 
     /// <summary>Free-form labels (<c>Metadata</c>), for example <c>version=v1</c>.</summary>
     public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>The configuration key the endpoint was read from, when it was not under <c>Mesh:Services</c> (for messages).</summary>
+    internal string? SourcePath { get; init; }
 }
 
 /// <summary>Active health checking of a service's endpoints (<c>Mesh:Services:{name}:HealthCheck</c>).
@@ -208,8 +211,8 @@ public sealed class SlowStartOptions
 /// most <see cref="RetryRatio"/> of the requests in <see cref="Window"/>, plus <see cref="MinRetriesPerSecond"/>.</summary>
 public sealed class RetryBudgetOptions
 {
-    /// <summary>Retries allowed per request (<c>RetryRatio</c>); a negative value turns the budget off.</summary>
-    /// <value>Default: 0.2 (Linkerd). Allowed: -1 (off) or 0 to 10.</value>
+    /// <summary>Retries allowed per request (<c>RetryRatio</c>); a negative value (for example -1) turns the budget off.</summary>
+    /// <value>Default: 0.2 (Linkerd). Allowed: up to 10; negative for off.</value>
     public double RetryRatio { get; set; } = 0.2;
 
     /// <summary>Retries always allowed per second, whatever the traffic (<c>MinRetriesPerSecond</c>).</summary>

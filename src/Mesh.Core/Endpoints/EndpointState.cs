@@ -71,6 +71,9 @@ internal sealed class EndpointState
 
     public string Key { get; }
 
+    /// <summary>The service this endpoint state belongs to (set when the service creates it).</summary>
+    public Internal.ServiceRuntime? Service { get; init; }
+
     public string Scheme { get; }
 
     public string Host { get; }

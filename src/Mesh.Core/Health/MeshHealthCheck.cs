@@ -24,7 +24,7 @@ internal sealed class MeshHealthCheck(MeshMonitor monitor) : IHealthCheck
             {
                 down.Add($"{service.Name}: no available endpoint of {service.Endpoints.Count}");
             }
-            else if (available < service.Endpoints.Count || service.PanicMode || service.DiscoveryProblem is not null)
+            else if (service.Endpoints.Any(e => e.Health is not (MeshEndpointHealth.Healthy or MeshEndpointHealth.SlowStart)) || service.PanicMode || service.DiscoveryProblem is not null)
             {
                 degraded.Add($"{service.Name}: {available} of {service.Endpoints.Count} endpoints available" +
                     (service.PanicMode ? ", panic mode" : "") +

@@ -49,4 +49,7 @@ internal static partial class MeshLog
 
     [LoggerMessage(1060, LogLevel.Error, "Mesh: an event handler of EndpointHealthChanged threw", EventName = "EventHandlerFailed")]
     public static partial void EventHandlerFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(1061, LogLevel.Warning, "Mesh: stopping a discovery watch or health checker failed", EventName = "StopFailed")]
+    public static partial void StopFailed(ILogger logger, Exception error);
 }

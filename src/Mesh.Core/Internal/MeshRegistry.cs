@@ -31,7 +31,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
     private readonly IDisposable? _reloadSubscription;
     private readonly Dictionary<(string Service, string Source), Watch> _watches = [];
     private readonly Dictionary<string, ActiveHealthChecker> _checkers = new(StringComparer.OrdinalIgnoreCase);
-    private SemaphoreSlim _checkConcurrency = new(16);
+    private readonly CheckThrottle _checkConcurrency = new(16);
     private volatile FrozenDictionary<string, ServiceRuntime> _services = FrozenDictionary<string, ServiceRuntime>.Empty;
     private volatile bool _passThrough;
     private bool _disposed;
@@ -48,6 +48,15 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         Logger = loggerFactory.CreateLogger("Mesh");
         Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger, new Telemetry.Internal.MeshMetrics(meterFactory));
         Environment.Metrics.Observe(() => _services.Values);
+        if (transport.Identity is { } identity)
+        {
+            var time = timeProvider ?? TimeProvider.System;
+            Environment.Metrics.ObserveCertificateExpiry(() =>
+            [
+                new System.Diagnostics.Metrics.Measurement<double>((identity.Current.Svid.NotAfter - time.GetUtcNow()).TotalSeconds,
+                    new KeyValuePair<string, object?>(MeshTelemetry.Attributes.PeerSpiffeId, identity.Current.Id.ToString())),
+            ]);
+        }
         _providers = new Dictionary<string, IMeshDiscoveryProvider>(StringComparer.OrdinalIgnoreCase);
         foreach (var provider in providers)
         {
@@ -110,10 +119,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
             }
 
             _passThrough = options.PassThroughUnknownHosts;
-            if (_checkers.Count == 0)
-            {
-                _checkConcurrency = new SemaphoreSlim(options.MaxConcurrentHealthChecks);
-            }
+            _checkConcurrency.Resize(options.MaxConcurrentHealthChecks);
 
             var wanted = new Dictionary<string, MeshServiceOptions>(options.Services, StringComparer.OrdinalIgnoreCase);
             if (options.ReadServiceDiscoveryConfiguration)
@@ -208,6 +214,10 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
 
             stale.Add(checker);
             _checkers.Remove(runtime.Name);
+            if (!hc.Enabled)
+            {
+                runtime.ResetActiveHealth();
+            }
         }
 
         if (hc.Enabled)
@@ -238,7 +248,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         }
         catch (Exception ex)
         {
-            MeshLog.EventHandlerFailed(Logger, ex);
+            MeshLog.StopFailed(Logger, ex);
         }
     }
 
@@ -269,11 +279,29 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
             service.Dispose();
         }
 
-        _checkConcurrency.Dispose();
         Environment.Metrics.Dispose();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private sealed record Watch(IAsyncDisposable Handle, string Fingerprint);
+}
+
+/// <summary>Bounds concurrent active health checks across services; resizable on reload (each check releases the
+/// semaphore it waited on, so a resize never unbalances one).</summary>
+internal sealed class CheckThrottle(int limit)
+{
+    private SemaphoreSlim _current = new(limit);
+    private int _limit = limit;
+
+    public SemaphoreSlim Current => Volatile.Read(ref _current);
+
+    public void Resize(int limit)
+    {
+        if (limit != _limit)
+        {
+            _limit = limit;
+            Volatile.Write(ref _current, new SemaphoreSlim(limit)); // the old one is left to finish and be collected
+        }
+    }
 }

@@ -78,6 +78,7 @@ internal sealed class ServiceRuntime : IDisposable
     private PickerSettings _pickerSettings;
     private OutlierFailureKinds _failureKinds;
     private ITimer? _ejectionTimer;
+    private RetryBudgetOptions? _budgetOptions;
     private bool _hadEndpoints;
     private bool _disposed;
 
@@ -89,6 +90,8 @@ internal sealed class ServiceRuntime : IDisposable
         _zone = zone;
         ApplySettings(options);
     }
+
+    private const string LimitedPrefix = "would be ejected";
 
     public string Name { get; }
 
@@ -103,6 +106,12 @@ internal sealed class ServiceRuntime : IDisposable
     public bool UsesHashing { get; private set; }
 
     public bool EndpointLabels { get; private set; }
+
+    /// <summary>The identity this service's endpoints must prove over mTLS; null: any ID of the workload's own trust domain.</summary>
+    public Mesh.Identity.SpiffeIdPattern? ServerIdentity { get; private set; }
+
+    /// <summary>The service's mTLS connection pool, created by the transport on first use; replaced when <see cref="ServerIdentity"/> changes.</summary>
+    public HttpMessageInvoker? TlsInvoker;
 
     public string BalancerName { get; private set; } = "";
 
@@ -201,7 +210,24 @@ internal sealed class ServiceRuntime : IDisposable
         UsesHashing = options.LoadBalancer == LoadBalancerKind.ConsistentHash;
         EndpointLabels = options.EndpointLabels;
         BalancerName = options.LoadBalancer.ToString();
-        Budget = new RetryBudget(options.RetryBudget, (long)_env.Frequency);
+        var budget = options.RetryBudget;
+        if (Budget is null || _budgetOptions is not { } previous || previous.RetryRatio != budget.RetryRatio ||
+            previous.MinRetriesPerSecond != budget.MinRetriesPerSecond || previous.Window != budget.Window)
+        {
+            Budget = new RetryBudget(budget, (long)_env.Frequency); // only a changed budget starts afresh
+            _budgetOptions = budget;
+        }
+
+        var identity = options.ServerIdentity is null ? null : Mesh.Identity.SpiffeIdPattern.Parse(options.ServerIdentity);
+        if (!Equals(identity, ServerIdentity))
+        {
+            ServerIdentity = identity;
+            if (Interlocked.Exchange(ref TlsInvoker, null) is { } stale)
+            {
+                // Requests in flight on the old pool finish; new ones use a pool checking the new identity.
+                _ = Task.Delay(TimeSpan.FromMinutes(1)).ContinueWith(_ => stale.Dispose(), TaskScheduler.Default);
+            }
+        }
     }
 
     private void MergeSourcesLocked(string changedSource)
@@ -240,7 +266,7 @@ internal sealed class ServiceRuntime : IDisposable
                 }
                 else
                 {
-                    state = new EndpointState(endpoint, now);
+                    state = new EndpointState(endpoint, now) { Service = this };
                     if (slowStart)
                     {
                         state.SlowStartBegin = now;
@@ -300,10 +326,11 @@ internal sealed class ServiceRuntime : IDisposable
             }
         }
 
-        // Everything was tried already (or is a busy probe): reuse rather than fail.
+        // Everything was tried already (or is a busy probe): reuse rather than fail, still balanced.
         isProbe = false;
-        foreach (var endpoint in picker.Endpoints)
+        for (var attempt = 0; attempt < 6; attempt++)
         {
+            var endpoint = picker.Pick(context.WithAttempt(attempt + 6));
             if (endpoint.Status != EndpointStatus.Probing)
             {
                 return endpoint;
@@ -393,6 +420,11 @@ internal sealed class ServiceRuntime : IDisposable
                 Volatile.Write(ref endpoint.ConsecutiveFailures, 0);
             }
 
+            if (endpoint.Reason is { } stale && endpoint.Status == EndpointStatus.Active && stale.StartsWith(LimitedPrefix, StringComparison.Ordinal))
+            {
+                endpoint.Reason = null; // it recovered before it could be ejected
+            }
+
             return;
         }
 
@@ -473,11 +505,12 @@ internal sealed class ServiceRuntime : IDisposable
             var allowed = od.MaxEjectionPercent == 0 ? 0 : Math.Max(1, _endpoints.Length * od.MaxEjectionPercent / 100);
             if (ejected >= allowed)
             {
-                if (endpoint.Reason != reason)
+                if (endpoint.Reason?.StartsWith(LimitedPrefix, StringComparison.Ordinal) != true)
                 {
-                    endpoint.Reason = $"would be ejected ({reason}) but MaxEjectionPercent is reached";
                     MeshLog.EjectionLimited(_env.Logger, Name, endpoint.Key, reason, ejected, _endpoints.Length, od.MaxEjectionPercent);
                 }
+
+                endpoint.Reason = $"{LimitedPrefix} ({reason}) but MaxEjectionPercent is reached";
 
                 Volatile.Write(ref endpoint.ConsecutiveFailures, 0);
                 return;
@@ -485,9 +518,9 @@ internal sealed class ServiceRuntime : IDisposable
         }
 
         var previous = PublicHealth(endpoint, now);
-        if (endpoint.ReturnedAt != 0 && now - endpoint.ReturnedAt > _env.Ticks(od.BaseEjectionTime))
+        if (!force && endpoint.ReturnedAt != 0 && now - endpoint.ReturnedAt > _env.Ticks(od.BaseEjectionTime))
         {
-            endpoint.EjectionsInARow = 0; // it stayed healthy for a while: start over
+            endpoint.EjectionsInARow = 0; // it served normally for a while since it returned: start over
         }
 
         endpoint.EjectionsInARow++;
@@ -643,6 +676,27 @@ internal sealed class ServiceRuntime : IDisposable
         if (current != previous)
         {
             _env.Raise(new MeshEndpointHealthChangedEventArgs(Name, endpoint.Endpoint, previous, current, reason));
+        }
+    }
+
+    /// <summary>Forgets active-check results (checks were turned off): endpoints are no longer held back by them.</summary>
+    public void ResetActiveHealth()
+    {
+        lock (_lock)
+        {
+            var changed = false;
+            foreach (var e in _endpoints)
+            {
+                changed |= e.ActiveHealth == ActiveHealth.Unhealthy;
+                e.ActiveHealth = ActiveHealth.Unknown;
+                e.CheckFailures = 0;
+                e.CheckSuccesses = 0;
+            }
+
+            if (changed)
+            {
+                RebuildLocked(Now());
+            }
         }
     }
 

@@ -85,6 +85,11 @@ public sealed class ConfigurationTests
     [InlineData("Mesh:Services:catalog:Discovery", "Etcd", "Mesh:Services:catalog:Discovery: 'Etcd' is not a registered discovery provider; registered: Configuration. Call services.AddMeshDiscovery()")]
     [InlineData("Mesh:Services:catalog:PanicThreshold", "150", "Mesh:Services:catalog:PanicThreshold: 150 is out of range; allowed: 0 (never) to 100")]
     [InlineData("Mesh:Services:catalog:HealthCheck:Interval", "soon", "Mesh:Services:catalog:HealthCheck:Interval: 'soon' is not a time span")]
+    [InlineData("Mesh:ConnectTimeout", "30", "Mesh:ConnectTimeout: '30' is not a time span; use hh:mm:ss[.fff]")]
+    [InlineData("Mesh:ConnectTimeout", "00:00:00", "Mesh:ConnectTimeout: 00:00:00 is out of range; allowed: 00:00:00.100 to 00:05:00.")]
+    [InlineData("Mesh:Services:catalog:ServerIdentity", "spiffe://Mesh.Test/catalog", "Mesh:Services:catalog:ServerIdentity: 'spiffe://Mesh.Test/catalog' is not a SPIFFE ID or pattern")]
+    [InlineData("Mesh:Identity:CertificatePath", "certs/svid.pem", "Mesh:Identity:KeyPath is required")]
+    [InlineData("Services:inventory:http:0", "inventory.local:bad", "Services:inventory:http:0: 'http://inventory.local:bad' is not an absolute address")]
     [InlineData("Mesh:Services:catalog:OutlierDetection:FailureKinds", "Timeout, Teapot", "'Teapot' is not valid; allowed values (comma-separated): None, ConnectionFailure, Timeout, ServerError, Cancellation.")]
     public async Task Invalid_configuration_stops_the_host_naming_the_key_and_allowed_values(string key, string value, string expected)
     {
@@ -95,6 +100,48 @@ public sealed class ConfigurationTests
         });
 
         Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Service_discovery_entries_are_ignored_when_reading_them_is_turned_off()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:ReadServiceDiscoveryConfiguration"] = "false",
+            ["Mesh:Services:catalog:Endpoints:0"] = "http://127.0.0.1:5001",
+            ["Services:inventory:http:0"] = "inventory.local:bad",
+        });
+        builder.Services.AddMeshClient();
+        using var host = builder.Build();
+
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(["catalog"], host.Services.GetRequiredService<MeshMonitor>().ServiceNames);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Turning_health_checks_off_by_a_reload_releases_endpoints_they_held_back()
+    {
+        await using var host = await MeshTestHost.StartAsync(2, new()
+        {
+            ["Mesh:Services:catalog:HealthCheck:Path"] = "/healthz",
+            ["Mesh:Services:catalog:HealthCheck:Interval"] = "00:00:00.200",
+            ["Mesh:Services:catalog:HealthCheck:Timeout"] = "00:00:00.150",
+            ["Mesh:Services:catalog:HealthCheck:UnhealthyThreshold"] = "1",
+        });
+        host.Replicas[0].Behavior.Healthy = false;
+        for (var i = 0; i < 100 && host.Monitor.GetService("catalog").Endpoints[0].Health != MeshEndpointHealth.Unhealthy; i++)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(MeshEndpointHealth.Unhealthy, host.Monitor.GetService("catalog").Endpoints[0].Health);
+        host.Configuration["Mesh:Services:catalog:HealthCheck:Path"] = "";
+        host.Configuration.Reload();
+
+        Assert.Equal(MeshEndpointHealth.Healthy, host.Monitor.GetService("catalog").Endpoints[0].Health);
     }
 
     [Fact]

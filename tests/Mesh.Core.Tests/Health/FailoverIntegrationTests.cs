@@ -180,6 +180,45 @@ public sealed class FailoverIntegrationTests
     }
 
     [Fact]
+    public async Task An_endpoint_that_never_accepts_connections_is_ejected_after_connect_timeouts()
+    {
+        // A listener whose accept queue is full: SYNs are dropped, connects hang until the connect timeout.
+        using var blackhole = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        blackhole.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        blackhole.Listen(0);
+        var port = ((System.Net.IPEndPoint)blackhole.LocalEndPoint!).Port;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        for (var i = 0; i < 4; i++)
+        {
+            var filler = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { Blocking = false };
+            try
+            {
+                filler.Connect(System.Net.IPAddress.Loopback, port);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+            }
+
+            fillers.Add(filler);
+        }
+
+        await using var host = await MeshTestHost.StartAsync(2, new()
+        {
+            ["Mesh:ConnectTimeout"] = "00:00:00.200",
+            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+            ["Mesh:Services:catalog:Endpoints:2"] = $"http://127.0.0.1:{port}",
+        });
+
+        var (perReplica, failures) = await host.SendAsync(60);
+
+        Assert.Equal(5, failures.Count);
+        Assert.All(failures, f => Assert.Contains("within the connect timeout (Mesh:ConnectTimeout)", f, StringComparison.Ordinal));
+        Assert.Equal(MeshEndpointHealth.Ejected, host.Monitor.GetService("catalog").Endpoints[2].Health);
+        Assert.Equal(55, perReplica.Values.Sum());
+        fillers.ForEach(f => f.Dispose());
+    }
+
+    [Fact]
     public async Task The_mesh_health_check_is_degraded_while_an_endpoint_is_ejected()
     {
         await using var host = await MeshTestHost.StartAsync(3, new() { ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin" },

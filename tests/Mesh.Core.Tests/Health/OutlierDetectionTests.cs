@@ -144,6 +144,28 @@ public sealed class OutlierDetectionTests
     }
 
     [Fact]
+    public void A_failed_probe_after_an_earlier_return_still_doubles_the_ejection_time()
+    {
+        var service = Service(3, o => o.SlowStart.Window = TimeSpan.Zero);
+        var endpoint = service.Endpoints[0];
+        Fail(service, endpoint, times: 5);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        TakeProbe(service, endpoint);
+        service.OnOutcome(endpoint, RequestOutcome.Success, isProbe: true, failure: null);
+        _time.Advance(TimeSpan.FromMinutes(5)); // serves normally for a long while
+
+        Fail(service, endpoint, times: 5);
+        var first = service.CreateSnapshot().Endpoints[0].EjectedUntil!.Value - _time.GetUtcNow();
+        _time.Advance(first);
+        TakeProbe(service, endpoint);
+        service.OnOutcome(endpoint, RequestOutcome.ConnectionFailure, isProbe: true, failure: "refused");
+        var second = service.CreateSnapshot().Endpoints[0].EjectedUntil!.Value - _time.GetUtcNow();
+
+        Assert.Equal(TimeSpan.FromSeconds(30), first);   // a fresh start after the healthy period
+        Assert.Equal(TimeSpan.FromSeconds(60), second);  // but the failed probe is the second ejection in a row
+    }
+
+    [Fact]
     public void MaxEjectionPercent_limits_ejections_but_always_allows_one()
     {
         var service = Service(4, o => o.OutlierDetection.MaxEjectionPercent = 10);

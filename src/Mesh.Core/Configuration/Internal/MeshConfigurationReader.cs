@@ -21,6 +21,19 @@ internal static class MeshConfigurationReader
         ReadBool(mesh, "PassThroughUnknownHosts", errors, v => options.PassThroughUnknownHosts = v);
         ReadBool(mesh, "ReadServiceDiscoveryConfiguration", errors, v => options.ReadServiceDiscoveryConfiguration = v);
         ReadInt(mesh, "MaxConcurrentHealthChecks", errors, v => options.MaxConcurrentHealthChecks = v);
+        var identity = mesh.GetSection("Identity");
+        if (identity.Exists())
+        {
+            try
+            {
+                options.Identity.ReadFrom(identity);
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
+
         ReadTimeSpan(mesh, "ConnectTimeout", errors, v => options.ConnectTimeout = v);
 
         foreach (var section in mesh.GetSection("Services").GetChildren())
@@ -66,7 +79,7 @@ internal static class MeshConfigurationReader
                         continue; // a named endpoint (_grpc, _dashboard) without a scheme: not for HTTP routing
                     }
 
-                    service.Endpoints.Add(new MeshEndpointOptions { Address = address });
+                    service.Endpoints.Add(new MeshEndpointOptions { Address = address, SourcePath = entry.Path });
                 }
             }
 
@@ -255,7 +268,8 @@ internal static class MeshConfigurationReader
             return;
         }
 
-        if (TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out var value))
+        // A bare number would be read as days by TimeSpan.Parse ("30" = 30 days): require hh:mm:ss.
+        if (raw.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out var value))
         {
             set(value);
         }

@@ -27,7 +27,13 @@ internal static class MeshOptionsValidator
             ValidateService($"Mesh:Services:{name}", name, service, discoveryProviders, errors);
         }
 
-        foreach (var (name, service) in options.ServiceDiscoveryServices)
+        var identity = options.Identity;
+        if ((identity.CertificatePath ?? identity.KeyPath ?? identity.TrustBundlePath) is not null && !identity.TryValidate(out var identityError))
+        {
+            errors.Add(identityError);
+        }
+
+        foreach (var (name, service) in options.ReadServiceDiscoveryConfiguration ? options.ServiceDiscoveryServices : [])
         {
             if (!options.Services.ContainsKey(name))
             {
@@ -72,6 +78,11 @@ internal static class MeshOptionsValidator
         if (service.PanicThreshold is < 0 or > 100)
         {
             errors.Add($"{path}:PanicThreshold: {service.PanicThreshold} is out of range; allowed: 0 (never) to 100 (percent of endpoints healthy).");
+        }
+
+        if (service.ServerIdentity is { } serverIdentity && !Mesh.Identity.SpiffeIdPattern.TryParse(serverIdentity, out _))
+        {
+            errors.Add($"{path}:ServerIdentity: '{serverIdentity}' is not a SPIFFE ID or pattern; expected an exact ID (spiffe://mesh.test/catalog), a prefix ending in /* (spiffe://mesh.test/catalog/*) or a trust domain (spiffe://mesh.test/*).");
         }
 
         if (service.AttemptTimeout is { } timeout && timeout <= TimeSpan.Zero)
@@ -137,9 +148,9 @@ internal static class MeshOptionsValidator
         Range(errors, $"{path}:SlowStart:MinWeightPercent", slow.MinWeightPercent, 1, 100);
 
         var budget = service.RetryBudget;
-        if (budget.RetryRatio is > 10 || (budget.RetryRatio is < 0 and not -1))
+        if (budget.RetryRatio is > 10)
         {
-            errors.Add($"{path}:RetryBudget:RetryRatio: {budget.RetryRatio.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: 0 to 10, or -1 to turn the budget off.");
+            errors.Add($"{path}:RetryBudget:RetryRatio: {budget.RetryRatio.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: 0 to 10, or a negative value (-1) to turn the budget off.");
         }
 
         Range(errors, $"{path}:RetryBudget:MinRetriesPerSecond", budget.MinRetriesPerSecond, 0, 100_000);
@@ -181,22 +192,22 @@ internal static class MeshOptionsValidator
         for (var i = 0; i < service.Endpoints.Count; i++)
         {
             var endpoint = service.Endpoints[i];
-            var at = $"{path}:Endpoints:{i}";
+            var at = endpoint.SourcePath ?? $"{path}:Endpoints:{i}";
             if (string.IsNullOrWhiteSpace(endpoint.Address))
             {
-                errors.Add($"{at}:Address: missing; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                errors.Add($"{At(endpoint, at)}: missing; expected scheme://host:port, for example http://127.0.0.1:5001.");
                 continue;
             }
 
             if (!Uri.TryCreate(endpoint.Address, UriKind.Absolute, out var uri))
             {
-                errors.Add($"{at}:Address: '{endpoint.Address}' is not an absolute address; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                errors.Add($"{At(endpoint, at)}: '{endpoint.Address}' is not an absolute address; expected scheme://host:port, for example http://127.0.0.1:5001.");
                 continue;
             }
 
             if (!MeshEndpoint.TryValidateAddress(uri, out var problem))
             {
-                errors.Add($"{at}:Address: {problem}");
+                errors.Add($"{At(endpoint, at)}: {problem}");
                 continue;
             }
 
@@ -208,7 +219,7 @@ internal static class MeshOptionsValidator
             var key = MeshEndpoint.CreateKey(uri);
             if (seen.TryGetValue(key, out var first))
             {
-                errors.Add($"{at}: duplicate endpoint {key} (already at {path}:Endpoints:{first}); list each address once and use Weight for a larger share.");
+                errors.Add($"{at}: duplicate endpoint {key} (already at {service.Endpoints[first].SourcePath ?? $"{path}:Endpoints:{first}"}); list each address once and use Weight for a larger share.");
             }
             else
             {
@@ -216,6 +227,8 @@ internal static class MeshOptionsValidator
             }
         }
     }
+
+    private static string At(MeshEndpointOptions endpoint, string at) => endpoint.SourcePath ?? $"{at}:Address";
 
     internal static string[] ParseDiscovery(string? discovery) =>
         string.IsNullOrWhiteSpace(discovery)

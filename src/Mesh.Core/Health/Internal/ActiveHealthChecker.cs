@@ -20,12 +20,12 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
     private readonly ServiceRuntime _service;
     private readonly HealthCheckOptions _options;
     private readonly MeshTransport _transport;
-    private readonly SemaphoreSlim _concurrency;
+    private readonly Mesh.Internal.CheckThrottle _concurrency;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
 
-    public ActiveHealthChecker(ServiceRuntime service, HealthCheckOptions options, MeshTransport transport, SemaphoreSlim concurrency, TimeProvider time)
+    public ActiveHealthChecker(ServiceRuntime service, HealthCheckOptions options, MeshTransport transport, Mesh.Internal.CheckThrottle concurrency, TimeProvider time)
     {
         _service = service;
         _options = options;
@@ -64,7 +64,8 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
 
     private async Task CheckAsync(EndpointState endpoint, CancellationToken stopping)
     {
-        await _concurrency.WaitAsync(stopping).ConfigureAwait(false);
+        var gate = _concurrency.Current;
+        await gate.WaitAsync(stopping).ConfigureAwait(false);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -94,7 +95,7 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
         }
         finally
         {
-            _concurrency.Release();
+            gate.Release();
         }
     }
 
@@ -206,9 +207,20 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
                     status = value;
                 }
             }
-            else if (wireType == 2 && i < message.Length)
+            else if (wireType == 2)
             {
-                i += 1 + message[i];
+                var skip = 0;
+                for (var shift = 0; i < message.Length && shift < 35; shift += 7)
+                {
+                    var b = message[i++];
+                    skip |= (b & 0x7F) << shift;
+                    if (b < 0x80)
+                    {
+                        break;
+                    }
+                }
+
+                i += skip;
             }
             else
             {

@@ -104,11 +104,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             Task<HttpResponseMessage> sending;
             var attempt = t_attempt ??= new AttemptInfo();
-            attempt.Set(service, endpoint, previous?.Tried.Count ?? 0, isProbe);
+            var resend = previous is null ? 0 : Volatile.Read(ref previous.Failed);
+            attempt.Set(service, endpoint, resend, isProbe);
             if (Telemetry.Internal.MeshTracing.Enabled)
             {
                 var traced = new AttemptInfo();
-                traced.Set(service, endpoint, previous?.Tried.Count ?? 0, isProbe);
+                traced.Set(service, endpoint, resend, isProbe);
                 s_tracedAttempt.Value = traced;
             }
 
@@ -147,12 +148,30 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             retryable = true;
             throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, service.AttemptTimeout!.Value) { Source = ex.Source };
         }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
+        {
+            // Neither the caller nor the mesh deadline: the transport's connect timeout. The endpoint is unreachable.
+            outcome = RequestOutcome.ConnectionFailure;
+            failure = "no connection within the connect timeout";
+            retryable = true;
+            throw new HttpRequestException(HttpRequestError.ConnectionError,
+                $"Could not connect to {endpoint.Key} of mesh service '{service.Name}' within the connect timeout (Mesh:ConnectTimeout).", ex);
+        }
         catch (OperationCanceledException)
         {
             outcome = RequestOutcome.Cancellation;
             failure = "cancelled by the caller";
             retryable = true;
             throw;
+        }
+        catch (HttpRequestException ex) when (ex.InnerException is Mesh.Identity.SpiffeAuthenticationException spiffe)
+        {
+            outcome = RequestOutcome.ConnectionFailure;
+            failure = spiffe.Message;
+            retryable = true;
+            _registry.Environment.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
+            throw new HttpRequestException(HttpRequestError.SecureConnectionError,
+                $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe);
         }
         catch (Exception ex)
         {
@@ -170,7 +189,9 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             _registry.Environment.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / _registry.Environment.Frequency);
             if (retryable)
             {
-                s_attempts.GetValue(request, static _ => new AttemptState()).Tried.Add(endpoint);
+                var state = s_attempts.GetValue(request, static _ => new AttemptState());
+                state.Tried.Add(endpoint);
+                Interlocked.Increment(ref state.Failed);
             }
 
             deadline?.Dispose();
@@ -211,6 +232,9 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     private sealed class AttemptState
     {
+        /// <summary>Attempts of this request that failed (so the next one is resend number <c>Failed</c>).</summary>
+        public int Failed;
+
         public TriedEndpoints Tried { get; } = new();
     }
 

@@ -1,43 +1,112 @@
 using System.Net;
 using Mesh.Endpoints;
+using Mesh.Identity;
+using Microsoft.Extensions.Logging;
 
 namespace Mesh.Http.Internal;
 
 /// <summary>
-/// The connections the mesh sends over: one shared <see cref="SocketsHttpHandler"/> for the whole process, outliving
-/// the handler rotations of IHttpClientFactory (so connection pools and endpoint statistics are not reset every two
-/// minutes). Connection lifetime is bounded so that endpoint and certificate changes reach pooled connections.
+/// The connections the mesh sends over, shared by the whole process and outliving the handler rotations of
+/// IHttpClientFactory (so connection pools and endpoint statistics are not reset every two minutes):
+/// one <see cref="SocketsHttpHandler"/> for plain HTTP, and — when the workload has an identity — one per service for
+/// <c>https</c> endpoints, configured by <see cref="MeshTlsClient"/> to present the current SVID and to accept only
+/// servers proving the service's <c>ServerIdentity</c>. Connection lifetime is bounded so that endpoint and
+/// certificate changes reach pooled connections.
 /// </summary>
 internal sealed class MeshTransport : IDisposable
 {
+    private readonly Lock _gate = new();
     private readonly SocketsHttpHandler _handler;
     private readonly HttpMessageInvoker _invoker;
+    private readonly TimeSpan _connectTimeout;
+    private readonly IMeshIdentitySource? _identity;
+    private readonly IDisposable? _ownedIdentity;
+    private readonly ILogger? _logger;
+    private readonly TimeProvider? _time;
+    private readonly List<HttpMessageInvoker> _tlsInvokers = [];
 
-    public MeshTransport(MeshOptions options)
+    public MeshTransport(MeshOptions options, IMeshIdentitySource? identity = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
-        _handler = new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            ConnectTimeout = options.ConnectTimeout,
-            EnableMultipleHttp2Connections = true,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            MaxConnectionsPerServer = int.MaxValue,
-        };
+        // Out-of-range values are reported by validation on start; until then, keep the handler constructible.
+        _connectTimeout = options.ConnectTimeout >= TimeSpan.FromMilliseconds(100) && options.ConnectTimeout <= TimeSpan.FromMinutes(5)
+            ? options.ConnectTimeout
+            : TimeSpan.FromSeconds(5);
+        _handler = NewHandler();
         _invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
+        _logger = loggerFactory?.CreateLogger("Mesh.Identity.Client");
+        _time = timeProvider;
+        _identity = identity;
+        if (_identity is null && options.Identity.CertificatePath is not null && options.Identity.TryValidate(out _))
+        {
+            var source = new MeshFileIdentitySource(options.Identity, loggerFactory?.CreateLogger<MeshFileIdentitySource>(), timeProvider);
+            _identity = source;
+            _ownedIdentity = source;
+        }
     }
 
+    /// <summary>The workload's identity, when mTLS is configured.</summary>
+    public IMeshIdentitySource? Identity => _identity;
+
+    /// <summary>The connect timeout in effect.</summary>
+    public TimeSpan ConnectTimeout => _connectTimeout;
+
     /// <summary>Sends a request that was already rewritten to <paramref name="endpoint"/> (or is not a mesh request).</summary>
-    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, EndpointState? endpoint, CancellationToken cancellationToken) =>
-        _invoker.SendAsync(request, cancellationToken);
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, EndpointState? endpoint, CancellationToken cancellationToken)
+    {
+        if (_identity is not null && endpoint is { Service: { } service } && endpoint.Scheme == Uri.UriSchemeHttps)
+        {
+            return (Volatile.Read(ref service.TlsInvoker) ?? CreateTlsInvoker(service)).SendAsync(request, cancellationToken);
+        }
+
+        return _invoker.SendAsync(request, cancellationToken);
+    }
+
+    private HttpMessageInvoker CreateTlsInvoker(Mesh.Internal.ServiceRuntime service)
+    {
+        lock (_gate)
+        {
+            if (Volatile.Read(ref service.TlsInvoker) is { } existing)
+            {
+                return existing;
+            }
+
+            var expected = service.ServerIdentity ?? SpiffeIdPattern.AnyInTrustDomain(_identity!.Current.Id.TrustDomain);
+            var handler = MeshTlsClient.Configure(NewHandler(), _identity!, expected, _logger, _time);
+            var invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+            _tlsInvokers.Add(invoker);
+            Volatile.Write(ref service.TlsInvoker, invoker);
+            return invoker;
+        }
+    }
+
+    private SocketsHttpHandler NewHandler() => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        ConnectTimeout = _connectTimeout,
+        EnableMultipleHttp2Connections = true,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxConnectionsPerServer = int.MaxValue,
+    };
 
     public void Dispose()
     {
         _invoker.Dispose();
         _handler.Dispose();
+        lock (_gate)
+        {
+            foreach (var invoker in _tlsInvokers)
+            {
+                invoker.Dispose();
+            }
+
+            _tlsInvokers.Clear();
+        }
+
+        _ownedIdentity?.Dispose();
     }
 }
 

@@ -57,23 +57,25 @@ internal abstract class PowerOfTwoPicker : EndpointPicker
     protected abstract bool Better(int a, int b, long now);
 }
 
-/// <summary>Least request (Envoy): fewer in-flight requests wins; with unequal weights, the higher
-/// weight / (in-flight + 1) wins (active request bias 1.0).</summary>
+/// <summary>Least request: fewer in-flight requests per unit of weight wins; ties go to the first candidate, which was
+/// drawn in proportion to weight. So idle endpoints receive traffic exactly in proportion to their weights (as with
+/// Envoy's weighted least request), and under load each endpoint's in-flight count is pulled towards its weight share.</summary>
 internal sealed class LeastRequestPicker(EndpointState[] endpoints, double[] weights) : PowerOfTwoPicker(endpoints, weights)
 {
     protected override bool Better(int a, int b, long now)
     {
         var inA = Endpoints[a].InFlight;
         var inB = Endpoints[b].InFlight;
-        return EqualWeights ? inA <= inB : (inA + 1) * Weights[b] <= (inB + 1) * Weights[a];
+        return EqualWeights ? inA <= inB : inA * Weights[b] <= inB * Weights[a];
     }
 }
 
 /// <summary>
-/// Peak-EWMA (Finagle, Linkerd): cost = RTT estimate × (in-flight + 1) / weight. The estimate jumps to any slower
-/// sample at once and decays towards faster ones with τ = <c>PeakEwma:DecayTime</c>. An endpoint with no sample yet
-/// and nothing in flight costs 0 (it is tried, and so measured, as soon as it is drawn); with requests in flight it
-/// costs <c>PeakEwma:DefaultRtt</c>.
+/// Peak-EWMA (Finagle, Linkerd): cost = RTT estimate × (in-flight + 1). The estimate jumps to any slower sample at once
+/// and decays towards faster ones with τ = <c>PeakEwma:DecayTime</c>. An endpoint with no sample yet and nothing in
+/// flight costs 0 (it is tried, and so measured, as soon as it is drawn); with requests in flight it costs
+/// <c>PeakEwma:DefaultRtt</c>. Weights (and slow start) decide how often an endpoint is drawn as a candidate; latency
+/// and load decide between the two candidates.
 /// </summary>
 internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights, PickerSettings settings) : PowerOfTwoPicker(endpoints, weights)
 {
@@ -97,6 +99,6 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
             rtt = settings.DefaultRttTicks;
         }
 
-        return rtt * (inFlight + 1) / Weights[i];
+        return rtt * (inFlight + 1);
     }
 }

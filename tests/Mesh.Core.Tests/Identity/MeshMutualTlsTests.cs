@@ -1,0 +1,128 @@
+using Mesh.Identity;
+using Mesh.Testing;
+using Mesh.Testing.Identity;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Mesh.Tests.Identity;
+
+/// <summary>mTLS through the mesh handler: real handshakes between the mesh client and Kestrel replicas with SVIDs from the development CA.</summary>
+public sealed class MeshMutualTlsTests : IDisposable
+{
+    private readonly DevelopmentCertificateAuthority _ca = DevelopmentCertificateAuthority.Create("mesh.test");
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private Task<InProcessReplica> Replica(string id, string spiffeId) =>
+        InProcessReplica.StartAsync(id, new InProcessReplicaOptions
+        {
+            ConfigureHttps = listen => listen.UseMeshIdentity(o =>
+            {
+                o.IdentitySource = _ca.CreateIdentitySource(spiffeId);
+                o.AuthorizedClients.Add(SpiffeIdPattern.Parse("spiffe://mesh.test/storefront"));
+            }),
+        }, Token);
+
+    private ServiceProvider Client(IEnumerable<InProcessReplica> replicas, string? serverIdentity, bool retries = false)
+    {
+        var services = new ServiceCollection();
+        services.AddMetrics();
+        services.AddMeshIdentity(_ca.CreateIdentitySource("spiffe://mesh.test/storefront"));
+        services.AddMeshClient(o =>
+        {
+            var catalog = new MeshServiceOptions { LoadBalancer = LoadBalancerKind.RoundRobin, ServerIdentity = serverIdentity };
+            foreach (var r in replicas)
+            {
+                catalog.Endpoints.Add(new MeshEndpointOptions { Address = r.Address.ToString() });
+            }
+
+            o.Services["catalog"] = catalog;
+        });
+        var client = services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
+        if (retries)
+        {
+            client.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1));
+        }
+
+        client.AddMeshHandler();
+        return services.BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task Requests_reach_https_replicas_over_mtls_and_the_server_sees_the_callers_spiffe_id()
+    {
+        var callers = new List<string>();
+        await using var a = await InProcessReplica.StartAsync("a", new InProcessReplicaOptions
+        {
+            ConfigureHttps = listen => listen.UseMeshIdentity(o =>
+            {
+                o.IdentitySource = _ca.CreateIdentitySource("spiffe://mesh.test/catalog");
+                o.AuthorizedClients.Add(SpiffeIdPattern.Parse("spiffe://mesh.test/*"));
+            }),
+            ConfigureApp = app => Microsoft.AspNetCore.Builder.UseExtensions.Use(app, (context, next) =>
+            {
+                lock (callers)
+                {
+                    callers.Add(context.GetPeerSpiffeId()?.ToString() ?? "none");
+                }
+
+                return next(context);
+            }),
+        }, Token);
+        await using var b = await Replica("b", "spiffe://mesh.test/catalog");
+        await using var provider = Client([a, b], "spiffe://mesh.test/catalog");
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var answers = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            answers.Add(await client.GetStringAsync("/", Token));
+        }
+
+        Assert.Equal(5, answers.Count(x => x == "a"));
+        Assert.Equal(5, answers.Count(x => x == "b"));
+        Assert.StartsWith("https://", a.Address.ToString(), StringComparison.Ordinal);
+        Assert.All(callers, c => Assert.Equal("spiffe://mesh.test/storefront", c));
+    }
+
+    [Fact]
+    public async Task A_server_proving_another_services_identity_is_refused_naming_both_identities()
+    {
+        await using var impostor = await Replica("impostor", "spiffe://mesh.test/payments");
+        await using var provider = Client([impostor], "spiffe://mesh.test/catalog");
+        using var failures = new MetricCollector<long>(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), MeshTelemetry.Name, "mesh.tls.handshake.failures");
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("/", Token));
+
+        Assert.Equal(HttpRequestError.SecureConnectionError, error.HttpRequestError);
+        Assert.Contains("Mesh service 'catalog' endpoint", error.Message, StringComparison.Ordinal);
+        Assert.Contains("spiffe://mesh.test/catalog", error.Message, StringComparison.Ordinal);
+        Assert.Contains("spiffe://mesh.test/payments", error.Message, StringComparison.Ordinal);
+        var spiffe = Assert.IsType<SpiffeAuthenticationException>(error.InnerException);
+        Assert.Equal(X509SvidFailureReason.NotAuthorized, spiffe.Reason);
+        Assert.Equal("NotAuthorized", Assert.Single(failures.GetMeasurementSnapshot()).Tags[MeshTelemetry.Attributes.TlsFailureReason]);
+    }
+
+    [Fact]
+    public async Task With_retries_an_impostor_among_replicas_costs_no_request_and_is_ejected()
+    {
+        await using var good1 = await Replica("good1", "spiffe://mesh.test/catalog");
+        await using var good2 = await Replica("good2", "spiffe://mesh.test/catalog");
+        await using var impostor = await Replica("impostor", "spiffe://mesh.test/payments");
+        await using var provider = Client([good1, impostor, good2], "spiffe://mesh.test/catalog", retries: true);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var answers = new List<string>();
+        for (var i = 0; i < 60; i++)
+        {
+            answers.Add(await client.GetStringAsync("/", Token));
+        }
+
+        Assert.DoesNotContain("impostor", answers);
+        Assert.Equal(MeshEndpointHealth.Ejected, provider.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints[1].Health);
+    }
+
+    public void Dispose() => _ca.Dispose();
+}
