@@ -281,11 +281,7 @@ public sealed class DockerContainer : IAsyncDisposable
             {
                 await cts.CancelAsync().ConfigureAwait(false);
                 await Observe(ready).ConfigureAwait(false);
-                var code = exit.Result.StatusCode;
-                var lines = await TryGetLastLinesAsync().ConfigureAwait(false);
-                throw new DockerContainerNotReadyException(
-                    $"Container '{Name}' ({Image}) exited with code {code} while waiting for it to be ready ({Describe(waitStrategy)}). Last log lines:{FormatLines(lines)}",
-                    Name, code, lines);
+                throw Exited(waitStrategy, exit.Result.StatusCode, await TryGetLastLinesAsync().ConfigureAwait(false));
             }
 
             if (first == exit)
@@ -300,13 +296,25 @@ public sealed class DockerContainer : IAsyncDisposable
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             var lines = await TryGetLastLinesAsync().ConfigureAwait(false);
+            if (await ExitCodeIfExitedAsync().ConfigureAwait(false) is { } code)
+            {
+                throw Exited(waitStrategy, code, lines);
+            }
+
             throw new DockerContainerNotReadyException(
                 $"Container '{Name}' ({Image}) was not ready within {waitStrategy.Timeout.TotalSeconds:0.#} s ({Describe(waitStrategy)}). Last log lines:{FormatLines(lines)}",
                 Name, null, lines, e);
         }
         catch (Exception e) when (e is not DockerContainerNotReadyException and not OperationCanceledException)
         {
+            // A readiness probe may fail because the container just exited (its ports vanish): report the exit then.
+            var exitCode = exit.IsCompletedSuccessfully ? exit.Result.StatusCode : await ExitCodeIfExitedAsync().ConfigureAwait(false);
             var lines = await TryGetLastLinesAsync().ConfigureAwait(false);
+            if (exitCode is { } code)
+            {
+                throw Exited(waitStrategy, code, lines);
+            }
+
             throw new DockerContainerNotReadyException(
                 $"Waiting for container '{Name}' ({Image}) failed ({Describe(waitStrategy)}): {e.Message} Last log lines:{FormatLines(lines)}",
                 Name, null, lines, e);
@@ -358,6 +366,24 @@ public sealed class DockerContainer : IAsyncDisposable
         }
 
         _ports = ports.ToFrozenDictionary();
+    }
+
+    private DockerContainerNotReadyException Exited(WaitStrategy waitStrategy, long code, IReadOnlyList<string> lines) => new(
+        $"Container '{Name}' ({Image}) exited with code {code} while waiting for it to be ready ({Describe(waitStrategy)}). Last log lines:{FormatLines(lines)}",
+        Name, code, lines);
+
+    private async Task<long?> ExitCodeIfExitedAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var state = await GetStateAsync(cts.Token).ConfigureAwait(false);
+            return state.Status is "exited" or "dead" ? state.ExitCode : null;
+        }
+        catch (Exception e) when (e is DockerEngineException or OperationCanceledException or IOException)
+        {
+            return null;
+        }
     }
 
     private static async Task Observe(Task task)

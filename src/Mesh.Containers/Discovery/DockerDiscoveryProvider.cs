@@ -12,7 +12,7 @@ namespace Mesh.Containers;
 /// Updates follow the engine's event stream; after the engine or the stream fails, the watch reconnects with backoff and
 /// resynchronises from a full listing, reporting the failure meanwhile (the last published set stays in use).
 /// </summary>
-public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisposable
+public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisposable, IDisposable
 {
     private readonly DockerDiscoveryOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -84,6 +84,18 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
         {
             _connectLock.Release();
         }
+    }
+
+    /// <summary>Stops every watch and releases the engine connection.</summary>
+    public void Dispose()
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _disposing.Cancel();
+        Interlocked.Exchange(ref _engine, null)?.Dispose();
     }
 
     /// <summary>Stops every watch and releases the engine connection.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Docker.DotNet.Models;
 using Mesh.Discovery;
 using Microsoft.Extensions.Configuration;
@@ -78,52 +79,48 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
                     ["label"] = new Dictionary<string, bool> { [$"{_settings.ServiceLabel}={_context.ServiceName}"] = true },
                 };
 
-                // Subscribe from a moment before the listing: a change between the two is replayed as an event, never lost.
-                var since = DateTimeOffset.UtcNow.AddSeconds(-2).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+                // Subscribe first (the stream is open once the engine answered), then list: a change between the two
+                // arrives as an event, never lost. The stream is read line by line here, so each event is seen at once.
+#pragma warning disable CS0618 // The stream overload is marked obsolete in favour of IProgress, whose JSON reader may hold events back.
+                await using var events = await engine.Client.System.MonitorEventsAsync(new ContainerEventsParameters { Filters = filters }, cancellationToken).ConfigureAwait(false);
+#pragma warning restore CS0618
                 await ResyncAsync(engine, cancellationToken).ConfigureAwait(false);
+                delay = _options.ReconnectDelay;
+                using var reader = new StreamReader(events);
                 using var changed = new SemaphoreSlim(0);
-                using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var monitor = engine.Client.System.MonitorEventsAsync(
-                    new ContainerEventsParameters { Filters = filters, Since = since },
-                    new SynchronousProgress<Message>(message =>
-                    {
-                        if (IsRelevant(message.Action))
-                        {
-                            changed.Release();
-                        }
-                    }),
-                    watch.Token);
+                using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var reading = ReadEventsAsync(reader, changed, stopReading.Token);
                 try
                 {
-                    delay = _options.ReconnectDelay;
                     while (true)
                     {
-                        var next = changed.WaitAsync(watch.Token);
-                        if (await Task.WhenAny(next, monitor).ConfigureAwait(false) == monitor)
+                        var next = changed.WaitAsync(stopReading.Token);
+                        if (await Task.WhenAny(next, reading).ConfigureAwait(false) == reading)
                         {
-                            await monitor.ConfigureAwait(false);
+                            await reading.ConfigureAwait(false);
                             break;
                         }
 
                         await next.ConfigureAwait(false);
-                        while (changed.Wait(0))
-                        {
-                            // Coalesce a burst of events into one listing.
-                        }
+                        Drain(changed);
+                        await ResyncAsync(engine, cancellationToken).ConfigureAwait(false);
 
+                        // The engine announces some changes (pause, for one) just before its container listing shows them: look again shortly after.
+                        await Task.Delay(SettleDelay, cancellationToken).ConfigureAwait(false);
+                        Drain(changed);
                         await ResyncAsync(engine, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 finally
                 {
-                    await watch.CancelAsync().ConfigureAwait(false);
+                    await stopReading.CancelAsync().ConfigureAwait(false);
                     try
                     {
-                        await monitor.ConfigureAwait(false);
+                        await reading.ConfigureAwait(false);
                     }
                     catch (Exception)
                     {
-                        // The stream is being torn down; its failure, if any, was already reported or is the reason for leaving.
+                        // Stopped on purpose, or the failure that ended the loop is reported below.
                     }
                 }
 
@@ -152,11 +149,37 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         }
     }
 
+    private static readonly TimeSpan SettleDelay = TimeSpan.FromMilliseconds(250);
+
+    private static async Task ReadEventsAsync(StreamReader reader, SemaphoreSlim changed, CancellationToken cancellationToken)
+    {
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (IsRelevant(ActionOf(line)))
+            {
+                changed.Release();
+            }
+        }
+    }
+
+    private static void Drain(SemaphoreSlim changed)
+    {
+        while (changed.Wait(0))
+        {
+            // Coalesce a burst of events into one listing.
+        }
+    }
+
     private static bool IsRelevant(string? action)
     {
-        if (string.IsNullOrEmpty(action))
+        if (action is null)
         {
             return true;
+        }
+
+        if (action.Length == 0)
+        {
+            return false;
         }
 
         var colon = action.IndexOf(':', StringComparison.Ordinal);
@@ -164,10 +187,24 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         return s_relevantActions.Contains(verb) || verb == "health_status";
     }
 
-    /// <summary>Reports on the stream's thread, in order.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    private static string? ActionOf(string line)
     {
-        public void Report(T value) => report(value);
+        if (string.IsNullOrWhiteSpace(line))
+        {
+            return "";
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(line);
+            return document.RootElement.TryGetProperty("Action", out var action) && action.ValueKind == JsonValueKind.String
+                ? action.GetString()
+                : document.RootElement.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.String ? status.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private async Task ResyncAsync(DockerEngine engine, CancellationToken cancellationToken)
