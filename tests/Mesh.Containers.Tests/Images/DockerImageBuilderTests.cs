@@ -12,14 +12,21 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
             .WithRepository("mesh-tests/classic")
             .BuildAsync(fixture.Engine, Ct);
 
-        await using var container = await new DockerContainerBuilder(image)
-            .WithPortBinding(80)
-            .WithWaitStrategy(WaitStrategy.ForHttp(80))
-            .StartAsync(fixture.Session, Ct);
+        try
+        {
+            await using var container = await new DockerContainerBuilder(image)
+                .WithPortBinding(80)
+                .WithWaitStrategy(WaitStrategy.ForHttp(80))
+                .StartAsync(fixture.Session, Ct);
 
-        Assert.Equal(page, (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
-        Assert.False(image.FromCache);
-        Assert.StartsWith("mesh-tests/classic:", image.Reference, StringComparison.Ordinal);
+            Assert.Equal(page, (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
+            Assert.False(image.FromCache);
+            Assert.StartsWith("mesh-tests/classic:", image.Reference, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await fixture.RemoveImageAsync(image);
+        }
     }
 
     [Fact]
@@ -85,7 +92,8 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
             .WithRepository("mesh-tests/progress")
             .WithProgress(new Recorder(lines));
 
-        await builder.BuildAsync(fixture.Engine, Ct);
+        var image = await builder.BuildAsync(fixture.Engine, Ct);
+        await fixture.RemoveImageAsync(image);
 
         Assert.Contains(lines, l => l.Message.StartsWith("Step 1/", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Step is not null && l.Step.Contains("COPY www /www", StringComparison.Ordinal));

@@ -69,6 +69,19 @@ public sealed class DockerFixture : IAsyncLifetime
         return _webServiceImage!.Value;
     }
 
+    /// <summary>Removes an image a test built with unique content, so repeated runs do not pile images up.</summary>
+    public async Task RemoveImageAsync(DockerImage image)
+    {
+        try
+        {
+            await Engine.Client.Images.DeleteImageAsync(image.Reference, new Docker.DotNet.Models.ImageDeleteParameters { Force = true }, CancellationToken.None);
+        }
+        catch (Docker.DotNet.DockerApiException)
+        {
+            // Still in use by a container being removed, or already gone: not worth failing a test over.
+        }
+    }
+
     /// <summary>Copies the static site and busybox into a fresh build context directory.</summary>
     public static string PrepareStaticSite(string? page = null)
     {

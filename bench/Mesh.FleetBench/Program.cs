@@ -1,0 +1,179 @@
+// Fleet benchmark: build + start + ready (HTTP 200) for a fleet of 5 busybox-httpd containers FROM scratch,
+// Mesh.Containers against Testcontainers for .NET 4.16 on the same engine and the same image, in interleaved rounds.
+// Usage: dotnet run -c Release --project bench/Mesh.FleetBench [-- --rounds 9 --fleet 5]
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using Docker.DotNet.Models;
+using DotNet.Testcontainers.Builders;
+using DotNet.Testcontainers.Containers;
+using Mesh.Containers;
+using Microsoft.Extensions.Logging.Abstractions;
+
+// Testcontainers pins Engine API 1.44, which Docker 20.10 refuses; it must not pull its ryuk image (no registry here);
+// and it must probe 127.0.0.1, not the bridge gateway it picks when /.dockerenv exists.
+Environment.SetEnvironmentVariable("DOCKER_API_VERSION", Environment.GetEnvironmentVariable("DOCKER_API_VERSION") ?? "1.41");
+Environment.SetEnvironmentVariable("TESTCONTAINERS_RYUK_DISABLED", "true");
+Environment.SetEnvironmentVariable("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1");
+
+var rounds = Argument("--rounds", 9);
+var fleet = Argument("--fleet", 5);
+if (!File.Exists("/bin/busybox"))
+{
+    Console.Error.WriteLine("/bin/busybox is missing: apt-get install -y busybox-static");
+    return 2;
+}
+
+using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+var ct = timeout.Token;
+await using var session = await DockerSession.StartAsync(cancellationToken: ct);
+var engine = session.Engine;
+Console.WriteLine($"engine {engine.Server} at {engine.Endpoint}, API {engine.ApiVersion}; fleet of {fleet}, {rounds} rounds (+1 warm-up), interleaved");
+
+// One context per contender so that neither profits from layer-cache entries the other just made.
+var ourContext = PrepareContext("ours");
+var theirContext = PrepareContext("testcontainers");
+
+// The prebuilt image both start from in the "prebuilt" scenario.
+var prebuilt = await new DockerImageBuilder(PrepareContext("prebuilt")).WithRepository("mesh-bench/prebuilt").BuildAsync(engine, ct);
+
+var scenarios = new[] { "cached build", "changed page", "prebuilt" };
+var results = scenarios.ToDictionary(s => s, _ => (Ours: new List<double>(), Theirs: new List<double>()));
+using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.Zero }) { Timeout = TimeSpan.FromSeconds(5) };
+
+for (var round = 0; round <= rounds; round++)
+{
+    foreach (var scenario in scenarios)
+    {
+        var oursFirst = round % 2 == 0;
+        for (var turn = 0; turn < 2; turn++)
+        {
+            var ours = oursFirst == (turn == 0);
+            if (scenario == "changed page")
+            {
+                File.WriteAllText(Path.Combine(ours ? ourContext : theirContext, "www", "index.html"), $"<h1>round {round} {Guid.NewGuid():N}</h1>");
+            }
+
+            var elapsed = ours ? await RunOursAsync(scenario) : await RunTestcontainersAsync(scenario);
+            if (round > 0)
+            {
+                (ours ? results[scenario].Ours : results[scenario].Theirs).Add(elapsed);
+            }
+
+            Console.WriteLine($"round {round,2} {scenario,-13} {(ours ? "Mesh.Containers" : "Testcontainers"),-15} {elapsed,7:0} ms{(round == 0 ? " (warm-up)" : "")}");
+        }
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, engine {engine.Server} (API {engine.ApiVersion}); fleet of {fleet}; {rounds} interleaved rounds; medians.");
+Console.WriteLine();
+Console.WriteLine("| scenario | Mesh.Containers | Testcontainers 4.16 | Testcontainers / Mesh.Containers |");
+Console.WriteLine("| --- | ---: | ---: | ---: |");
+foreach (var scenario in scenarios)
+{
+    var (o, t) = results[scenario];
+    var mo = Median(o);
+    var mt = Median(t);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {scenario} | {mo:0} ms | {mt:0} ms | {mt / mo:0.00}x |"));
+}
+
+return 0;
+
+async Task<double> RunOursAsync(string scenario)
+{
+    var stopwatch = Stopwatch.StartNew();
+    var image = scenario == "prebuilt"
+        ? prebuilt
+        : await new DockerImageBuilder(ourContext).WithRepository("mesh-bench/ours").BuildAsync(engine, ct);
+    var containers = await Task.WhenAll(Enumerable.Range(0, fleet).Select(_ => new DockerContainerBuilder(image)
+        .WithPortBinding(80)
+        .WithWaitStrategy(WaitStrategy.ForHttp(80))
+        .StartAsync(session, ct)));
+    var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+    await VerifyAsync(containers.Select(c => c.GetBaseAddress(80)));
+    await Task.WhenAll(containers.Select(c => c.DisposeAsync().AsTask()));
+    return elapsed;
+}
+
+async Task<double> RunTestcontainersAsync(string scenario)
+{
+    var stopwatch = Stopwatch.StartNew();
+    string reference;
+    if (scenario == "prebuilt")
+    {
+        reference = prebuilt.Reference;
+    }
+    else
+    {
+        var image = new ImageFromDockerfileBuilder()
+            .WithDockerfileDirectory(theirContext)
+            .WithDockerfile("Dockerfile")
+            .WithName("mesh-bench/testcontainers:latest")
+            .WithCleanUp(false)
+            .WithLogger(NullLogger.Instance)
+            .Build();
+        await image.CreateAsync(ct);
+        reference = image.FullName;
+    }
+
+    var containers = Enumerable.Range(0, fleet).Select(_ => new ContainerBuilder(reference)
+        .WithPortBinding(80, assignRandomHostPort: true)
+        .WithCreateParameterModifier(p => p.HostConfig!.PortBindings = new Dictionary<string, IList<PortBinding>>
+        {
+            ["80/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }],
+        })
+        .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(80)))
+        .WithLogger(NullLogger.Instance)
+        .Build()).ToList();
+    await Task.WhenAll(containers.Select(c => c.StartAsync(ct)));
+    var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+    await VerifyAsync(containers.Select(c => new Uri($"http://127.0.0.1:{c.GetMappedPublicPort(80)}/")));
+    await Task.WhenAll(containers.Select(c => c.DisposeAsync().AsTask()));
+    return elapsed;
+}
+
+async Task VerifyAsync(IEnumerable<Uri> addresses)
+{
+    foreach (var address in addresses)
+    {
+        if (address.Host != "127.0.0.1")
+        {
+            throw new InvalidOperationException($"refusing to send traffic to {address}");
+        }
+
+        using var response = await http.GetAsync(address, ct);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"{address} answered {(int)response.StatusCode}");
+        }
+    }
+}
+
+static string PrepareContext(string name)
+{
+    var directory = Path.Combine(Path.GetTempPath(), "mesh-fleetbench-" + name);
+    if (Directory.Exists(directory))
+    {
+        Directory.Delete(directory, recursive: true);
+    }
+
+    Directory.CreateDirectory(Path.Combine(directory, "www"));
+    File.Copy(Path.Combine(AppContext.BaseDirectory, "site", "Dockerfile"), Path.Combine(directory, "Dockerfile"));
+    File.Copy(Path.Combine(AppContext.BaseDirectory, "site", "www", "index.html"), Path.Combine(directory, "www", "index.html"));
+    File.Copy("/bin/busybox", Path.Combine(directory, "busybox"));
+    return directory;
+}
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+}
+
+int Argument(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
+}
