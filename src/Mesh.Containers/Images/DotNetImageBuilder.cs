@@ -258,8 +258,11 @@ public sealed class DotNetImageBuilder
         return context;
     }
 
-    private string SourceHash()
+    internal string SourceHash()
     {
+        // Paths are hashed relative to the project, so a clone elsewhere has the same hash.
+        var root = Path.GetDirectoryName(_projectFile)!;
+        string Relative(string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
         var context = new BuildContext();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var pending = new Queue<string>([_projectFile]);
@@ -272,7 +275,7 @@ public sealed class DotNetImageBuilder
                 continue;
             }
 
-            context.AddDirectoryTree(directory, DockerIgnore.Empty, directory + "/", skipDirectory: relative => s_skippedDirectories.Contains(Path.GetFileName(relative)));
+            context.AddDirectoryTree(directory, DockerIgnore.Empty, Relative(directory) + "/", skipDirectory: relative => s_skippedDirectories.Contains(Path.GetFileName(relative)));
             foreach (var reference in ProjectReferencesOf(project))
             {
                 pending.Enqueue(reference);
@@ -285,7 +288,7 @@ public sealed class DotNetImageBuilder
                     var file = Path.Combine(parent.FullName, name);
                     if (File.Exists(file) && seen.Add(file))
                     {
-                        context.AddFile(file, file);
+                        context.AddFile(Relative(file), file);
                     }
                 }
             }

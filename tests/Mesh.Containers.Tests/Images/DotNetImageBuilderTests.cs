@@ -62,3 +62,55 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
         }
     }
 }
+
+public sealed class DotNetImageSourceHashTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("mesh-source-hash-").FullName;
+
+    [Fact]
+    public void SourceHashDoesNotDependOnWhereTheProjectLives()
+    {
+        var here = Copy("a/WebService");
+        var there = Copy("b/nested/WebService");
+
+        Assert.Equal(new DotNetImageBuilder(here).SourceHash(), new DotNetImageBuilder(there).SourceHash());
+    }
+
+    [Fact]
+    public void SourceHashChangesWhenASourceFileChanges()
+    {
+        var project = Copy("c/WebService");
+        var before = new DotNetImageBuilder(project).SourceHash();
+
+        File.AppendAllText(Path.Combine(project, "Program.cs"), "// changed\n");
+
+        Assert.NotEqual(before, new DotNetImageBuilder(project).SourceHash());
+    }
+
+    [Fact]
+    public void BuildOutputDoesNotChangeTheSourceHash()
+    {
+        var project = Copy("d/WebService");
+        var before = new DotNetImageBuilder(project).SourceHash();
+
+        Directory.CreateDirectory(Path.Combine(project, "obj"));
+        File.WriteAllText(Path.Combine(project, "obj", "project.assets.json"), "{}");
+
+        Assert.Equal(before, new DotNetImageBuilder(project).SourceHash());
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Copy(string relative)
+    {
+        var target = Path.Combine(_root, relative);
+        Directory.CreateDirectory(target);
+        var source = Path.Combine(DockerFixture.AssetsDirectory, "WebService");
+        foreach (var file in new[] { "WebService.csproj", "Program.cs", "Directory.Build.props", "Directory.Packages.props" })
+        {
+            File.Copy(Path.Combine(source, file), Path.Combine(target, file));
+        }
+
+        return target;
+    }
+}
