@@ -9,7 +9,7 @@ namespace Mesh.Containers;
 /// <summary>
 /// Builds an image from a Dockerfile and a context directory through the Engine API (no docker CLI).
 /// The context honours <c>.dockerignore</c> with the engine's semantics (including <c>!</c> re-includes) and is tarred
-/// in memory, or through a temporary file when large. The image is tagged <c>repository:content-hash</c>, so a build whose
+/// in memory, or through a temporary file when large. The image is tagged <c>repository:content-hash</c> (128 bits of a SHA-256 of the inputs), so a build whose
 /// inputs did not change finds its image and sends nothing to the engine. Immutable: every <c>With…</c> returns a new builder.
 /// </summary>
 public sealed partial class DockerImageBuilder
@@ -145,7 +145,7 @@ public sealed partial class DockerImageBuilder
         }
 
         var hash = await Task.Run(() => context.ComputeHash(Settings(dockerfile)), cts.Token).ConfigureAwait(false);
-        var reference = $"{_repository ?? DefaultRepository(_contextDirectory)}:{hash[..16]}";
+        var reference = $"{_repository ?? DefaultRepository(_contextDirectory)}:{ImageBuildRunner.TagOf(hash)}";
         try
         {
             if (_useContentCache && await ImageBuildRunner.GetCachedAsync(engine, reference, hash, cts.Token).ConfigureAwait(false) is { } cached)

@@ -149,7 +149,7 @@ public sealed class DotNetImageBuilder
         var logger = engine.LoggerFactory.CreateLogger<DotNetImageBuilder>();
         var assemblyName = AssemblyNameOf(_projectFile);
         var hash = await Task.Run(() => SourceHash(), cts.Token).ConfigureAwait(false);
-        var reference = $"{_repository ?? "mesh/" + Sanitize(assemblyName)}:{hash[..16]}";
+        var reference = $"{_repository ?? "mesh/" + Sanitize(assemblyName)}:{ImageBuildRunner.TagOf(hash)}";
         try
         {
             if (_useContentCache && await ImageBuildRunner.GetCachedAsync(engine, reference, hash, cts.Token).ConfigureAwait(false) is { } cached)

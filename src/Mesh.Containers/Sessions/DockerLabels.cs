@@ -18,7 +18,4 @@ public static class DockerLabels
 
     /// <summary>The host name of the owning process's machine; only resources of this machine are swept.</summary>
     public const string Host = "mesh.containers.host";
-
-    /// <summary>On images built by <see cref="DockerImageBuilder"/> or <see cref="DotNetImageBuilder"/>: the content hash of their inputs.</summary>
-    public const string ContentHash = "mesh.containers.content-hash";
 }

@@ -9,15 +9,15 @@ internal static class ImageBuildRunner
 {
     private const int OutputLinesKept = 30;
 
+    /// <summary>The image tagged with the content hash, when it exists. The tag carries 128 bits of the hash, so an
+    /// existing tag means the same inputs; no label is baked into the image (a LABEL is one more build step, and a
+    /// cache miss for every step after it when it changes).</summary>
     public static async Task<DockerImage?> GetCachedAsync(DockerEngine engine, string reference, string contentHash, CancellationToken cancellationToken)
     {
         try
         {
             var image = await engine.Client.Images.InspectImageAsync(reference, cancellationToken).ConfigureAwait(false);
-            var labels = image.Config?.Labels;
-            return labels is not null && labels.TryGetValue(DockerLabels.ContentHash, out var hash) && hash == contentHash
-                ? new DockerImage(image.ID, reference, contentHash, FromCache: true)
-                : null;
+            return new DockerImage(image.ID, reference, contentHash, FromCache: true);
         }
         catch (DockerImageNotFoundException)
         {
@@ -28,6 +28,9 @@ internal static class ImageBuildRunner
             throw EngineErrors.Wrap($"Looking up image '{reference}'", e);
         }
     }
+
+    /// <summary>The tag for a content hash: its first 32 hex digits (128 bits).</summary>
+    public static string TagOf(string contentHash) => contentHash[..32];
 
     public static async Task<DockerImage> BuildAsync(
         DockerEngine engine,
@@ -90,7 +93,6 @@ internal static class ImageBuildRunner
             Dockerfile = dockerfile,
             BuildArgs = buildArgs.Count == 0 ? null : new Dictionary<string, string>(buildArgs),
             Target = target,
-            Labels = new Dictionary<string, string> { [DockerLabels.ContentHash] = contentHash },
             Remove = true,
             ForceRemove = true,
             Version = "1",
