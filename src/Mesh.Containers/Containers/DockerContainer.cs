@@ -161,10 +161,24 @@ public sealed class DockerContainer : IAsyncDisposable
     /// <summary>Follows the container's output as it is written (from its first line), until the container stops or the token is canceled.</summary>
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The lines, as they arrive.</returns>
-    public async IAsyncEnumerable<DockerLogLine> FollowLogsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<DockerLogLine> FollowLogsAsync(CancellationToken cancellationToken = default) => FollowLogsAsync(null, cancellationToken);
+
+    /// <summary>Follows the container's output as it is written, from lines written at or after <paramref name="since"/>,
+    /// until the container stops or the token is canceled.</summary>
+    /// <param name="since">The earliest time of lines to include; <see langword="null"/> for all.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    /// <returns>The lines, as they arrive.</returns>
+    public async IAsyncEnumerable<DockerLogLine> FollowLogsAsync(DateTimeOffset? since, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var parameters = new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true };
+        if (since is { } from)
+        {
+            var ticks = from.ToUniversalTime().Ticks - DateTimeOffset.UnixEpoch.Ticks;
+            parameters.Since = string.Create(CultureInfo.InvariantCulture, $"{ticks / TimeSpan.TicksPerSecond}.{(ticks % TimeSpan.TicksPerSecond) * 100:D9}");
+        }
+
         var stream = await EngineErrors.CallAsync($"Following the logs of container '{Name}'", () => Client.Containers.GetContainerLogsAsync(Id,
-            new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, cancellationToken)).ConfigureAwait(false);
+            parameters, cancellationToken)).ConfigureAwait(false);
         using (stream)
         {
             await foreach (var line in LogLineReader.ReadLinesAsync(stream, cancellationToken).ConfigureAwait(false))
@@ -333,6 +347,39 @@ public sealed class DockerContainer : IAsyncDisposable
     {
         var response = await EngineErrors.CallAsync($"Waiting for container '{Name}' to exit", () => Client.Containers.WaitContainerAsync(Id, cancellationToken)).ConfigureAwait(false);
         return response.StatusCode;
+    }
+
+    /// <summary>When the container's previous run ended (its output after that belongs to the current run), or
+    /// <see langword="null"/> when it never ran before. The current run's start time is not used: a fast process can write
+    /// before the engine records that time.</summary>
+    internal async Task<DateTimeOffset?> GetPreviousRunEndAsync(CancellationToken cancellationToken)
+    {
+        var inspect = await InspectAsync(cancellationToken).ConfigureAwait(false);
+        return ParseEngineTime(inspect.State?.FinishedAt) is { Year: > 1 } finished ? finished : null;
+    }
+
+    /// <summary>Parses the engine's RFC 3339 times, which carry nanoseconds (more digits than .NET parses).</summary>
+    internal static DateTimeOffset? ParseEngineTime(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot > 0)
+        {
+            var end = dot + 1;
+            while (end < text.Length && char.IsAsciiDigit(text[end]))
+            {
+                end++;
+            }
+
+            var fraction = text[(dot + 1)..end];
+            text = text[..dot] + (fraction.Length > 7 ? "." + fraction[..7] : fraction.Length > 0 ? "." + fraction : "") + text[end..];
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value) ? value : null;
     }
 
     internal async Task<ContainerInspectResponse> InspectAsync(CancellationToken cancellationToken) =>

@@ -30,6 +30,11 @@ public abstract record WaitStrategy
         }
     }
 
+    /// <summary>No wait: ready as soon as the engine has accepted the start. For one-shot containers whose end is awaited
+    /// with <see cref="DockerContainer.WaitForExitAsync"/>.</summary>
+    /// <returns>The strategy.</returns>
+    public static WaitStrategy None() => new NoWaitStrategy();
+
     /// <summary>Ready as soon as the engine reports the container running.</summary>
     /// <returns>The strategy.</returns>
     public static WaitStrategy ForRunning() => new RunningWaitStrategy();
@@ -61,7 +66,8 @@ public abstract record WaitStrategy
     }
 
     /// <summary>Ready when the container's output contains a line with <paramref name="text"/>, <paramref name="occurrences"/> times.
-    /// The log stream is followed as it is written, not polled.</summary>
+    /// The log stream is followed as it is written, not polled, from the end of the container's previous run (so a restart
+    /// is not satisfied by the previous run's lines).</summary>
     /// <param name="text">The text to find (ordinal comparison).</param>
     /// <param name="occurrences">How many matching lines are needed.</param>
     /// <returns>The strategy.</returns>
@@ -73,7 +79,7 @@ public abstract record WaitStrategy
     }
 
     /// <summary>Ready when <paramref name="occurrences"/> lines of the container's output match <paramref name="pattern"/>.
-    /// The log stream is followed as it is written, not polled.</summary>
+    /// The log stream is followed as it is written, not polled, from the end of the container's previous run.</summary>
     /// <param name="pattern">The pattern a line must match.</param>
     /// <param name="occurrences">How many matching lines are needed.</param>
     /// <returns>The strategy.</returns>

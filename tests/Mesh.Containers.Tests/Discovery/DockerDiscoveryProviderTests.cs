@@ -74,6 +74,30 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
+    public async Task AfterTheEngineConnectionDropsTheWatchReconnectsAndResynchronises()
+    {
+        fixture.RequireEngine();
+        var service = "payments-" + Guid.NewGuid().ToString("N")[..8];
+        await using var forwarder = new EngineForwarder();
+        await using var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions
+        {
+            Engine = new DockerEngineOptions { Endpoint = forwarder.Endpoint },
+            ReconnectDelay = TimeSpan.FromMilliseconds(300),
+        }));
+        var sink = new RecordingSink();
+        await using var watch = provider.Watch(new MeshDiscoveryContext(service, new ConfigurationBuilder().Build(), sink));
+        await sink.WaitForAsync(set => set.Count == 0, Ct);
+
+        forwarder.DropAll();
+        await using var container = await new DockerContainerBuilder(fixture.HttpdImage).WithLabel("mesh.service", service).WithPortBinding(80).StartAsync(fixture.Session, Ct);
+
+        var failure = await sink.WaitForFailureAsync(Ct);
+        var endpoints = await sink.WaitForAsync(set => set.Count == 1, Ct);
+        Assert.IsNotType<DockerEngineUnavailableException>(failure);
+        Assert.Equal(container.GetBaseAddress(80), Assert.Single(endpoints).Address);
+    }
+
+    [Fact]
     public async Task UnreachableEngineIsReportedAsAFailureNotThrown()
     {
         await using var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions

@@ -99,6 +99,30 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
+    public async Task LogLineWaitAfterRestartIsNotSatisfiedByThePreviousRun()
+    {
+        await using var container = await Shell("if [ -f /ran ]; then sleep 1.5; fi; /bin/busybox touch /ran; echo ready; sleep 30")
+            .WithWaitStrategy(WaitStrategy.ForLogLine("ready"))
+            .StartAsync(fixture.Session, Ct);
+        var stopwatch = Stopwatch.StartNew();
+
+        await container.RestartAsync(TimeSpan.FromSeconds(1), Ct);
+
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1.5), $"restart returned after {stopwatch.Elapsed}, before the new run said ready");
+    }
+
+    [Fact]
+    public async Task NoWaitLetsAOneShotContainerRunToItsExit()
+    {
+        await using var container = await Shell("echo done; exit 4")
+            .WithWaitStrategy(WaitStrategy.None())
+            .StartAsync(fixture.Session, Ct);
+
+        Assert.Equal(4, await container.WaitForExitAsync(Ct));
+        Assert.Contains(await container.GetLogsAsync(cancellationToken: Ct), l => l.Text == "done");
+    }
+
+    [Fact]
     public void StrategiesAreImmutableValues()
     {
         var port = WaitStrategy.ForPort(80);

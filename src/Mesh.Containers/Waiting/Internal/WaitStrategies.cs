@@ -4,6 +4,11 @@ using System.Text.RegularExpressions;
 
 namespace Mesh.Containers.Internal;
 
+internal sealed record NoWaitStrategy : WaitStrategy
+{
+    protected internal override Task WaitUntilReadyAsync(DockerContainer container, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 internal sealed record RunningWaitStrategy : WaitStrategy
 {
     protected internal override async Task WaitUntilReadyAsync(DockerContainer container, CancellationToken cancellationToken)
@@ -60,7 +65,8 @@ internal sealed record LogLineWaitStrategy(string? Text, Regex? Pattern, int Occ
     protected internal override async Task WaitUntilReadyAsync(DockerContainer container, CancellationToken cancellationToken)
     {
         var seen = 0;
-        await foreach (var line in container.FollowLogsAsync(cancellationToken).ConfigureAwait(false))
+        var since = await container.GetPreviousRunEndAsync(cancellationToken).ConfigureAwait(false);
+        await foreach (var line in container.FollowLogsAsync(since, cancellationToken).ConfigureAwait(false))
         {
             var match = Text is not null ? line.Text.Contains(Text, StringComparison.Ordinal) : Pattern!.IsMatch(line.Text);
             if (match && ++seen >= Occurrences)
