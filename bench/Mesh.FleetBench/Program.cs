@@ -1,6 +1,6 @@
 // Fleet benchmark: build + start + ready (HTTP 200) for a fleet of 5 busybox-httpd containers FROM scratch,
 // Mesh.Containers against Testcontainers for .NET 4.16 on the same engine and the same image, in interleaved rounds.
-// Usage: dotnet run -c Release --project bench/Mesh.FleetBench [-- --rounds 9 --fleet 5]
+// Usage: dotnet run -c Release --project bench/Mesh.FleetBench [-- --rounds 9 --fleet 5 --no-dotnet]
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -38,7 +38,19 @@ var theirContext = PrepareContext("testcontainers");
 // The prebuilt image both start from in the "prebuilt" scenario.
 var prebuilt = await new DockerImageBuilder(PrepareContext("prebuilt")).WithRepository("mesh-bench/prebuilt").BuildAsync(engine, ct);
 
-var scenarios = new[] { "cached build", "changed page", "prebuilt" };
+// An extra scenario beyond busybox: the tests' small ASP.NET Core service (FROM scratch, self-contained), which takes a
+// few hundred milliseconds to start listening, so readiness polling matters. Skipped with --no-dotnet.
+var webService = FindWebService();
+DockerImage? dotnetImage = null;
+if (webService is not null && !args.Contains("--no-dotnet"))
+{
+    Console.WriteLine($"building the .NET service image from {webService} (cached by source hash) ...");
+    dotnetImage = await new DotNetImageBuilder(webService).WithRepository("mesh-bench/webservice").BuildAsync(engine, ct);
+}
+
+var scenarios = dotnetImage is null
+    ? new[] { "cached build", "changed page", "prebuilt" }
+    : new[] { "cached build", "changed page", "prebuilt", "prebuilt .NET" };
 var results = scenarios.ToDictionary(s => s, _ => (Ours: new List<double>(), Theirs: new List<double>()));
 using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.Zero }) { Timeout = TimeSpan.FromSeconds(5) };
 
@@ -67,6 +79,7 @@ for (var round = 0; round <= rounds; round++)
 }
 
 Console.WriteLine();
+Console.WriteLine($"Load average at the end: {(File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a")}");
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, engine {engine.Server} (API {engine.ApiVersion}); fleet of {fleet}; {rounds} interleaved rounds; medians.");
 Console.WriteLine();
 Console.WriteLine("| scenario | Mesh.Containers | Testcontainers 4.16 | Testcontainers / Mesh.Containers |");
@@ -77,6 +90,7 @@ foreach (var scenario in scenarios)
     var mo = Median(o);
     var mt = Median(t);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {scenario} | {mo:0} ms | {mt:0} ms | {mt / mo:0.00}x |"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"<!-- {scenario}: ours [{string.Join(", ", o.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))}] testcontainers [{string.Join(", ", t.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))}] -->"));
 }
 
 return 0;
@@ -84,15 +98,19 @@ return 0;
 async Task<double> RunOursAsync(string scenario)
 {
     var stopwatch = Stopwatch.StartNew();
-    var image = scenario == "prebuilt"
-        ? prebuilt
-        : await new DockerImageBuilder(ourContext).WithRepository("mesh-bench/ours").BuildAsync(engine, ct);
+    var (port, path) = scenario == "prebuilt .NET" ? (8080, "/healthz") : (80, "/");
+    var image = scenario switch
+    {
+        "prebuilt" => prebuilt,
+        "prebuilt .NET" => dotnetImage!,
+        _ => await new DockerImageBuilder(ourContext).WithRepository("mesh-bench/ours").BuildAsync(engine, ct),
+    };
     var containers = await Task.WhenAll(Enumerable.Range(0, fleet).Select(_ => new DockerContainerBuilder(image)
-        .WithPortBinding(80)
-        .WithWaitStrategy(WaitStrategy.ForHttp(80))
+        .WithPortBinding(port)
+        .WithWaitStrategy(WaitStrategy.ForHttp(port, path))
         .StartAsync(session, ct)));
     var elapsed = stopwatch.Elapsed.TotalMilliseconds;
-    await VerifyAsync(containers.Select(c => c.GetBaseAddress(80)));
+    await VerifyAsync(containers.Select(c => new Uri(c.GetBaseAddress(port), path)));
     await Task.WhenAll(containers.Select(c => c.DisposeAsync().AsTask()));
     return elapsed;
 }
@@ -100,10 +118,15 @@ async Task<double> RunOursAsync(string scenario)
 async Task<double> RunTestcontainersAsync(string scenario)
 {
     var stopwatch = Stopwatch.StartNew();
+    var (port, path) = scenario == "prebuilt .NET" ? (8080, "/healthz") : (80, "/");
     string reference;
     if (scenario == "prebuilt")
     {
         reference = prebuilt.Reference;
+    }
+    else if (scenario == "prebuilt .NET")
+    {
+        reference = dotnetImage!.Reference;
     }
     else
     {
@@ -119,17 +142,17 @@ async Task<double> RunTestcontainersAsync(string scenario)
     }
 
     var containers = Enumerable.Range(0, fleet).Select(_ => new ContainerBuilder(reference)
-        .WithPortBinding(80, assignRandomHostPort: true)
+        .WithPortBinding(port, assignRandomHostPort: true)
         .WithCreateParameterModifier(p => p.HostConfig!.PortBindings = new Dictionary<string, IList<PortBinding>>
         {
-            ["80/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }],
+            [$"{port}/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }],
         })
-        .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(80)))
+        .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort((ushort)port).ForPath(path)))
         .WithLogger(NullLogger.Instance)
         .Build()).ToList();
     await Task.WhenAll(containers.Select(c => c.StartAsync(ct)));
     var elapsed = stopwatch.Elapsed.TotalMilliseconds;
-    await VerifyAsync(containers.Select(c => new Uri($"http://127.0.0.1:{c.GetMappedPublicPort(80)}/")));
+    await VerifyAsync(containers.Select(c => new Uri($"http://127.0.0.1:{c.GetMappedPublicPort(port)}{path}")));
     await Task.WhenAll(containers.Select(c => c.DisposeAsync().AsTask()));
     return elapsed;
 }
@@ -149,6 +172,20 @@ async Task VerifyAsync(IEnumerable<Uri> addresses)
             throw new InvalidOperationException($"{address} answered {(int)response.StatusCode}");
         }
     }
+}
+
+static string? FindWebService()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        var candidate = Path.Combine(dir.FullName, "tests", "Mesh.Containers.Tests", "Assets", "WebService", "WebService.csproj");
+        if (File.Exists(candidate))
+        {
+            return candidate;
+        }
+    }
+
+    return null;
 }
 
 static string PrepareContext(string name)

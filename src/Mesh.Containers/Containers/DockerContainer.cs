@@ -427,7 +427,7 @@ public sealed class DockerContainer : IAsyncDisposable
             var state = await GetStateAsync(cts.Token).ConfigureAwait(false);
             return state.Status is "exited" or "dead" ? state.ExitCode : null;
         }
-        catch (Exception e) when (e is DockerEngineException or OperationCanceledException or IOException)
+        catch (Exception e) when (EngineErrors.IsEngineFailure(e))
         {
             return null;
         }
@@ -462,7 +462,7 @@ public sealed class DockerContainer : IAsyncDisposable
             var lines = await GetLogsAsync(LastLogLineCount, cts.Token).ConfigureAwait(false);
             return lines.Select(l => l.Text).ToArray();
         }
-        catch (Exception e) when (e is DockerEngineException or OperationCanceledException or IOException)
+        catch (Exception e) when (EngineErrors.IsEngineFailure(e))
         {
             return [$"(could not read the logs: {e.Message})"];
         }
@@ -492,6 +492,10 @@ public sealed class DockerContainer : IAsyncDisposable
         catch (DockerApiException e)
         {
             throw EngineErrors.Wrap($"Removing container '{Name}'", e);
+        }
+        catch (Exception e) when (EngineErrors.TranslateUnreachable($"Removing container '{Name}'", e) is { } translated)
+        {
+            throw translated;
         }
     }
 

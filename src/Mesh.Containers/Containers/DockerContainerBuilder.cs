@@ -175,7 +175,7 @@ public sealed class DockerContainerBuilder
         }
         catch
         {
-            await container.DisposeAsync().ConfigureAwait(false);
+            await RemoveQuietlyAsync(container).ConfigureAwait(false);
             throw;
         }
     }
@@ -244,8 +244,21 @@ public sealed class DockerContainerBuilder
         }
         catch
         {
-            await container.DisposeAsync().ConfigureAwait(false);
+            await RemoveQuietlyAsync(container).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Removes a container that failed to start, keeping the original failure the one reported
+    /// (the session removes it later if this fails too).</summary>
+    private static async Task RemoveQuietlyAsync(DockerContainer container)
+    {
+        try
+        {
+            await container.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (EngineErrors.IsEngineFailure(e))
+        {
         }
     }
 

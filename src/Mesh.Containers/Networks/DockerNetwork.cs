@@ -77,6 +77,10 @@ public sealed class DockerNetwork : IAsyncDisposable
         {
             throw EngineErrors.Wrap($"Removing network '{Name}'", e);
         }
+        catch (Exception e) when (EngineErrors.TranslateUnreachable($"Removing network '{Name}'", e) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <inheritdoc />

@@ -126,7 +126,8 @@ public sealed class DockerSession : IAsyncDisposable
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>Removes every container and network of this session (also those already disposed or created elsewhere with its labels),
-    /// within <see cref="DockerSessionOptions.DisposeTimeout"/>, then releases the engine if the session owns it.</summary>
+    /// within <see cref="DockerSessionOptions.DisposeTimeout"/>, then releases the engine if the session owns it. Does not throw:
+    /// if the engine cannot be reached, the failure is logged and the leftovers are swept by the next session.</summary>
     /// <returns>A task that completes when the resources are removed.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -140,6 +141,11 @@ public sealed class DockerSession : IAsyncDisposable
             using var cts = new CancellationTokenSource(_options.DisposeTimeout);
             var (containers, networks) = await SessionSweeper.RemoveSessionAsync(Engine.Client, Id, _logger, cts.Token).ConfigureAwait(false);
             SessionLog.Disposed(_logger, Id, containers, networks);
+        }
+        catch (Exception e) when (EngineErrors.IsEngineFailure(e))
+        {
+            // Disposal does not throw: what is left carries the session's labels and is swept by the next session.
+            SessionLog.DisposeFailed(_logger, Id, e.Message);
         }
         finally
         {

@@ -49,6 +49,22 @@ public sealed class DockerSessionTests(DockerFixture fixture)
         Assert.Single(await ContainersOf(other.Id));
     }
 
+    [Fact]
+    public async Task DisposeDoesNotThrowWhenTheEngineIsGone()
+    {
+        fixture.RequireEngine();
+        var forwarder = new EngineForwarder();
+        var session = await DockerSession.StartAsync(new DockerSessionOptions
+        {
+            Engine = new DockerEngineOptions { Endpoint = forwarder.Endpoint, RequestTimeout = TimeSpan.FromSeconds(5) },
+            DisposeTimeout = TimeSpan.FromSeconds(5),
+        }, Ct);
+
+        await forwarder.DisposeAsync();
+
+        await session.DisposeAsync();
+    }
+
     private static Process StartChild(string image)
     {
         var processPath = Environment.ProcessPath!;

@@ -34,6 +34,14 @@ internal static class EngineErrors
         return body.Trim();
     }
 
+    /// <summary>Whether <paramref name="error"/> is the engine refusing or not answering (as opposed to a bug).</summary>
+    public static bool IsEngineFailure(Exception error) => error switch
+    {
+        DockerApiException or DockerEngineException or HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.All(IsEngineFailure),
+        _ => false,
+    };
+
     public static async Task<T> CallAsync<T>(string operation, Func<Task<T>> call)
     {
         try
@@ -43,6 +51,10 @@ internal static class EngineErrors
         catch (DockerApiException e)
         {
             throw Wrap(operation, e);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            throw Unreachable(operation, e);
         }
     }
 
@@ -56,5 +68,27 @@ internal static class EngineErrors
         {
             throw Wrap(operation, e);
         }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            throw Unreachable(operation, e);
+        }
+    }
+
+    /// <summary>The transport failure as a <see cref="DockerEngineException"/>, or <see langword="null"/> when it is something else.</summary>
+    public static DockerEngineException? TranslateUnreachable(string operation, Exception error) =>
+        IsUnreachable(error) ? Unreachable(operation, error) : null;
+
+    private static bool IsUnreachable(Exception error) => error switch
+    {
+        HttpRequestException or System.Net.Sockets.SocketException => true,
+        IOException when error is not FileNotFoundException and not DirectoryNotFoundException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.All(IsUnreachable),
+        _ => false,
+    };
+
+    private static DockerEngineException Unreachable(string operation, Exception error)
+    {
+        var root = error is AggregateException aggregate ? aggregate.Flatten().InnerExceptions[0] : error;
+        return new DockerEngineException(operation, null, $"the engine did not answer ({root.Message})", error);
     }
 }

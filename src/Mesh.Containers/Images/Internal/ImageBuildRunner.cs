@@ -27,6 +27,10 @@ internal static class ImageBuildRunner
         {
             throw EngineErrors.Wrap($"Looking up image '{reference}'", e);
         }
+        catch (Exception e) when (EngineErrors.TranslateUnreachable($"Looking up image '{reference}'", e) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <summary>The tag for a content hash: its first 32 hex digits (128 bits).</summary>
@@ -106,6 +110,10 @@ internal static class ImageBuildRunner
         {
             error = EngineErrors.MessageOf(e.ResponseBody);
             failingStep ??= step;
+        }
+        catch (Exception e) when (EngineErrors.TranslateUnreachable($"Building image '{reference}'", e) is { } translated)
+        {
+            throw translated;
         }
 
         if (error is not null)

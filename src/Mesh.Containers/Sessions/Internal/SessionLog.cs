@@ -15,4 +15,7 @@ internal static partial class SessionLog
 
     [LoggerMessage(4, LogLevel.Information, "Docker session {SessionId} disposed: removed {Containers} containers and {Networks} networks")]
     public static partial void Disposed(ILogger logger, string sessionId, int containers, int networks);
+
+    [LoggerMessage(5, LogLevel.Warning, "Docker session {SessionId} could not remove its resources ({Reason}); the next session sweeps them")]
+    public static partial void DisposeFailed(ILogger logger, string sessionId, string reason);
 }
