@@ -19,6 +19,7 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly CancellationTokenSource _disposing = new();
     private DockerEngine? _engine;
+    private int _disposed;
 
     /// <summary>Creates the provider.</summary>
     /// <param name="options">The options.</param>
@@ -45,9 +46,19 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
     public IAsyncDisposable Watch(MeshDiscoveryContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ObjectDisposedException.ThrowIf(_disposing.IsCancellationRequested, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var settings = DockerServiceWatch.Settings.From(_options, context.Configuration);
-        return new DockerServiceWatch(this, context, settings, _options, _loggerFactory.CreateLogger<DockerDiscoveryProvider>(), _disposing.Token);
+        CancellationToken disposing;
+        try
+        {
+            disposing = _disposing.Token;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(nameof(DockerDiscoveryProvider));
+        }
+
+        return new DockerServiceWatch(this, context, settings, _options, _loggerFactory.CreateLogger<DockerDiscoveryProvider>(), disposing);
     }
 
     internal async Task<DockerEngine> GetEngineAsync(CancellationToken cancellationToken)
@@ -89,20 +100,22 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
     /// <summary>Stops every watch and releases the engine connection.</summary>
     public void Dispose()
     {
-        if (_disposing.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
         _disposing.Cancel();
         Interlocked.Exchange(ref _engine, null)?.Dispose();
+        _connectLock.Dispose();
+        _disposing.Dispose();
     }
 
     /// <summary>Stops every watch and releases the engine connection.</summary>
     /// <returns>A task that completes when released.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (_disposing.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
@@ -112,5 +125,8 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
         {
             await engine.DisposeAsync().ConfigureAwait(false);
         }
+
+        _connectLock.Dispose();
+        _disposing.Dispose();
     }
 }

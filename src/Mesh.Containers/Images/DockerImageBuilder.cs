@@ -148,6 +148,7 @@ public sealed partial class DockerImageBuilder
         var reference = $"{_repository ?? DefaultRepository(_contextDirectory)}:{ImageBuildRunner.TagOf(hash)}";
         try
         {
+            using var gate = await ImageBuildRunner.LockAsync(reference, cts.Token).ConfigureAwait(false);
             if (_useContentCache && await ImageBuildRunner.GetCachedAsync(engine, reference, hash, cts.Token).ConfigureAwait(false) is { } cached)
             {
                 ImageLog.CacheHit(logger, reference);

@@ -152,6 +152,7 @@ public sealed class DotNetImageBuilder
         var reference = $"{_repository ?? "mesh/" + Sanitize(assemblyName)}:{ImageBuildRunner.TagOf(hash)}";
         try
         {
+            using var gate = await ImageBuildRunner.LockAsync(reference, cts.Token).ConfigureAwait(false);
             if (_useContentCache && await ImageBuildRunner.GetCachedAsync(engine, reference, hash, cts.Token).ConfigureAwait(false) is { } cached)
             {
                 ImageLog.CacheHit(logger, reference);

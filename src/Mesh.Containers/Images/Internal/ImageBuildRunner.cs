@@ -8,6 +8,21 @@ namespace Mesh.Containers.Internal;
 internal static class ImageBuildRunner
 {
     private const int OutputLinesKept = 30;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> s_locks = new(StringComparer.Ordinal);
+
+    /// <summary>Serialises builds of one reference within the process: concurrent callers wait, then find the image cached
+    /// (and two publishes of one project never share its obj/ folder at once).</summary>
+    public static async Task<Releaser> LockAsync(string reference, CancellationToken cancellationToken)
+    {
+        var gate = s_locks.GetOrAdd(reference, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Releaser(gate);
+    }
+
+    public readonly struct Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
 
     /// <summary>The image tagged with the content hash, when it exists. The tag carries 128 bits of the hash, so an
     /// existing tag means the same inputs; no label is baked into the image (a LABEL is one more build step, and a
