@@ -100,6 +100,22 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
+    public async Task DockerignoreDecidesWhatReachesTheImage()
+    {
+        var context = DockerFixture.PrepareStaticSite();
+        File.WriteAllText(Path.Combine(context, "www", "secret.txt"), "must not be served");
+        File.WriteAllText(Path.Combine(context, "www", "notes.md"), "excluded by *.md");
+        File.WriteAllText(Path.Combine(context, "www", "README.md"), "re-included by !");
+        File.WriteAllText(Path.Combine(context, ".dockerignore"), "www/secret.txt\n**/*.md\n!www/README.md\n");
+        var image = await new DockerImageBuilder(context).WithRepository("mesh-tests/dockerignore").BuildAsync(fixture.Engine, Ct);
+
+        await using var container = await new DockerContainerBuilder(image).WithPortBinding(80).WithWaitStrategy(WaitStrategy.ForHttp(80)).StartAsync(fixture.Session, Ct);
+        var listing = await container.ExecAsync(["/bin/busybox", "ls", "/www"], Ct);
+
+        Assert.Equal(["README.md", "index.html"], listing.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task MissingDockerfileIsReportedBeforeContactingTheEngine()
     {
         var context = Directory.CreateTempSubdirectory("mesh-empty-context-").FullName;
