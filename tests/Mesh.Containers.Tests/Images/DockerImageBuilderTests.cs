@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Mesh.Containers.Tests.Images;
 
 public sealed class DockerImageBuilderTests(DockerFixture fixture)
@@ -113,6 +115,23 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
         var listing = await container.ExecAsync(["/bin/busybox", "ls", "/www"], Ct);
 
         Assert.Equal(["README.md", "index.html"], listing.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task BuildOutputIsLoggedThroughILogger()
+    {
+        fixture.RequireEngine();
+        var captured = new CapturingLoggerProvider();
+        using var loggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(captured).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug));
+        using var engine = await DockerEngine.ConnectAsync(new DockerEngineOptions { LoggerFactory = loggerFactory }, Ct);
+
+        var image = await new DockerImageBuilder(DockerFixture.PrepareStaticSite($"logged {Guid.NewGuid():N}"))
+            .WithRepository("mesh-tests/logged")
+            .BuildAsync(engine, Ct);
+        await fixture.RemoveImageAsync(image);
+
+        Assert.Contains(captured.Messages, m => m.Level == Microsoft.Extensions.Logging.LogLevel.Debug && m.Message.Contains("] Step 2/", StringComparison.Ordinal));
+        Assert.Contains(captured.Messages, m => m.Level == Microsoft.Extensions.Logging.LogLevel.Information && m.Message.StartsWith("Built image mesh-tests/logged:", StringComparison.Ordinal));
     }
 
     [Fact]
