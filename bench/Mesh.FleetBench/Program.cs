@@ -48,6 +48,9 @@ if (webService is not null && !args.Contains("--no-dotnet"))
     dotnetImage = await new DotNetImageBuilder(webService).WithRepository("mesh-bench/webservice").BuildAsync(engine, ct);
 }
 
+var ourImages = new HashSet<string>(StringComparer.Ordinal);
+string? lastOurs = null;
+
 var scenarios = dotnetImage is null
     ? new[] { "cached build", "changed page", "prebuilt" }
     : new[] { "cached build", "changed page", "prebuilt", "prebuilt .NET" };
@@ -68,6 +71,7 @@ for (var round = 0; round <= rounds; round++)
             }
 
             var elapsed = ours ? await RunOursAsync(scenario) : await RunTestcontainersAsync(scenario);
+            await CleanUpImagesAsync(ours);
             if (round > 0)
             {
                 (ours ? results[scenario].Ours : results[scenario].Theirs).Add(elapsed);
@@ -77,6 +81,9 @@ for (var round = 0; round <= rounds; round++)
         }
     }
 }
+
+await CleanUpImagesAsync(ours: true, final: true);
+await CleanUpImagesAsync(ours: false, final: true);
 
 Console.WriteLine();
 Console.WriteLine($"Load average at the end: {(File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a")}");
@@ -95,6 +102,48 @@ foreach (var scenario in scenarios)
 
 return 0;
 
+// Untimed: images the rounds leave behind (our superseded content-hash tags; Testcontainers' re-tagged, now dangling builds).
+async Task CleanUpImagesAsync(bool ours, bool final = false)
+{
+    if (ours)
+    {
+        var current = lastOurs;
+        var keep = final ? null : current;
+        foreach (var reference in ourImages.Where(r => r != keep).ToList())
+        {
+            await TryDeleteAsync(reference);
+            ourImages.Remove(reference);
+        }
+
+        return;
+    }
+
+    await engine.Client.Images.PruneImagesAsync(new ImagesPruneParameters
+    {
+        Filters = new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["dangling"] = new Dictionary<string, bool> { ["true"] = true },
+            ["label"] = new Dictionary<string, bool> { ["org.testcontainers"] = true },
+        },
+    }, ct);
+    if (final)
+    {
+        await TryDeleteAsync("mesh-bench/testcontainers:latest");
+    }
+}
+
+async Task TryDeleteAsync(string reference)
+{
+    try
+    {
+        await engine.Client.Images.DeleteImageAsync(reference, new ImageDeleteParameters { Force = true }, ct);
+    }
+    catch (Docker.DotNet.DockerApiException)
+    {
+        // Already gone.
+    }
+}
+
 async Task<double> RunOursAsync(string scenario)
 {
     var stopwatch = Stopwatch.StartNew();
@@ -105,6 +154,12 @@ async Task<double> RunOursAsync(string scenario)
         "prebuilt .NET" => dotnetImage!,
         _ => await new DockerImageBuilder(ourContext).WithRepository("mesh-bench/ours").BuildAsync(engine, ct),
     };
+    if (scenario is "cached build" or "changed page")
+    {
+        lastOurs = image.Reference;
+        ourImages.Add(image.Reference);
+    }
+
     var containers = await Task.WhenAll(Enumerable.Range(0, fleet).Select(_ => new DockerContainerBuilder(image)
         .WithPortBinding(port)
         .WithWaitStrategy(WaitStrategy.ForHttp(port, path))
