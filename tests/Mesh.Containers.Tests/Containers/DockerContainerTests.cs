@@ -119,7 +119,9 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         await foreach (var line in container.FollowLogsAsync(Ct))
         {
             lines.Add(line);
-            if (line.Text == "warn-3")
+
+            // Standard output and error are separate pipes: their relative order is not guaranteed, so wait for both ends.
+            if (lines.Exists(l => l.Text == "line-3") && lines.Exists(l => l.Text == "warn-3"))
             {
                 break;
             }
