@@ -1,0 +1,36 @@
+using Mesh.Containers.Internal;
+
+namespace Mesh.Containers.Tests.Engine;
+
+public sealed class ApiVersionNegotiatorTests
+{
+    private static readonly Uri s_endpoint = new("unix:///var/run/docker.sock");
+
+    [Theory]
+    [InlineData("1.41", "1.41")]
+    [InlineData("1.45", "1.45")]
+    [InlineData("1.99", "1.52")]
+    public void HighestVersionBothSpeakIsChosen(string engine, string expected)
+    {
+        var version = ApiVersionNegotiator.Negotiate(s_endpoint, engine, DockerEngine.MaximumApiVersion);
+
+        Assert.Equal(Version.Parse(expected), version);
+    }
+
+    [Fact]
+    public void EngineBelow141IsRejectedWithAClearMessage()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => ApiVersionNegotiator.Negotiate(s_endpoint, "1.40", DockerEngine.MaximumApiVersion));
+
+        Assert.Contains("speaks Engine API 1.40", error.Message, StringComparison.Ordinal);
+        Assert.Contains("needs 1.41", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingApiVersionHeaderIsRejected()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => ApiVersionNegotiator.Negotiate(s_endpoint, null, DockerEngine.MaximumApiVersion));
+
+        Assert.Contains("Api-Version", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Mesh.Containers.Tests.Engine;
+
+public sealed class DockerEngineTests(DockerFixture fixture)
+{
+    [Fact]
+    public void ConnectNegotiatesTheHighestVersionBothSpeak()
+    {
+        var engine = fixture.Engine;
+
+        var expected = engine.EngineApiVersion < DockerEngine.MaximumApiVersion ? engine.EngineApiVersion : DockerEngine.MaximumApiVersion;
+        Assert.Equal(expected, engine.ApiVersion);
+        Assert.True(engine.ApiVersion >= DockerEngine.MinimumApiVersion);
+    }
+
+    [Fact]
+    public async Task MissingSocketIsReportedWithTheEndpointTriedAndHowToStartAnEngine()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"no-engine-{Guid.NewGuid():N}.sock");
+
+        var error = await Assert.ThrowsAsync<DockerEngineUnavailableException>(() =>
+            DockerEngine.ConnectAsync(new DockerEngineOptions { Endpoint = new Uri("unix://" + path) }, TestContext.Current.CancellationToken));
+
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains("dockerd", error.Message, StringComparison.Ordinal);
+        Assert.Contains("DOCKER_HOST", error.Message, StringComparison.Ordinal);
+        Assert.Single(error.EndpointsTried);
+    }
+
+    [Fact]
+    public async Task ClosedTcpPortIsReportedWithItsFailure()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        var error = await Assert.ThrowsAsync<DockerEngineUnavailableException>(() =>
+            DockerEngine.ConnectAsync(new DockerEngineOptions { Endpoint = new Uri($"tcp://127.0.0.1:{port}"), ConnectTimeout = TimeSpan.FromSeconds(2) }, TestContext.Current.CancellationToken));
+
+        Assert.Contains($"tcp://127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.InnerException);
+    }
+}

@@ -1,0 +1,82 @@
+using Mesh.Containers.Internal;
+
+namespace Mesh.Containers.Tests.Images;
+
+public sealed class DockerIgnoreTests
+{
+    [Fact]
+    public void PatternsAreAnchoredAtTheContextRoot()
+    {
+        var ignore = new DockerIgnore(["secret.txt"]);
+
+        Assert.True(ignore.IsExcluded("secret.txt"));
+        Assert.False(ignore.IsExcluded("sub/secret.txt"));
+    }
+
+    [Fact]
+    public void SingleStarDoesNotCrossDirectories()
+    {
+        var ignore = new DockerIgnore(["*/temp*"]);
+
+        Assert.True(ignore.IsExcluded("a/temporary.txt"));
+        Assert.False(ignore.IsExcluded("a/b/temporary.txt"));
+    }
+
+    [Fact]
+    public void DoubleStarSpansAnyNumberOfDirectories()
+    {
+        var ignore = new DockerIgnore(["**/*.log"]);
+
+        Assert.True(ignore.IsExcluded("app.log"));
+        Assert.True(ignore.IsExcluded("a/b/c/app.log"));
+        Assert.False(ignore.IsExcluded("a/app.txt"));
+    }
+
+    [Fact]
+    public void ExcludedDirectoryExcludesEverythingBelowIt()
+    {
+        var ignore = new DockerIgnore(["node_modules"]);
+
+        Assert.True(ignore.IsExcluded("node_modules/left-pad/index.js"));
+    }
+
+    [Fact]
+    public void NegationReincludesAndTheLastMatchingPatternWins()
+    {
+        var ignore = new DockerIgnore(["*.md", "!README.md", "README*.md"]);
+
+        Assert.True(ignore.IsExcluded("CHANGELOG.md"));
+        Assert.True(ignore.IsExcluded("README-secret.md"));
+        Assert.True(ignore.IsExcluded("README.md"));
+    }
+
+    [Fact]
+    public void NegationReincludesAFileInsideAnExcludedDirectory()
+    {
+        var ignore = new DockerIgnore(["docs", "!docs/keep.txt"]);
+
+        Assert.True(ignore.IsExcluded("docs/drop.txt"));
+        Assert.False(ignore.IsExcluded("docs/keep.txt"));
+    }
+
+    [Fact]
+    public void CommentsBlankLinesAndLeadingSlashesAreHandledLikeTheEngine()
+    {
+        var ignore = new DockerIgnore(["# a comment", "", "  /build/  ", "./tmp"]);
+
+        Assert.True(ignore.IsExcluded("build/out.bin"));
+        Assert.True(ignore.IsExcluded("tmp/x"));
+        Assert.False(ignore.IsExcluded("# a comment"));
+    }
+
+    [Fact]
+    public void QuestionMarkAndCharacterClassesMatchOneCharacter()
+    {
+        var ignore = new DockerIgnore(["file?.txt", "data[0-9].csv"]);
+
+        Assert.True(ignore.IsExcluded("file1.txt"));
+        Assert.False(ignore.IsExcluded("file10.txt"));
+        Assert.True(ignore.IsExcluded("data7.csv"));
+        Assert.False(ignore.IsExcluded("datax.csv"));
+    }
+}

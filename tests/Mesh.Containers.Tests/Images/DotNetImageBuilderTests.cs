@@ -1,0 +1,116 @@
+namespace Mesh.Containers.Tests.Images;
+
+public sealed class DotNetImageBuilderTests(DockerFixture fixture)
+{
+    [Fact]
+    public async Task ThreeReplicasOfTheDotNetServiceEachAnswer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = await fixture.GetWebServiceImageAsync();
+
+        var replicas = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => new DockerContainerBuilder(image)
+            .WithEnvironment("REPLICA", i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithPortBinding(8080)
+            .WithWaitStrategy(WaitStrategy.ForHttp(8080, "/healthz"))
+            .StartAsync(fixture.Session, ct)));
+        try
+        {
+            var answers = await Task.WhenAll(replicas.Select(r => Http.GetStringAsync(r.GetBaseAddress(8080), ct)));
+
+            Assert.Equal(["catalog replica 1", "catalog replica 2", "catalog replica 3"], answers);
+        }
+        finally
+        {
+            await Task.WhenAll(replicas.Select(r => r.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task UnchangedProjectIsNotPublishedAgain()
+    {
+        var first = await fixture.GetWebServiceImageAsync();
+        var lines = new List<string>();
+
+        var again = await new DotNetImageBuilder(Path.Combine(DockerFixture.AssetsDirectory, "WebService"))
+            .WithRepository("mesh-tests/webservice")
+            .WithProgress(new Progress(lines))
+            .BuildAsync(fixture.Engine, TestContext.Current.CancellationToken);
+
+        Assert.True(again.FromCache);
+        Assert.Equal(first.Id, again.Id);
+        Assert.DoesNotContain(lines, l => l.Contains("publish", StringComparison.OrdinalIgnoreCase) && !l.Contains("cached", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DirectoryWithoutAProjectIsRejected()
+    {
+        var empty = Directory.CreateTempSubdirectory("mesh-no-project-").FullName;
+
+        var error = Assert.Throws<FileNotFoundException>(() => new DotNetImageBuilder(empty));
+
+        Assert.Contains("exactly one project file", error.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Progress(List<string> lines) : IProgress<DockerBuildProgress>
+    {
+        public void Report(DockerBuildProgress value)
+        {
+            lock (lines)
+            {
+                lines.Add(value.Message);
+            }
+        }
+    }
+}
+
+public sealed class DotNetImageSourceHashTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("mesh-source-hash-").FullName;
+
+    [Fact]
+    public void SourceHashDoesNotDependOnWhereTheProjectLives()
+    {
+        var here = Copy("a/WebService");
+        var there = Copy("b/nested/WebService");
+
+        Assert.Equal(new DotNetImageBuilder(here).SourceHash(), new DotNetImageBuilder(there).SourceHash());
+    }
+
+    [Fact]
+    public void SourceHashChangesWhenASourceFileChanges()
+    {
+        var project = Copy("c/WebService");
+        var before = new DotNetImageBuilder(project).SourceHash();
+
+        File.AppendAllText(Path.Combine(project, "Program.cs"), "// changed\n");
+
+        Assert.NotEqual(before, new DotNetImageBuilder(project).SourceHash());
+    }
+
+    [Fact]
+    public void BuildOutputDoesNotChangeTheSourceHash()
+    {
+        var project = Copy("d/WebService");
+        var before = new DotNetImageBuilder(project).SourceHash();
+
+        Directory.CreateDirectory(Path.Combine(project, "obj"));
+        File.WriteAllText(Path.Combine(project, "obj", "project.assets.json"), "{}");
+
+        Assert.Equal(before, new DotNetImageBuilder(project).SourceHash());
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Copy(string relative)
+    {
+        var target = Path.Combine(_root, relative);
+        Directory.CreateDirectory(target);
+        var source = Path.Combine(DockerFixture.AssetsDirectory, "WebService");
+        foreach (var file in new[] { "WebService.csproj", "Program.cs", "Directory.Build.props", "Directory.Packages.props" })
+        {
+            File.Copy(Path.Combine(source, file), Path.Combine(target, file));
+        }
+
+        return target;
+    }
+}

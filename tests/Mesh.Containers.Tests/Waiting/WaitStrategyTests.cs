@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Mesh.Containers.Tests.Waiting;
+
+public sealed class WaitStrategyTests(DockerFixture fixture)
+{
+    private CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private DockerContainerBuilder Shell(string script) => new DockerContainerBuilder(fixture.HttpdImage)
+        .WithEntrypoint("/bin/busybox")
+        .WithCommand("sh", "-c", script);
+
+    [Fact]
+    public async Task LogLineWaitFollowsTheStreamAndReturnsWhenTheLineIsWritten()
+    {
+        var stopwatch = Stopwatch.StartNew();
+
+        await using var container = await Shell("sleep 1; echo warming; echo ready to serve; sleep 30")
+            .WithWaitStrategy(WaitStrategy.ForLogLine(new Regex("^ready to serve$")))
+            .StartAsync(fixture.Session, Ct);
+
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task ContainerThatExitsWhileWaitedOnFailsAtOnceWithExitCodeAndLastLines()
+    {
+        var stopwatch = Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<DockerContainerNotReadyException>(() => Shell("echo starting; echo config missing >&2; exit 3")
+            .WithPortBinding(80)
+            .WithWaitStrategy(WaitStrategy.ForHttp(80).WithTimeout(TimeSpan.FromMinutes(1)))
+            .StartAsync(fixture.Session, Ct));
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"took {stopwatch.Elapsed}, close to the 60 s timeout");
+        Assert.Equal(3, error.ExitCode);
+        Assert.Contains("config missing", error.LastLogLines);
+        Assert.Contains("exited with code 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WaitThatNeverSucceedsFailsWithinItsTimeout()
+    {
+        var stopwatch = Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<DockerContainerNotReadyException>(() => Shell("echo still booting; sleep 30")
+            .WithWaitStrategy(WaitStrategy.ForLogLine("never printed").WithTimeout(TimeSpan.FromSeconds(1)))
+            .StartAsync(fixture.Session, Ct));
+
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(20));
+        Assert.Null(error.ExitCode);
+        Assert.Contains("still booting", error.LastLogLines);
+    }
+
+    [Fact]
+    public async Task PortWaitIgnoresTheEngineProxyUntilTheServerListens()
+    {
+        await using var container = await Shell("sleep 1; exec /bin/busybox httpd -f -p 80 -h /www")
+            .WithPortBinding(80)
+            .WithWaitStrategy(WaitStrategy.ForPort(80))
+            .StartAsync(fixture.Session, Ct);
+
+        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task HealthWaitReturnsWhenTheEngineReportsHealthy()
+    {
+        await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
+            .WithHealthCheck(["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"], TimeSpan.FromMilliseconds(200))
+            .WithWaitStrategy(WaitStrategy.ForHealthy())
+            .StartAsync(fixture.Session, Ct);
+
+        Assert.Equal("healthy", (await container.GetStateAsync(Ct)).Health);
+    }
+
+    [Fact]
+    public async Task HealthWaitWithoutAHealthCheckFailsWithAnExplanation()
+    {
+        var error = await Assert.ThrowsAsync<DockerContainerNotReadyException>(() => new DockerContainerBuilder(fixture.HttpdImage)
+            .WithWaitStrategy(WaitStrategy.ForHealthy())
+            .StartAsync(fixture.Session, Ct));
+
+        Assert.Contains("has no health check", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CombinedStrategiesWaitForAllOfThem()
+    {
+        await using var container = await Shell("echo first; sleep 0.5; echo second; exec /bin/busybox httpd -f -p 80 -h /www")
+            .WithPortBinding(80)
+            .WithWaitStrategy(WaitStrategy.ForLogLine("second").And(WaitStrategy.ForHttp(80)))
+            .StartAsync(fixture.Session, Ct);
+
+        var lines = await container.GetLogsAsync(cancellationToken: Ct);
+        Assert.Contains(lines, l => l.Text == "second");
+        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task LogLineWaitAfterRestartIsNotSatisfiedByThePreviousRun()
+    {
+        await using var container = await Shell("if [ -f /ran ]; then sleep 1.5; fi; /bin/busybox touch /ran; echo ready; sleep 30")
+            .WithWaitStrategy(WaitStrategy.ForLogLine("ready"))
+            .StartAsync(fixture.Session, Ct);
+        var stopwatch = Stopwatch.StartNew();
+
+        await container.RestartAsync(TimeSpan.FromSeconds(1), Ct);
+
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1.5), $"restart returned after {stopwatch.Elapsed}, before the new run said ready");
+    }
+
+    [Fact]
+    public async Task NoWaitLetsAOneShotContainerRunToItsExit()
+    {
+        await using var container = await Shell("echo done; exit 4")
+            .WithWaitStrategy(WaitStrategy.None())
+            .StartAsync(fixture.Session, Ct);
+
+        Assert.Equal(4, await container.WaitForExitAsync(Ct));
+        Assert.Contains(await container.GetLogsAsync(cancellationToken: Ct), l => l.Text == "done");
+    }
+
+    [Fact]
+    public void StrategiesAreImmutableValues()
+    {
+        var port = WaitStrategy.ForPort(80);
+
+        var bounded = port.WithTimeout(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(WaitStrategy.DefaultTimeout, port.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), bounded.Timeout);
+        Assert.Equal(WaitStrategy.ForPort(80), port);
+        Assert.NotEqual(WaitStrategy.ForPort(81), port);
+        Assert.Equal(WaitStrategy.ForLogLine("a").And(port), WaitStrategy.ForLogLine("a").And(WaitStrategy.ForPort(80)));
+    }
+
+    [Fact]
+    public void NonPositiveTimeoutIsRejected() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => WaitStrategy.ForPort(80).WithTimeout(TimeSpan.Zero));
+
+    [Fact]
+    public async Task CallerCancellationStopsTheWait()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(TimeSpan.FromMilliseconds(500));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Shell("sleep 30")
+            .WithWaitStrategy(WaitStrategy.ForLogLine("never"))
+            .StartAsync(fixture.Session, cts.Token));
+    }
+}
