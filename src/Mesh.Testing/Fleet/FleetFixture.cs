@@ -17,8 +17,14 @@ public abstract class FleetFixture : IAsyncLifetime
     public ServiceFleet Fleet => _fleet ?? throw new FleetStartupException(
         $"The fleet of {GetType().Name} did not start: {_failure?.Message ?? "InitializeAsync has not run"}", _failure);
 
+    /// <summary>The start-up failure, if the fleet did not start.</summary>
+    public Exception? StartupFailure => _failure;
+
     /// <summary>Starts the fleet (called once by xunit).</summary>
     protected abstract Task<ServiceFleet> StartFleetAsync(CancellationToken cancellationToken);
+
+    /// <summary>Releases what the fixture created besides the fleet (a Docker session, a template), after the fleet is gone.</summary>
+    protected virtual ValueTask DisposeResourcesAsync() => ValueTask.CompletedTask;
 
     /// <summary>A mesh client for the fleet's service: an <see cref="HttpClient"/> at <c>http://{service}</c> behind
     /// <c>AddMeshHandler()</c>, plus its service provider (for <see cref="MeshMonitor"/>). Dispose it after the test.</summary>
@@ -48,6 +54,7 @@ public abstract class FleetFixture : IAsyncLifetime
             await _fleet.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposeResourcesAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
     }
 }

@@ -25,6 +25,7 @@ internal sealed class InProcessReplicaTemplate(InProcessReplicaOptions? options)
         var replicaOptions = new InProcessReplicaOptions
         {
             Protocols = options?.Protocols ?? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1,
+            ListenAddress = options?.ListenAddress ?? System.Net.IPAddress.Loopback,
             ConfigureHttps = options?.ConfigureHttps,
             ConfigureServices = options?.ConfigureServices,
             ConfigureApp = options?.ConfigureApp,

@@ -26,7 +26,7 @@ public sealed class FleetOptions
 public sealed class ServiceFleet : IAsyncDisposable
 {
     private readonly Lock _lock = new();
-    private readonly ReplicaTemplate _template;
+    private ReplicaTemplate _template;
     private readonly FleetOptions _options;
     private readonly SemaphoreSlim _operations = new(1, 1);
     private readonly List<IFleetReplica> _retired = [];
@@ -125,13 +125,17 @@ public sealed class ServiceFleet : IAsyncDisposable
     /// does an old one leave discovery, drain and stop. If a new replica fails to become ready the update stops there,
     /// the old replicas keep serving, and the error says why.
     /// </summary>
-    public async Task RollingUpdateAsync(string version, CancellationToken cancellationToken = default)
+    /// <param name="version">The version the new replicas run.</param>
+    /// <param name="template">A new template (for example a new image); default: the fleet's current one.</param>
+    /// <param name="cancellationToken">Cancels the update between steps.</param>
+    public async Task RollingUpdateAsync(string version, ReplicaTemplate? template = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(version);
         await _operations.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             Version = version;
+            _template = template ?? _template;
             foreach (var old in Replicas.Where(r => r.Version != version).ToList())
             {
                 var fresh = (await StartReplicasAsync(1, version, cancellationToken).ConfigureAwait(false))[0];

@@ -81,7 +81,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
-                kestrel.Listen(IPAddress.Loopback, Port, listen =>
+                kestrel.Listen(_options.ListenAddress, Port, listen =>
                 {
                     listen.Protocols = _options.Protocols;
                     _options.ConfigureHttps?.Invoke(listen);
@@ -221,6 +221,9 @@ public sealed class InProcessReplicaOptions
 {
     /// <summary>The port; 0 picks a free one. Default: 0.</summary>
     public int Port { get; set; }
+
+    /// <summary>The address to listen on. Default: 127.0.0.1 (use <see cref="IPAddress.Any"/> inside a container).</summary>
+    public IPAddress ListenAddress { get; set; } = IPAddress.Loopback;
 
     /// <summary>The HTTP protocols. Default: HTTP/1.1 (use <see cref="HttpProtocols.Http2"/> for gRPC over h2c).</summary>
     public HttpProtocols Protocols { get; set; } = HttpProtocols.Http1;

@@ -57,7 +57,7 @@ public sealed class InProcessFleetTests
 
         var traffic = TrafficDriver.RunAsync(mesh.Client, For(TimeSpan.FromSeconds(3)), Token);
         await Task.Delay(300, Token);
-        await fleet.RollingUpdateAsync("v2", Token);
+        await fleet.RollingUpdateAsync("v2", cancellationToken: Token);
         var during = await traffic;
         var after = await TrafficDriver.RunAsync(mesh.Client, new TrafficOptions { RequestCount = 90, Concurrency = 3 }, Token);
 
