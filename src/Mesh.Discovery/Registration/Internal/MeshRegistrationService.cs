@@ -17,7 +17,7 @@ namespace Mesh.Discovery.Registration.Internal;
 /// Disposed without a graceful stop (a crash, as far as the registry can tell) it only stops the keep-alives: the
 /// key disappears when the lease expires.
 /// </summary>
-internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncDisposable
+internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncDisposable, IDisposable
 {
     private readonly EtcdConnection _connection;
     private readonly ILogger _logger;
@@ -103,6 +103,9 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
 
         Volatile.Write(ref _registered, 0);
     }
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task DeregisterAsync(CancellationToken cancellationToken)
     {
