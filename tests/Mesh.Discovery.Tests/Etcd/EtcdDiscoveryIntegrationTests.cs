@@ -180,4 +180,58 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         Assert.Empty(load.Failures);
         Assert.True(load.PerReplica["p1"] > 0 && load.PerReplica["p2"] > 0);
     }
+
+    [Fact]
+    public async Task An_instance_registered_with_etcdctl_as_documented_gets_traffic_and_leaves_when_deleted()
+    {
+        etcd.EnsureAvailable();
+        var etcdctl = Requires.Executable("etcdctl", "etcd-client");
+        await using var replica = await InProcessReplica.StartAsync("l1", cancellationToken: TestContext.Current.CancellationToken);
+        await using var client = MeshClientHost.Start(Settings("ledger"), "ledger");
+
+        var value = "{\"Address\": \"" + replica.Address.ToString().TrimEnd('/') + "\", \"Weight\": 2}";
+        await RunAsync(etcdctl, "put", "/mesh/services/ledger/l1", value);
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 1, TimeSpan.FromSeconds(2), "the etcdctl registration is seen");
+        var (perReplica, failures) = await client.SendAsync("ledger", 3);
+        Assert.Empty(failures);
+        Assert.Equal(3, perReplica["l1"]);
+        Assert.Equal(2, Assert.Single(client.Monitor.GetService("ledger").Endpoints).Endpoint.Weight);
+
+        await RunAsync(etcdctl, "del", "/mesh/services/ledger/l1");
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 0, TimeSpan.FromSeconds(2), "the etcdctl deletion is seen");
+    }
+
+    [Fact]
+    public async Task Registration_registers_again_when_its_lease_is_lost()
+    {
+        etcd.EnsureAvailable();
+        await using var client = MeshClientHost.Start(Settings("reports"), "reports");
+        await using var a = await RegisteredInstance.StartAsync("rep1", etcd.Url, "reports", leaseTtl: TimeSpan.FromSeconds(3));
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("reports").Count == 1 && a.Registration.LeaseId != 0, TimeSpan.FromSeconds(5), "the replica is registered");
+        var lost = a.Registration.LeaseId;
+
+        using var other = new EtcdClient(etcd.Url);
+        await other.LeaseRevokeAsync(new Etcdserverpb.LeaseRevokeRequest { ID = lost }, cancellationToken: TestContext.Current.CancellationToken);
+        await MeshClientHost.WaitUntilAsync(() => a.Registration.LeaseId != lost && a.Registration.IsRegistered, TimeSpan.FromSeconds(5), "a new lease is taken");
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("reports").Count == 1, TimeSpan.FromSeconds(2), "the replica is back");
+
+        Assert.Equal([a.Key], client.Endpoints("reports"));
+    }
+
+    private async Task RunAsync(string executable, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["ETCDCTL_API"] = "3";
+        start.ArgumentList.Add("--endpoints");
+        start.ArgumentList.Add(etcd.Url);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken) + await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.True(process.ExitCode == 0, $"etcdctl {string.Join(' ', arguments)} failed: {output}");
+    }
 }
