@@ -187,12 +187,13 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
 
         private void Publish()
         {
-            var list = new List<KeyValuePair<string, (long Revision, MeshEndpoint Endpoint)>>(_entries);
-            list.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
-            var endpoints = new MeshEndpoint[list.Count];
-            for (var i = 0; i < endpoints.Length; i++)
+            // Dictionary order is stable while keys stay (a re-list keeps unchanged entries), so no sort is needed
+            // to recognise an unchanged set.
+            var endpoints = new MeshEndpoint[_entries.Count];
+            var i = 0;
+            foreach (var entry in _entries.Values)
             {
-                endpoints[i] = list[i].Value.Endpoint;
+                endpoints[i++] = entry.Endpoint;
             }
 
             _publisher.Publish(endpoints);
