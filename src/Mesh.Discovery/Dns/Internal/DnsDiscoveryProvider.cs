@@ -22,7 +22,7 @@ internal sealed class DnsDiscoveryProvider : IMeshDiscoveryProvider
         _options = options.Value.Dns;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Mesh.Discovery.Dns");
         _time = timeProvider ?? TimeProvider.System;
-        _resolver = new Lazy<DnsEndpointResolver>(() => new DnsEndpointResolver(CreateLookupClient(_options)));
+        _resolver = new Lazy<DnsEndpointResolver>(() => new DnsEndpointResolver(CreateLookupClient(_options)), LazyThreadSafetyMode.PublicationOnly); // a server name that did not resolve is tried again
     }
 
     internal DnsDiscoveryProvider(DnsDiscoveryOptions options, IDnsQuery lookup, ILogger logger, TimeProvider time)
