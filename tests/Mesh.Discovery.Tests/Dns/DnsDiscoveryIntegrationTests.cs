@@ -138,9 +138,13 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
             await Task.Delay(1000, TestContext.Current.CancellationToken);
             Assert.Equal(2, client.Endpoints("ledger").Count);
             Assert.Contains(name, client.Problem("ledger"), StringComparison.Ordinal);
+            var health = await client.HealthAsync();
+            Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, health.Status);
+            Assert.Contains("discovery failing", health.Entries["mesh"].Description, StringComparison.Ordinal);
 
             await dns.SetRecordsAsync(records);
             await MeshClientHost.WaitUntilAsync(() => client.Problem("ledger") is null, TimeSpan.FromSeconds(5), "the problem clears when DNS answers again");
+            Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await client.HealthAsync()).Status);
         }
         finally
         {

@@ -34,6 +34,7 @@ internal sealed class MeshClientHost : IAsyncDisposable
         services.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug));
         services.AddMeshClient();
         services.AddMeshDiscovery();
+        services.AddHealthChecks().AddMeshHealthCheck();
         foreach (var name in serviceNames)
         {
             services.AddHttpClient(name, c => c.BaseAddress = new Uri($"http://{name}")).AddMeshHandler();
@@ -51,6 +52,10 @@ internal sealed class MeshClientHost : IAsyncDisposable
         [.. Monitor.GetService(service).Endpoints.Select(e => e.Endpoint.Key).Order(StringComparer.Ordinal)];
 
     public string? Problem(string service) => Monitor.GetService(service).DiscoveryProblem;
+
+    /// <summary>The mesh health check's result, as a health endpoint would report it.</summary>
+    public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport> HealthAsync() =>
+        await Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync(TestContext.Current.CancellationToken);
 
     /// <summary>Waits until <paramref name="condition"/> holds, checking every 10 ms; returns how long it took.</summary>
     public static async Task<TimeSpan> WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
