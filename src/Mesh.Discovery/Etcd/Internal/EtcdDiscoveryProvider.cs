@@ -69,7 +69,8 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
                         connection.OnFailure(clients);
                     }
 
-                    _publisher.ReportFailure(new EtcdDiscoveryException($"{message}; retrying in {delay.TotalSeconds:0.###} s", ex));
+                    _publisher.ReportFailure(new EtcdDiscoveryException(
+                        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{message}; retrying in {delay.TotalSeconds:0.###} s"), ex));
                     try
                     {
                         await Task.Delay(delay, provider._time, cancellationToken).ConfigureAwait(false);
