@@ -114,17 +114,16 @@ public static class MeshServiceCollectionExtensions
 
         services.AddOptions();
         services.AddHttpClient();
-        services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.TryAddSingleton(sp => new MeshTransport(
             sp.GetRequiredService<IOptionsMonitor<MeshOptions>>().CurrentValue,
             sp.GetService<Mesh.Identity.IMeshIdentitySource>(),
-            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => new MeshRegistry(
             sp.GetRequiredService<IOptionsMonitor<MeshOptions>>(),
             sp.GetServices<IMeshDiscoveryProvider>(),
             sp.GetRequiredService<MeshTransport>(),
-            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetService<TimeProvider>(),
             sp.GetService<MeshConfigurationLocation>(),
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));

@@ -88,8 +88,9 @@ public sealed class MeshEndpoint : IEquatable<MeshEndpoint>
         return true;
     }
 
-    internal static string CreateKey(Uri address) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address.Scheme}://{address.IdnHost}:{address.Port}");
+    internal static string CreateKey(Uri address) => address.HostNameType == UriHostNameType.IPv6
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address.Scheme}://[{address.IdnHost}]:{address.Port}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address.Scheme}://{address.IdnHost}:{address.Port}");
 
     private static Uri ParseAddress(string address)
     {

@@ -195,6 +195,10 @@ internal sealed class ServiceRuntime : IDisposable
         {
             _sourceProblems[source] = error.Message;
             count = _sources.TryGetValue(source, out var last) ? last.Count : 0;
+            if (_endpoints.Length == 0)
+            {
+                RebuildLocked(Now()); // so that "no endpoints" names the discovery failure
+            }
         }
 
         MeshLog.DiscoveryFailed(_env.Logger, error, Name, source, count);

@@ -53,16 +53,17 @@ internal sealed class MaglevPicker : EndpointPicker
         var table = new int[size];
         Array.Fill(table, -1);
 
-        var offset = new long[n];
-        var skip = new long[n];
-        var next = new long[n];
+        // position[i] walks endpoint i's permutation offset, offset + skip, offset + 2·skip, ... (mod size), kept
+        // in range by subtraction rather than a multiply and a modulo per probe.
+        var position = new int[n];
+        var skip = new int[n];
         var target = new double[n];
         var max = 0.0;
         for (var i = 0; i < n; i++)
         {
             var key = MemoryMarshal.AsBytes(endpoints[i].Key.AsSpan());
-            offset[i] = (long)(XxHash3.HashToUInt64(key, seed: 0x6d61676c) % (ulong)size);
-            skip[i] = (long)(XxHash3.HashToUInt64(key, seed: 0x65766c31) % (ulong)(size - 1)) + 1;
+            position[i] = (int)(XxHash3.HashToUInt64(key, seed: 0x6d61676c) % (ulong)size);
+            skip[i] = (int)(XxHash3.HashToUInt64(key, seed: 0x65766c31) % (ulong)(size - 1)) + 1;
             max = Math.Max(max, weights[i]);
         }
 
@@ -78,15 +79,19 @@ internal sealed class MaglevPicker : EndpointPicker
                 }
 
                 target[i] += max;
-                var c = (offset[i] + (skip[i] * next[i])) % size;
+                var c = position[i];
                 while (table[c] >= 0)
                 {
-                    next[i]++;
-                    c = (offset[i] + (skip[i] * next[i])) % size;
+                    c += skip[i];
+                    if (c >= size)
+                    {
+                        c -= size;
+                    }
                 }
 
                 table[c] = i;
-                next[i]++;
+                c += skip[i];
+                position[i] = c >= size ? c - size : c;
                 filled++;
             }
         }
