@@ -3,14 +3,16 @@ using System.Globalization;
 namespace Mesh.Demo;
 
 /// <summary>Command-line options of the demo.</summary>
-internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer, bool Interactive, bool Help)
+internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer, bool Interactive, bool Help, bool Docker)
 {
     public const string Usage = """
-        Mesh SDK demo: three replicas behind AddMeshClient, one slowed, one killed and brought back.
+        Mesh SDK demo: three replicas behind AddMeshClient over mutual TLS (SPIFFE IDs from a development CA),
+        one slowed, one killed and brought back, with zero failed requests.
 
         Usage: dotnet run --project samples/Mesh.Demo -- [options]
           --duration <seconds>   how long the scenario runs (default 40, minimum 10)
           --balancer <name>      RoundRobin, WeightedRoundRobin, Random, LeastRequest, PeakEwma (default), ConsistentHash
+          --docker               run the replicas as containers (test replica image built FROM scratch, no registry; plain HTTP)
           --no-live              print only the summary (the default when output is not a terminal)
           --help                 this text
         """;
@@ -21,6 +23,7 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
         var balancer = LoadBalancerKind.PeakEwma;
         var interactive = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
         var help = false;
+        var docker = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.\n{Usage}");
@@ -43,6 +46,9 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
                     }
 
                     break;
+                case "--docker":
+                    docker = true;
+                    break;
                 case "--no-live":
                     interactive = false;
                     break;
@@ -54,6 +60,6 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
             }
         }
 
-        return new DemoOptions(duration, balancer, interactive, help);
+        return new DemoOptions(duration, balancer, interactive, help, docker);
     }
 }

@@ -48,7 +48,8 @@ internal static class LiveView
     {
         var text = new StringBuilder();
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Mesh SDK demo — {options.Duration.TotalSeconds:F0} s, balancer {options.Balancer}, 3 in-process replicas");
+        var where = options.Docker ? "3 replicas in containers (FROM scratch image, no registry)" : "3 in-process replicas over mutual TLS (spiffe://mesh.demo/catalog)";
+        text.AppendLine(CultureInfo.InvariantCulture, $"Mesh SDK demo — {options.Duration.TotalSeconds:F0} s, balancer {options.Balancer}, {where}");
         text.AppendLine("Timeline:");
         foreach (var e in events)
         {

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Mesh;
+using Mesh.Containers;
 using Mesh.Demo;
+using Mesh.Identity;
 using Mesh.Testing;
+using Mesh.Testing.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Spectre.Console;
@@ -27,29 +30,59 @@ if (options.Help)
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 
-// 1. Three replicas of a "catalog" service, in this process, on loopback ports.
-var replicas = new List<InProcessReplica>();
-for (var i = 1; i <= 3; i++)
+// 1. Identities from a development CA: the catalog replicas are spiffe://mesh.demo/catalog, the client is
+//    spiffe://mesh.demo/storefront; each side checks the other's SVID (mutual TLS, identity instead of host names).
+using var ca = DevelopmentCertificateAuthority.Create("mesh.demo");
+DockerSession? session = null;
+ContainerReplicaTemplate? containers = null;
+ReplicaTemplate template;
+if (options.Docker)
 {
-    replicas.Add(await InProcessReplica.StartAsync($"catalog-{i}", cancellationToken: cancel.Token));
-}
-
-// 2. The app's side: AddMeshClient + a typed client behind the standard resilience handler and the mesh.
-var services = new ServiceCollection();
-services.AddMeshClient(mesh =>
-{
-    var catalog = new MeshServiceOptions { LoadBalancer = options.Balancer };
-    foreach (var replica in replicas)
+    try
     {
-        catalog.Endpoints.Add(new MeshEndpointOptions { Address = replica.Address.ToString() });
+        session = await DockerSession.StartAsync(cancellationToken: cancel.Token);
+    }
+    catch (DockerEngineUnavailableException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
     }
 
+    Console.WriteLine("Building the test replica image (FROM scratch, no registry)...");
+    containers = await ContainerReplicaTemplate.ForTestReplicaAsync(session, cancellationToken: cancel.Token);
+    template = containers;
+}
+else
+{
+    template = ReplicaTemplate.InProcess(new InProcessReplicaOptions
+    {
+        ConfigureHttps = listen => listen.UseMeshIdentity(server =>
+        {
+            server.IdentitySource = ca.CreateIdentitySource("spiffe://mesh.demo/catalog");
+            server.AuthorizedClients.Add(SpiffeIdPattern.Parse("spiffe://mesh.demo/storefront"));
+        }),
+    });
+}
+
+// 2. Three replicas of "catalog" (a Deployment with replicas: 3, at demo scale).
+await using var fleet = await ServiceFleet.StartAsync("catalog", 3, template, cancellationToken: cancel.Token);
+
+// 3. The app's side: AddMeshClient + a client behind the standard resilience handler and the mesh.
+var services = new ServiceCollection();
+if (!options.Docker)
+{
+    services.AddMeshIdentity(ca.CreateIdentitySource("spiffe://mesh.demo/storefront"));
+}
+
+services.AddMeshFleet(fleet, catalog =>
+{
+    catalog.LoadBalancer = options.Balancer;
+    catalog.ServerIdentity = options.Docker ? null : "spiffe://mesh.demo/catalog";
     catalog.HealthCheck.Path = "/healthz";
     catalog.HealthCheck.Interval = TimeSpan.FromSeconds(1);
     catalog.HealthCheck.Timeout = TimeSpan.FromMilliseconds(500);
     catalog.OutlierDetection.BaseEjectionTime = TimeSpan.FromSeconds(3);
     catalog.SlowStart.Window = TimeSpan.FromSeconds(5);
-    mesh.Services["catalog"] = catalog;
 });
 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
     .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10)).Services
@@ -61,10 +94,10 @@ var clock = System.Diagnostics.Stopwatch.StartNew();
 monitor.EndpointHealthChanged += (_, e) =>
     events.Enqueue(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds,5:F1}s  {NameOf(e.Endpoint)} {e.Previous} -> {e.Current}: {e.Reason}"));
 
-string NameOf(MeshEndpoint endpoint) => replicas.FirstOrDefault(r => r.Port == endpoint.Address.Port)?.Id ?? endpoint.Key;
+string NameOf(MeshEndpoint endpoint) => fleet.Replicas.FirstOrDefault(r => r.Address.Port == endpoint.Address.Port)?.Id ?? endpoint.Key;
 
-// 3. The scenario, as fractions of the run.
-var phase = "steady traffic over three healthy replicas";
+// 4. The scenario, as fractions of the run.
+var phase = $"steady traffic over three healthy replicas{(options.Docker ? " (containers)" : " over mTLS")}";
 var d = options.Duration;
 var scenario = Task.Run(async () =>
 {
@@ -81,13 +114,13 @@ var scenario = Task.Run(async () =>
         await action();
     }
 
-    await At(0.20, "catalog-2 slowed by +50 ms: the balancer moves traffic away", () => { replicas[1].Behavior.Latency = TimeSpan.FromMilliseconds(50); return Task.CompletedTask; });
-    await At(0.45, "catalog-3 killed (listener closed): ejected, retries land elsewhere", () => replicas[2].StopAsync());
-    await At(0.65, "catalog-3 restarted: probed, then ramped up by slow start", () => replicas[2].StartAsync(cancel.Token));
-    await At(0.85, "catalog-2 recovered: traffic comes back", () => { replicas[1].Behavior.Latency = TimeSpan.Zero; return Task.CompletedTask; });
+    await At(0.20, "catalog-2 slowed by +50 ms: the balancer moves traffic away", () => fleet[1].ConfigureAsync(new ReplicaChange { Latency = TimeSpan.FromMilliseconds(50) }, cancel.Token));
+    await At(0.45, "catalog-3 killed: ejected, retries land elsewhere", () => fleet[2].KillAsync(cancel.Token));
+    await At(0.65, "catalog-3 restarted: probed, then ramped up by slow start", () => fleet[2].RestartAsync(cancel.Token));
+    await At(0.85, "catalog-2 recovered: traffic comes back", () => fleet[1].ConfigureAsync(new ReplicaChange { Latency = TimeSpan.Zero }, cancel.Token));
 }, cancel.Token);
 
-// 4. Steady traffic through the mesh, with a live view.
+// 5. Steady traffic through the mesh, with a live view.
 var recorder = new TrafficRecorder();
 var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 var traffic = TrafficDriver.RunAsync(client, new TrafficOptions { Concurrency = 8, RequestsPerSecond = 400, Duration = d }, recorder, cancel.Token);
@@ -113,10 +146,16 @@ catch (OperationCanceledException)
 {
 }
 
-foreach (var replica in replicas)
+Console.WriteLine(LiveView.Summary(report, options, events, monitor.GetService("catalog"), NameOf));
+await fleet.DisposeAsync();
+if (containers is not null)
 {
-    await replica.DisposeAsync();
+    await containers.DisposeAsync();
 }
 
-Console.WriteLine(LiveView.Summary(report, options, events, monitor.GetService("catalog"), NameOf));
+if (session is not null)
+{
+    await session.DisposeAsync();
+}
+
 return report.Failed == 0 ? 0 : 1;
