@@ -35,11 +35,13 @@ internal sealed class Report(string machine, string command, BenchSettings setti
                 var direct = rows.First(r => r.Config == "direct");
                 md.AppendLine(CultureInfo.InvariantCulture, $"Concurrency {concurrency}:");
                 md.AppendLine();
-                md.AppendLine("| configuration | req/s | × direct | p50 µs | × direct | p99 µs | × direct | p99.9 µs | × direct | failed |");
-                md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+                var spread = rows.FirstOrDefault(r => r.Config.StartsWith("direct, rotating", StringComparison.Ordinal));
+                md.AppendLine("| configuration | req/s | × direct | × direct spread | p50 µs | × direct | p99 µs | × direct | p99.9 µs | × direct | failed |");
+                md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
                 foreach (var r in rows)
                 {
-                    md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Config} | {F(r.Rps)} | {F(r.Rps / direct.Rps, "F2")} | {F(r.P50)} | {F(r.P50 / direct.P50, "F2")} | {F(r.P99)} | {F(r.P99 / direct.P99, "F2")} | {F(r.P999)} | {F(r.P999 / direct.P999, "F2")} | {r.Failed} |");
+                    var vsSpread = spread.Config is null ? "–" : F(r.Rps / spread.Rps, "F2");
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Config} | {F(r.Rps)} | {F(r.Rps / direct.Rps, "F2")} | {vsSpread} | {F(r.P50)} | {F(r.P50 / direct.P50, "F2")} | {F(r.P99)} | {F(r.P99 / direct.P99, "F2")} | {F(r.P999)} | {F(r.P999 / direct.P999, "F2")} | {r.Failed} |");
                 }
 
                 md.AppendLine();

@@ -201,8 +201,12 @@ internal sealed record RunResult(string Config, int Concurrency, double Requests
 /// <summary>Closed-loop load: <c>concurrency</c> workers sending GETs back to back for a duration.</summary>
 internal static class LoadRunner
 {
-    public static async Task<RunResult> RunAsync(string config, HttpClient client, int concurrency, TimeSpan duration, string path = "/items")
+    public static Task<RunResult> RunAsync(ClientUnderTest client, int concurrency, TimeSpan duration) =>
+        RunAsync(client.Name, client.Client, concurrency, duration, "/items", client.Rotation);
+
+    public static async Task<RunResult> RunAsync(string config, HttpClient client, int concurrency, TimeSpan duration, string path = "/items", HttpClient[]? rotation = null)
     {
+        long turn = 0;
         var histogram = new LongConcurrentHistogram(1, 60_000_000, 3);
         long ok = 0, failed = 0;
         var clock = Stopwatch.StartNew();
@@ -214,7 +218,8 @@ internal static class LoadRunner
                 var start = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await client.GetAsync(path, HttpCompletionOption.ResponseContentRead);
+                    var target = rotation is null ? client : rotation[(int)((ulong)Interlocked.Increment(ref turn) % (ulong)rotation.Length)];
+                    using var response = await target.GetAsync(path, HttpCompletionOption.ResponseContentRead);
                     if (response.IsSuccessStatusCode)
                     {
                         histogram.RecordValue(Math.Max(1, (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds));

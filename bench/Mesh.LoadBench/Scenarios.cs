@@ -7,12 +7,18 @@ using Microsoft.Extensions.Http.Resilience;
 
 namespace Mesh.LoadBench;
 
-/// <summary>A client under test and what must be disposed with it.</summary>
-internal sealed record ClientUnderTest(string Name, HttpClient Client, IAsyncDisposable? Owner) : IAsyncDisposable
+/// <summary>A client under test and what must be disposed with it. With <see cref="Rotation"/>, each request goes to
+/// the next of those clients (a static rotation with no balancer logic at all: the "direct, spread" baseline).</summary>
+internal sealed record ClientUnderTest(string Name, HttpClient Client, IAsyncDisposable? Owner, HttpClient[]? Rotation = null) : IAsyncDisposable
 {
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        foreach (var c in Rotation ?? [])
+        {
+            c.Dispose();
+        }
+
         if (Owner is not null)
         {
             await Owner.DisposeAsync();
@@ -28,6 +34,13 @@ internal static class Clients
         {
             BaseAddress = address,
         }, null);
+
+    /// <summary>Direct HttpClients to each replica, used in turn: spreads load like a balancer, with no mesh or MESD code.</summary>
+    public static ClientUnderTest DirectRotation(IReadOnlyList<Uri> addresses)
+    {
+        var clients = addresses.Select(a => Direct(a).Client).ToArray();
+        return new("direct, rotating over 3", clients[0], null, clients);
+    }
 
     public static ClientUnderTest Sidecar(string name, int port) => Direct(new Uri($"http://127.0.0.1:{port}")) with { Name = name };
 
@@ -124,7 +137,7 @@ internal static class Scenarios
 
         await using var nginx = await NginxSidecar.StartAsync(replicas.Select(r => r.Port));
         var endpoints = replicas.Select(r => r.Address).ToList();
-        var clients = new List<ClientUnderTest> { Clients.Direct(endpoints[0]) };
+        var clients = new List<ClientUnderTest> { Clients.Direct(endpoints[0]), Clients.DirectRotation(endpoints) };
         clients.AddRange(s_balancers.Select(b => Clients.Mesh($"mesh {b}", b, endpoints)));
         clients.Add(Clients.ServiceDiscovery("MESD (round robin)", endpoints));
         if (nginx is not null)
@@ -137,7 +150,7 @@ internal static class Scenarios
         {
             foreach (var client in clients)
             {
-                await LoadRunner.RunAsync(client.Name, client.Client, 8, settings.Warmup); // JIT, connections
+                await LoadRunner.RunAsync(client, 8, settings.Warmup); // JIT, connections
             }
 
             for (var round = 0; round < settings.Rounds; round++)
@@ -147,7 +160,7 @@ internal static class Scenarios
                     // Interleaved and in a different order each round, so drift on a shared machine hits all configurations alike.
                     foreach (var client in round % 2 == 0 ? clients : Enumerable.Reverse(clients))
                     {
-                        var result = await LoadRunner.RunAsync(client.Name, client.Client, concurrency, settings.Duration);
+                        var result = await LoadRunner.RunAsync(client, concurrency, settings.Duration);
                         results.Add(result);
                         Console.WriteLine($"  overhead round {round + 1}/{settings.Rounds} C={concurrency,-3} {client.Name,-26} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs");
                     }

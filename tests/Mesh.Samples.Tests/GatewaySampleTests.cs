@@ -20,9 +20,10 @@ public sealed class GatewaySampleTests
         var paths = new List<string>();
         await using var gateway = GatewayApp.Build([], builder =>
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Configuration.Sources.Clear(); // only what the test says (no appsettings.json of any sample)
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
+                ["urls"] = "http://127.0.0.1:0",
                 ["ReverseProxy:Routes:catalog:ClusterId"] = "catalog",
                 ["ReverseProxy:Routes:catalog:Match:Path"] = "/catalog/{**rest}",
                 ["ReverseProxy:Routes:catalog:Transforms:0:PathRemovePrefix"] = "/catalog",

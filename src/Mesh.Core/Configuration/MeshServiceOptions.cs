@@ -19,7 +19,7 @@ public sealed class MeshServiceOptions
 
     /// <summary>The SPIFFE ID the service's endpoints must present over mTLS (<c>ServerIdentity</c>): an exact ID,
     /// or a prefix ending in <c>/*</c>.</summary>
-    /// <value>Default: <see langword="null"/> (any identity from the trust bundle is accepted).</value>
+    /// <value>Default: <see langword="null"/> (any SPIFFE ID of the workload's own trust domain is accepted).</value>
     public string? ServerIdentity { get; set; }
 
     /// <summary>For <see cref="LoadBalancerKind.ConsistentHash"/>: the request header whose value is the hash key (<c>HashHeader</c>).</summary>

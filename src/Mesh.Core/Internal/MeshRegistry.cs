@@ -54,7 +54,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
             Environment.Metrics.ObserveCertificateExpiry(() =>
             [
                 new System.Diagnostics.Metrics.Measurement<double>((identity.Current.Svid.NotAfter - time.GetUtcNow()).TotalSeconds,
-                    new KeyValuePair<string, object?>(MeshTelemetry.Attributes.PeerSpiffeId, identity.Current.Id.ToString())),
+                    new KeyValuePair<string, object?>(MeshTelemetry.Attributes.WorkloadSpiffeId, identity.Current.Id.ToString())),
             ]);
         }
         _providers = new Dictionary<string, IMeshDiscoveryProvider>(StringComparer.OrdinalIgnoreCase);

@@ -35,6 +35,9 @@ public static class MeshTelemetry
         /// <summary>The SPIFFE ID the peer presented.</summary>
         public const string PeerSpiffeId = "mesh.peer.spiffe_id";
 
+        /// <summary>The workload's own SPIFFE ID (on the certificate-expiry gauge).</summary>
+        public const string WorkloadSpiffeId = "mesh.workload.spiffe_id";
+
         /// <summary>Why a TLS handshake was refused.</summary>
         public const string TlsFailureReason = "mesh.tls.failure_reason";
 

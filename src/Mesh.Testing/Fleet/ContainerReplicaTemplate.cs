@@ -61,7 +61,7 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
     /// <param name="image">The image reference.</param>
     /// <param name="containerPort">The port the service listens on inside the container.</param>
     /// <param name="readinessPath">An HTTP path that answers 200 when ready, or <see langword="null"/>.</param>
-    /// <param name="environment">Environment variables for every replica (REPLICA_ID and REPLICA_VERSION are added).</param>
+    /// <param name="environment">Environment variables for every replica (REPLICA_ID, REPLICA_VERSION and REPLICA_PORT are added).</param>
     /// <param name="cancellationToken">Cancels the network creation.</param>
     public static Task<ContainerReplicaTemplate> ForImageAsync(DockerSession session, string image, int containerPort, string? readinessPath = null,
         IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default) =>
@@ -133,7 +133,7 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
     }
 }
 
-/// <summary>A container as a fleet member: kill is SIGKILL, pause is the engine's freeze (SIGSTOP), disconnect takes
+/// <summary>A container as a fleet member: kill is SIGKILL, pause is the engine's cgroup freeze, disconnect takes
 /// the container off its only network (its published port stops answering).</summary>
 internal sealed class ContainerFleetReplica(string id, string? version, DockerContainer container, DockerNetwork network, int port, string? readinessPath, bool isTestReplica) : IFleetReplica
 {

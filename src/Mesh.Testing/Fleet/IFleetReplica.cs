@@ -25,7 +25,7 @@ public interface IFleetReplica : IAsyncDisposable
     /// <summary>Starts it again after a kill, on the same address.</summary>
     Task RestartAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Freezes it: connections are accepted but nothing is answered (SIGSTOP for a container).</summary>
+    /// <summary>Freezes it: connections are accepted but nothing is answered (the engine's cgroup freeze for a container).</summary>
     Task PauseAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Thaws it after <see cref="PauseAsync"/>.</summary>
@@ -57,6 +57,6 @@ public sealed record ReplicaChange
     /// <summary>Whether to accept requests and never answer.</summary>
     public bool? Hang { get; init; }
 
-    /// <summary>Whether /healthz (and gRPC health) report healthy.</summary>
+    /// <summary>Whether /healthz reports healthy.</summary>
     public bool? Healthy { get; init; }
 }

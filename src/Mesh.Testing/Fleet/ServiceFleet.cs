@@ -206,7 +206,7 @@ public sealed class ServiceFleet : IAsyncDisposable
                 ? $"not ready within {_options.StartTimeout}"
                 : string.Join("; ", failures.Select(f => f.Message).DefaultIfEmpty(ex.Message));
             throw new FleetStartupException(
-                $"{count} replica(s) of '{ServiceName}' ({_template}) failed to start: {reason}{Environment.NewLine}{string.Join(Environment.NewLine, logs)}",
+                $"Starting {count} replica(s) of '{ServiceName}' ({_template}) failed ({Math.Max(failures.Count, 1)} did not start): {reason}{Environment.NewLine}{string.Join(Environment.NewLine, logs)}",
                 failures.FirstOrDefault() ?? ex);
         }
     }

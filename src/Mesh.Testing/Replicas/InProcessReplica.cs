@@ -55,7 +55,7 @@ public sealed class InProcessReplica : IAsyncDisposable
 
     /// <summary>Starts a replica.</summary>
     /// <param name="id">The replica id it answers with.</param>
-    /// <param name="options">Protocols, port, TLS; defaults: HTTP/1.1 and HTTP/2 on a free loopback port.</param>
+    /// <param name="options">Protocols, port, TLS; defaults: HTTP/1.1 on a free loopback port.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     public static async Task<InProcessReplica> StartAsync(string id, InProcessReplicaOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -33,7 +33,7 @@ public sealed class ReplicaBehavior
         set => _hang = value;
     }
 
-    /// <summary>Whether <c>/healthz</c> (and the gRPC health service) report healthy.</summary>
+    /// <summary>Whether <c>/healthz</c> reports healthy (a gRPC health service added through the replica's options can read it too).</summary>
     public bool Healthy
     {
         get => _healthy;
