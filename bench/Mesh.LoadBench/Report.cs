@@ -7,9 +7,6 @@ namespace Mesh.LoadBench;
 /// <summary>Turns results into a Markdown report and SVG charts under bench/results, and the latest tables into bench/README.md.</summary>
 internal sealed class Report(string machine, string command, BenchSettings settings)
 {
-    private const string Begin = "<!-- load-bench:begin -->";
-    private const string End = "<!-- load-bench:end -->";
-
     public List<RunResult>? Overhead { get; set; }
 
     public List<(string Scenario, RunResult Result)>? Trouble { get; set; }
@@ -112,11 +109,15 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         File.WriteAllText(file, $"# Load bench {stamp}\n\n{markdown}\n{charts.ToString().Replace("results/", "", StringComparison.Ordinal)}");
         written.Add(file);
 
-        var section = $"{Begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n{charts}{End}";
+        // One section per scenario in bench/README.md, so scenarios run separately keep each other's latest tables.
+        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", Trouble is null ? null : "trouble", Failover is null ? null : "failover" }.Where(x => x is not null));
+        var begin = $"<!-- load-bench:{scenario}:begin -->";
+        var end = $"<!-- load-bench:{scenario}:end -->";
+        var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n{charts}{end}";
         var text = File.Exists(readme) ? File.ReadAllText(readme) : "# Benchmarks\n\n";
-        var begin = text.IndexOf(Begin, StringComparison.Ordinal);
-        var end = text.IndexOf(End, StringComparison.Ordinal);
-        text = begin >= 0 && end > begin ? text[..begin] + section + text[(end + End.Length)..] : text.TrimEnd() + "\n\n## Load bench\n\n" + section + "\n";
+        var at = text.IndexOf(begin, StringComparison.Ordinal);
+        var to = text.IndexOf(end, StringComparison.Ordinal);
+        text = at >= 0 && to > at ? text[..at] + section + text[(to + end.Length)..] : text.TrimEnd() + $"\n\n## Load bench: {scenario}\n\n" + section + "\n";
         File.WriteAllText(readme, text);
         written.Add(readme);
         return written;
