@@ -26,6 +26,7 @@ internal sealed class InProcessReplicaTemplate(InProcessReplicaOptions? options)
         {
             Protocols = options?.Protocols ?? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1,
             ListenAddress = options?.ListenAddress ?? System.Net.IPAddress.Loopback,
+            EnableGrpc = options?.EnableGrpc ?? false,
             ConfigureHttps = options?.ConfigureHttps,
             ConfigureServices = options?.ConfigureServices,
             ConfigureApp = options?.ConfigureApp,

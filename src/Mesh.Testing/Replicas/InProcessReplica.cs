@@ -83,11 +83,19 @@ public sealed class InProcessReplica : IAsyncDisposable
             {
                 kestrel.Listen(_options.ListenAddress, Port, listen =>
                 {
-                    listen.Protocols = _options.Protocols;
+                    // gRPC needs HTTP/2; without TLS (no ALPN) Kestrel can only speak it on an HTTP/2-only endpoint.
+                    listen.Protocols = !_options.EnableGrpc || _options.Protocols != HttpProtocols.Http1 ? _options.Protocols
+                        : _options.ConfigureHttps is null ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
                     _options.ConfigureHttps?.Invoke(listen);
                 });
                 kestrel.AddServerHeader = false;
             });
+            if (_options.EnableGrpc)
+            {
+                builder.Services.AddGrpc();
+                builder.Services.AddSingleton(Behavior);
+            }
+
             _options.ConfigureServices?.Invoke(builder.Services);
             var app = builder.Build();
             app.Use((context, next) =>
@@ -97,6 +105,11 @@ public sealed class InProcessReplica : IAsyncDisposable
                 return next(context);
             });
             _options.ConfigureApp?.Invoke(app);
+            if (_options.EnableGrpc)
+            {
+                app.MapGrpcService<ReplicaGrpcHealthService>();
+            }
+
             Map(app);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             Port = new Uri(app.Urls.First()).Port;
@@ -233,6 +246,12 @@ public sealed class InProcessReplicaOptions
 
     /// <summary>Configures HTTPS on the listener (for example mTLS with an SVID); <see langword="null"/> for plain HTTP.</summary>
     public Action<ListenOptions>? ConfigureHttps { get; set; }
+
+    /// <summary>Serves the standard gRPC health service (<c>grpc.health.v1.Health</c>), answering SERVING or NOT_SERVING
+    /// from <see cref="ReplicaBehavior.Healthy"/> and honouring the injected latency, hang and errors; every gRPC answer
+    /// carries the <c>x-replica-id</c> header. Without TLS the listener becomes HTTP/2-only (h2c), so HTTP/1.1 requests
+    /// (and HTTP health checks) no longer reach it: use <c>HealthCheck:Protocol: Grpc</c>. Default: false.</summary>
+    public bool EnableGrpc { get; set; }
 
     /// <summary>Adds services to the replica's host (for example gRPC).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
