@@ -57,17 +57,16 @@ public sealed class FailoverIntegrationTests
     public async Task A_replica_stopped_mid_load_fails_at_most_ConsecutiveFailures_requests_without_retries(string balancer)
     {
         await using var host = await MeshTestHost.StartAsync(3, new() { ["Mesh:Services:catalog:LoadBalancer"] = balancer });
-        long servedBeforeEjectionEnds = 0;
 
         var (perReplica, failures) = await LoadAsync(host.Client, workers: 1, during: async () =>
         {
             await host.Replicas[1].StopAsync();
         }, tail: TimeSpan.FromSeconds(1));
-        servedBeforeEjectionEnds = host.Replicas[1].RequestCount;
 
         Assert.InRange(failures.Count, 1, 5);
         Assert.All(failures, f => Assert.IsType<HttpRequestException>(f));
-        Assert.True(perReplica["r0"] > 50 && perReplica["r2"] > 50, string.Join(", ", perReplica));
+        // The survivors carried the load (Peak-EWMA with one worker may favour just the fastest of them).
+        Assert.True(perReplica.GetValueOrDefault("r0") + perReplica.GetValueOrDefault("r2") > 100, string.Join(", ", perReplica));
     }
 
     [Fact]
