@@ -6,10 +6,10 @@ using Mesh.LoadBench;
 //
 //   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
-//   scenarios: overhead | trouble | failover | all (default);  --quick: fewer, shorter rounds
+//   scenarios: overhead | overhead-mtls | trouble | failover | all (default);  --quick: fewer, shorter rounds
 if (args.Length >= 2 && args[0] == "serve")
 {
-    return await ReplicaProcess.ServeAsync(args[1]);
+    return await ReplicaProcess.ServeAsync(args[1], args.Length >= 3 ? args[2] : null);
 }
 
 var scenario = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "all";
@@ -24,6 +24,11 @@ var report = new Report(machine, string.Join(' ', args.Prepend("dotnet run -c Re
 if (scenario is "overhead" or "all")
 {
     report.Overhead = await Scenarios.OverheadAsync(settings);
+}
+
+if (scenario is "overhead-mtls" or "all")
+{
+    report.OverheadTls = await Scenarios.OverheadTlsAsync(settings);
 }
 
 if (scenario is "trouble" or "all")

@@ -9,6 +9,8 @@ internal sealed class Report(string machine, string command, BenchSettings setti
 {
     public List<RunResult>? Overhead { get; set; }
 
+    public List<RunResult>? OverheadTls { get; set; }
+
     public List<(string Scenario, RunResult Result)>? Trouble { get; set; }
 
     public List<FailoverResult>? Failover { get; set; }
@@ -20,19 +22,28 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}. Command: `{command}`. {settings.Rounds} interleaved rounds of {settings.Duration.TotalSeconds:F1} s per configuration; medians of the rounds; replicas are separate processes (InProcessReplica, Kestrel) on loopback.");
         md.AppendLine();
-        if (Overhead is { } overhead)
+        foreach (var (title, overhead, baseline) in new[]
         {
-            md.AppendLine("### Overhead: the same 3 replicas, direct vs mesh vs sidecar vs MESD");
+            ("### Overhead: the same 3 replicas, direct vs mesh vs sidecar vs MESD", Overhead, "direct"),
+            ("### Overhead with mutual TLS (SPIFFE SVIDs both ways; the direct clients run the same identity checks)", OverheadTls, "direct mTLS"),
+        })
+        {
+            if (overhead is null)
+            {
+                continue;
+            }
+
+            md.AppendLine(title);
             md.AppendLine();
             foreach (var concurrency in overhead.Select(r => r.Concurrency).Distinct())
             {
                 var rows = overhead.Where(r => r.Concurrency == concurrency).GroupBy(r => r.Config).Select(g => (Config: g.Key,
                     Rps: LoadRunner.Median(g.Select(r => r.RequestsPerSecond)), P50: LoadRunner.Median(g.Select(r => r.P50Us)),
                     P99: LoadRunner.Median(g.Select(r => r.P99Us)), P999: LoadRunner.Median(g.Select(r => r.P999Us)), Failed: g.Sum(r => r.Failed))).ToList();
-                var direct = rows.First(r => r.Config == "direct");
+                var direct = rows.First(r => r.Config == baseline);
                 md.AppendLine(CultureInfo.InvariantCulture, $"Concurrency {concurrency}:");
                 md.AppendLine();
-                var spread = rows.FirstOrDefault(r => r.Config.StartsWith("direct, rotating", StringComparison.Ordinal));
+                var spread = rows.FirstOrDefault(r => r.Config.StartsWith(baseline + ", rotating", StringComparison.Ordinal));
                 md.AppendLine("| configuration | req/s | × direct | × direct spread | p50 µs | × direct | p99 µs | × direct | p99.9 µs | × direct | failed |");
                 md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
                 foreach (var r in rows)
@@ -110,7 +121,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         written.Add(file);
 
         // One section per scenario in bench/README.md, so scenarios run separately keep each other's latest tables.
-        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", Trouble is null ? null : "trouble", Failover is null ? null : "failover" }.Where(x => x is not null));
+        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", OverheadTls is null ? null : "overhead-mtls", Trouble is null ? null : "trouble", Failover is null ? null : "failover" }.Where(x => x is not null));
         var begin = $"<!-- load-bench:{scenario}:begin -->";
         var end = $"<!-- load-bench:{scenario}:end -->";
         var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n{charts}{end}";

@@ -23,9 +23,9 @@ internal sealed class ReplicaProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    public Uri Address => new($"http://127.0.0.1:{Port}");
+    public Uri Address => new($"{Scheme}://127.0.0.1:{Port}");
 
-    public static async Task<ReplicaProcess> StartAsync(string id)
+    public static async Task<ReplicaProcess> StartAsync(string id, string? identityDirectory = null)
     {
         var self = Environment.ProcessPath!;
         var info = new ProcessStartInfo(self)
@@ -41,11 +41,18 @@ internal sealed class ReplicaProcess : IAsyncDisposable
 
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add(id);
+        if (identityDirectory is not null)
+        {
+            info.ArgumentList.Add(identityDirectory);
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a replica process");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException($"replica {id} exited before listening");
-        return new ReplicaProcess(id, process, int.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture));
+        return new ReplicaProcess(id, process, int.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture)) { Scheme = identityDirectory is null ? "http" : "https" };
     }
+
+    /// <summary>http, or https when the replica serves mTLS.</summary>
+    public string Scheme { get; private init; } = "http";
 
     /// <summary>Ends the process at once (SIGKILL): connections reset, the port refuses.</summary>
     public void Kill()
@@ -81,10 +88,27 @@ internal sealed class ReplicaProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The <c>serve</c> mode: one in-process replica; prints its port; exits when stdin closes.</summary>
-    public static async Task<int> ServeAsync(string id)
+    /// <summary>The <c>serve</c> mode: one in-process replica (with mTLS when given a directory of SVID files);
+    /// prints its port; exits when stdin closes.</summary>
+    public static async Task<int> ServeAsync(string id, string? identityDirectory)
     {
-        await using var replica = await Mesh.Testing.InProcessReplica.StartAsync(id);
+        var options = new Mesh.Testing.InProcessReplicaOptions();
+        if (identityDirectory is not null)
+        {
+            var identity = new Mesh.Identity.MeshFileIdentitySource(new Mesh.Identity.MeshIdentityOptions
+            {
+                CertificatePath = Path.Combine(identityDirectory, "svid.pem"),
+                KeyPath = Path.Combine(identityDirectory, "svid.key"),
+                TrustBundlePath = Path.Combine(identityDirectory, "bundle.pem"),
+            });
+            options.ConfigureHttps = listen => Mesh.Identity.MeshKestrelExtensions.UseMeshIdentity(listen, o =>
+            {
+                o.IdentitySource = identity;
+                o.AuthorizedClients.Add(Mesh.Identity.SpiffeIdPattern.Parse("spiffe://mesh.bench/*"));
+            });
+        }
+
+        await using var replica = await Mesh.Testing.InProcessReplica.StartAsync(id, options);
         Console.WriteLine($"PORT {replica.Port}");
         Console.Out.Flush();
         await Console.In.ReadToEndAsync();

@@ -183,6 +183,108 @@ internal static class Scenarios
         return results;
     }
 
+    /// <summary>Overhead with mutual TLS: the same replicas serving mTLS with SPIFFE SVIDs from a development CA;
+    /// direct clients do the same SPIFFE checks (MeshTlsClient), so the difference is the mesh's own work.</summary>
+    public static async Task<List<RunResult>> OverheadTlsAsync(BenchSettings settings)
+    {
+        using var ca = Mesh.Testing.Identity.DevelopmentCertificateAuthority.Create("mesh.bench");
+        var certs = Directory.CreateTempSubdirectory("mesh-bench-certs-");
+        ca.WriteIdentityFiles(ca.IssueSvid("spiffe://mesh.bench/catalog"), certs.FullName);
+        var client = ca.CreateIdentitySource("spiffe://mesh.bench/client");
+        var expected = Mesh.Identity.SpiffeIdPattern.Parse("spiffe://mesh.bench/catalog");
+        var replicas = new List<ReplicaProcess>();
+        for (var i = 0; i < 3; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"r{i}", certs.FullName));
+        }
+
+        var endpoints = replicas.Select(r => r.Address).ToList();
+        HttpClient DirectTls(Uri address) => new(Mesh.Identity.MeshTlsClient.Configure(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false }, client, expected))
+        {
+            BaseAddress = address,
+        };
+        var rotation = endpoints.Select(DirectTls).ToArray();
+        var clients = new List<ClientUnderTest>
+        {
+            new("direct mTLS", DirectTls(endpoints[0]), null),
+            new("direct mTLS, rotating over 3", rotation[0], null, rotation),
+            MeshTls("mesh PeakEwma, mTLS", LoadBalancerKind.PeakEwma),
+            MeshTls("mesh RoundRobin, mTLS", LoadBalancerKind.RoundRobin),
+            MesdTls(),
+        };
+
+        ClientUnderTest MeshTls(string name, LoadBalancerKind balancer)
+        {
+            var services = new ServiceCollection();
+            Mesh.Identity.MeshIdentityServiceCollectionExtensions.AddMeshIdentity(services, client);
+            services.AddMeshClient(o =>
+            {
+                var catalog = new MeshServiceOptions { LoadBalancer = balancer, ServerIdentity = expected.ToString() };
+                foreach (var e in endpoints)
+                {
+                    catalog.Endpoints.Add(new MeshEndpointOptions { Address = e.ToString() });
+                }
+
+                o.Services["catalog"] = catalog;
+            });
+            services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+            var provider = services.BuildServiceProvider();
+            return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+        }
+
+        ClientUnderTest MesdTls()
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(
+                endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:https:{i}", $"{e.Host}:{e.Port}"))).Build();
+            var services = new ServiceCollection();
+            services.AddSingleton<IConfiguration>(configuration);
+            services.AddServiceDiscovery();
+            services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("https://catalog"))
+                .ConfigurePrimaryHttpMessageHandler(() => Mesh.Identity.MeshTlsClient.Configure(new SocketsHttpHandler { UseProxy = false }, client, expected))
+                .AddServiceDiscovery();
+            var provider = services.BuildServiceProvider();
+            return new("MESD (round robin), mTLS", provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+        }
+
+        var results = new List<RunResult>();
+        try
+        {
+            foreach (var c in clients)
+            {
+                await LoadRunner.RunAsync(c, 8, settings.Warmup);
+            }
+
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var concurrency in settings.Concurrency)
+                {
+                    foreach (var c in round % 2 == 0 ? clients : Enumerable.Reverse(clients))
+                    {
+                        var result = await LoadRunner.RunAsync(c, concurrency, settings.Duration);
+                        results.Add(result);
+                        Console.WriteLine($"  overhead-mtls round {round + 1}/{settings.Rounds} C={concurrency,-3} {c.Name,-30} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs  failed {result.Failed}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                await c.DisposeAsync();
+            }
+
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+
+            certs.Delete(recursive: true);
+        }
+
+        return results;
+    }
+
     /// <summary>Tail latency under trouble: five replicas, one made slow (+50 ms) or failing (10% errors).</summary>
     public static async Task<List<(string Scenario, RunResult Result)>> TroubleAsync(BenchSettings settings)
     {
