@@ -44,12 +44,18 @@ internal static class Clients
 
     public static ClientUnderTest Sidecar(string name, int port) => Direct(new Uri($"http://127.0.0.1:{port}")) with { Name = name };
 
-    public static ClientUnderTest Mesh(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null, DelegatingHandler? inner = null)
+    public static ClientUnderTest Mesh(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null,
+        DelegatingHandler? inner = null, global::Mesh.Identity.IMeshIdentitySource? identity = null, string? serverIdentity = null)
     {
         var services = new ServiceCollection();
+        if (identity is not null)
+        {
+            global::Mesh.Identity.MeshIdentityServiceCollectionExtensions.AddMeshIdentity(services, identity);
+        }
+
         services.AddMeshClient(o =>
         {
-            var catalog = new MeshServiceOptions { LoadBalancer = balancer };
+            var catalog = new MeshServiceOptions { LoadBalancer = balancer, ServerIdentity = serverIdentity };
             foreach (var e in endpoints)
             {
                 catalog.Endpoints.Add(new MeshEndpointOptions { Address = e.ToString() });
@@ -145,6 +151,23 @@ internal static class Scenarios
             clients.Add(Clients.Sidecar("nginx sidecar", nginx.Port));
         }
 
+        try
+        {
+            return await RunInterleavedAsync("overhead", clients, settings);
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Warms every client up, then runs interleaved rounds (in a different order each round, so drift on a
+    /// shared machine hits all configurations alike) at each concurrency; disposes the clients.</summary>
+    private static async Task<List<RunResult>> RunInterleavedAsync(string label, List<ClientUnderTest> clients, BenchSettings settings)
+    {
         var results = new List<RunResult>();
         try
         {
@@ -157,12 +180,11 @@ internal static class Scenarios
             {
                 foreach (var concurrency in settings.Concurrency)
                 {
-                    // Interleaved and in a different order each round, so drift on a shared machine hits all configurations alike.
                     foreach (var client in round % 2 == 0 ? clients : Enumerable.Reverse(clients))
                     {
                         var result = await LoadRunner.RunAsync(client, concurrency, settings.Duration);
                         results.Add(result);
-                        Console.WriteLine($"  overhead round {round + 1}/{settings.Rounds} C={concurrency,-3} {client.Name,-26} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs");
+                        Console.WriteLine($"  {label} round {round + 1}/{settings.Rounds} C={concurrency,-3} {client.Name,-30} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs  failed {result.Failed}");
                     }
                 }
             }
@@ -172,11 +194,6 @@ internal static class Scenarios
             foreach (var client in clients)
             {
                 await client.DisposeAsync();
-            }
-
-            foreach (var r in replicas)
-            {
-                await r.DisposeAsync();
             }
         }
 
@@ -208,29 +225,10 @@ internal static class Scenarios
         {
             new("direct mTLS", DirectTls(endpoints[0]), null),
             new("direct mTLS, rotating over 3", rotation[0], null, rotation),
-            MeshTls("mesh PeakEwma, mTLS", LoadBalancerKind.PeakEwma),
-            MeshTls("mesh RoundRobin, mTLS", LoadBalancerKind.RoundRobin),
+            Clients.Mesh("mesh PeakEwma, mTLS", LoadBalancerKind.PeakEwma, endpoints, identity: client, serverIdentity: expected.ToString()),
+            Clients.Mesh("mesh RoundRobin, mTLS", LoadBalancerKind.RoundRobin, endpoints, identity: client, serverIdentity: expected.ToString()),
             MesdTls(),
         };
-
-        ClientUnderTest MeshTls(string name, LoadBalancerKind balancer)
-        {
-            var services = new ServiceCollection();
-            Mesh.Identity.MeshIdentityServiceCollectionExtensions.AddMeshIdentity(services, client);
-            services.AddMeshClient(o =>
-            {
-                var catalog = new MeshServiceOptions { LoadBalancer = balancer, ServerIdentity = expected.ToString() };
-                foreach (var e in endpoints)
-                {
-                    catalog.Endpoints.Add(new MeshEndpointOptions { Address = e.ToString() });
-                }
-
-                o.Services["catalog"] = catalog;
-            });
-            services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
-            var provider = services.BuildServiceProvider();
-            return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
-        }
 
         ClientUnderTest MesdTls()
         {
@@ -246,34 +244,12 @@ internal static class Scenarios
             return new("MESD (round robin), mTLS", provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
         }
 
-        var results = new List<RunResult>();
         try
         {
-            foreach (var c in clients)
-            {
-                await LoadRunner.RunAsync(c, 8, settings.Warmup);
-            }
-
-            for (var round = 0; round < settings.Rounds; round++)
-            {
-                foreach (var concurrency in settings.Concurrency)
-                {
-                    foreach (var c in round % 2 == 0 ? clients : Enumerable.Reverse(clients))
-                    {
-                        var result = await LoadRunner.RunAsync(c, concurrency, settings.Duration);
-                        results.Add(result);
-                        Console.WriteLine($"  overhead-mtls round {round + 1}/{settings.Rounds} C={concurrency,-3} {c.Name,-30} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Us,6:F0} µs  p99 {result.P99Us,6:F0} µs  failed {result.Failed}");
-                    }
-                }
-            }
+            return await RunInterleavedAsync("overhead-mtls", clients, settings);
         }
         finally
         {
-            foreach (var c in clients)
-            {
-                await c.DisposeAsync();
-            }
-
             foreach (var r in replicas)
             {
                 await r.DisposeAsync();
@@ -281,8 +257,6 @@ internal static class Scenarios
 
             certs.Delete(recursive: true);
         }
-
-        return results;
     }
 
     /// <summary>Tail latency under trouble: five replicas, one made slow (+50 ms) or failing (10% errors).</summary>

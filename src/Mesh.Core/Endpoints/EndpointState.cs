@@ -54,7 +54,7 @@ internal sealed class EndpointState
     private volatile ActiveHealth _activeHealth;
     private int _probeTaken;
 
-    public EndpointState(MeshEndpoint endpoint, long createdAt)
+    public EndpointState(MeshEndpoint endpoint)
     {
         _endpoint = endpoint;
         Key = endpoint.Key;
@@ -62,9 +62,7 @@ internal sealed class EndpointState
         Scheme = address.Scheme;
         Host = address.IdnHost;
         Port = address.Port;
-        Authority = address.IsDefaultPort ? Host : $"{Host}:{Port}";
         _prefix = $"{Scheme}://{(address.HostNameType == UriHostNameType.IPv6 ? "[" + Host + "]" : Host)}:{Port}";
-        CreatedAt = createdAt;
     }
 
     public MeshEndpoint Endpoint => Volatile.Read(ref _endpoint);
@@ -79,10 +77,6 @@ internal sealed class EndpointState
     public string Host { get; }
 
     public int Port { get; }
-
-    public string Authority { get; }
-
-    public long CreatedAt { get; }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 

@@ -270,7 +270,7 @@ internal sealed class ServiceRuntime : IDisposable
                 }
                 else
                 {
-                    state = new EndpointState(endpoint, now) { Service = this };
+                    state = new EndpointState(endpoint) { Service = this };
                     if (slowStart)
                     {
                         state.SlowStartBegin = now;

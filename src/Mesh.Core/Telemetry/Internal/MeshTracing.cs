@@ -15,8 +15,6 @@ internal static class MeshTracing
     private static readonly Lock s_gate = new();
     private static ActivityListener? s_listener;
 
-    public static readonly ActivitySource Source = new(MeshTelemetry.Name);
-
     /// <summary>Whether span enrichment is on (AddMeshInstrumentation was called on a tracer provider).</summary>
     public static bool Enabled => Volatile.Read(ref s_listener) is not null;
 
