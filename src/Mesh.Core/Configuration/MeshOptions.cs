@@ -20,6 +20,13 @@ public sealed class MeshOptions
     /// registered), <c>https</c> endpoints are reached over mTLS and must prove the service's <c>ServerIdentity</c>.</summary>
     public Mesh.Identity.MeshIdentityOptions Identity { get; } = new();
 
+    /// <summary>Whether every service must be reached over mutual TLS (<c>Mesh:RequireMutualTls</c>), as if each had a
+    /// <c>ServerIdentity</c> (when it has none, servers must prove any SPIFFE ID of the workload's own trust domain).
+    /// Plain-http endpoints then fail start-up (from configuration) or are left out with a warning (from discovery),
+    /// unless the service sets <c>AllowPlainHttp</c>. Requires an identity (<c>Mesh:Identity</c>).</summary>
+    /// <value>Default: <see langword="false"/>.</value>
+    public bool RequireMutualTls { get; set; }
+
     /// <summary>The services the mesh routes to, by logical name (<c>Mesh:Services:{name}</c>), compared case-insensitively.</summary>
     public IDictionary<string, MeshServiceOptions> Services { get; } = new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
 

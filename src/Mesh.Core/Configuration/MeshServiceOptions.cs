@@ -22,6 +22,15 @@ public sealed class MeshServiceOptions
     /// <value>Default: <see langword="null"/> (any SPIFFE ID of the workload's own trust domain is accepted).</value>
     public string? ServerIdentity { get; set; }
 
+    /// <summary>Whether the service may be reached over plain <c>http</c> although it requires mutual TLS
+    /// (<c>AllowPlainHttp</c>). A service requires mutual TLS when it has a <see cref="ServerIdentity"/> or when
+    /// <see cref="MeshOptions.RequireMutualTls"/> is on; then a plain-http endpoint fails start-up (from configuration)
+    /// or is left out with a warning (from a discovery source), so that no registry write can downgrade the service to
+    /// clear text. Set this only as a deliberate exception, for example during a migration: requests to plain-http
+    /// endpoints are neither encrypted nor authenticated.</summary>
+    /// <value>Default: <see langword="false"/>.</value>
+    public bool AllowPlainHttp { get; set; }
+
     /// <summary>For <see cref="LoadBalancerKind.ConsistentHash"/>: the request header whose value is the hash key (<c>HashHeader</c>).</summary>
     /// <value>Default: <see langword="null"/> (only <see cref="MeshRequestOptions.HashKey"/> is used; requests without a key are spread at random).</value>
     public string? HashHeader { get; set; }

@@ -38,6 +38,12 @@ internal static partial class MeshLog
     [LoggerMessage(1032, LogLevel.Warning, "Mesh service {Service}: skipped endpoint {Endpoint} from {Source}: {Reason}", EventName = "EndpointSkipped")]
     public static partial void EndpointSkipped(ILogger logger, string service, string endpoint, string source, string reason);
 
+    [LoggerMessage(1033, LogLevel.Warning, "Mesh service {Service}: refused endpoint {Address} from {Source}: it is plain http, but the service requires mutual TLS (ServerIdentity or Mesh:RequireMutualTls); it receives no requests. Publish an https address, or set AllowPlainHttp on the service to allow clear text on purpose", EventName = "PlainHttpEndpointRefused")]
+    public static partial void PlainHttpEndpointRefused(ILogger logger, string service, string address, string source);
+
+    [LoggerMessage(1034, LogLevel.Warning, "Mesh service {Service}: endpoint {Address} from {Source} is plain http: its requests travel in clear text and the server's identity is not verified, although the workload has an identity. Use https, or set ServerIdentity (or Mesh:RequireMutualTls) to refuse plain-http endpoints", EventName = "PlainHttpEndpointAdmitted")]
+    public static partial void PlainHttpEndpointAdmitted(ILogger logger, string service, string address, string source);
+
     [LoggerMessage(1040, LogLevel.Error, "Mesh configuration reload refused; the last good configuration stays in effect: {Errors}", EventName = "ReloadRefused")]
     public static partial void ReloadRefused(ILogger logger, string errors);
 

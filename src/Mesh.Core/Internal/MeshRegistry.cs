@@ -46,7 +46,10 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         Logger = loggerFactory.CreateLogger("Mesh");
-        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger, new Telemetry.Internal.MeshMetrics(meterFactory));
+        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger, new Telemetry.Internal.MeshMetrics(meterFactory))
+        {
+            HasIdentity = transport.Identity is not null,
+        };
         Environment.Metrics.Observe(() => _services.Values);
         if (transport.Identity is { } identity)
         {
@@ -98,7 +101,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
     /// <summary>Validates and applies options. Invalid options throw (at start) or are refused with a log line (on reload).</summary>
     public void Apply(MeshOptions options, bool throwOnInvalid)
     {
-        var errors = MeshOptionsValidator.Validate(options, _providers.Keys);
+        var errors = MeshOptionsValidator.Validate(options, _providers.Keys, _transport.Identity is not null);
         if (errors.Count > 0)
         {
             if (throwOnInvalid)
@@ -137,12 +140,12 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
                 var name = configuredName.ToLowerInvariant();
                 if (old.TryGetValue(name, out var runtime))
                 {
-                    runtime.Configure(serviceOptions, options.Zone);
+                    runtime.Configure(serviceOptions, options.Zone, options.RequireMutualTls);
                 }
                 else
                 {
                     runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone);
-                    runtime.Configure(serviceOptions, options.Zone);
+                    runtime.Configure(serviceOptions, options.Zone, options.RequireMutualTls);
                 }
 
                 next[name] = runtime;

@@ -28,6 +28,9 @@ internal sealed class MeshEnvironment(TimeProvider time, ILogger logger, Telemet
 
     public double Frequency { get; } = time.TimestampFrequency;
 
+    /// <summary>Whether the workload has an identity for mutual TLS (then plain-http endpoints are worth a warning).</summary>
+    public bool HasIdentity { get; init; }
+
     public event Action<MeshEndpointHealthChangedEventArgs>? HealthChanged;
 
     public long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Frequency);
@@ -71,6 +74,8 @@ internal sealed class ServiceRuntime : IDisposable
     private readonly MeshEnvironment _env;
     private readonly Dictionary<string, IReadOnlyList<MeshEndpoint>> _sources = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _sourceProblems = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _refusedPlainHttp = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _warnedPlainHttp = new(StringComparer.Ordinal);
     private EndpointState[] _endpoints = [];
     private volatile ServiceSnapshot _snapshot = new(null, false, long.MaxValue, "no endpoints have been published yet");
     private MeshServiceOptions _options;
@@ -115,6 +120,10 @@ internal sealed class ServiceRuntime : IDisposable
 
     public string BalancerName { get; private set; } = "";
 
+    /// <summary>Whether only <c>https</c> endpoints may receive this service's requests (see
+    /// <see cref="MeshOptionsValidator.RequiresMutualTls"/>); plain-http endpoints from discovery are left out.</summary>
+    public bool RequiresMutualTls { get; private set; }
+
     public double DecayTicks => _pickerSettings.DecayTicks;
 
     /// <summary>The RTT a failed attempt counts as, at least (the default RTT).</summary>
@@ -140,12 +149,13 @@ internal sealed class ServiceRuntime : IDisposable
     // ------------------------------------------------------------------ configuration and endpoint sets
 
     /// <summary>Applies (re)loaded options; endpoint states that stay keep their statistics and health.</summary>
-    public void Configure(MeshServiceOptions options, string? zone)
+    public void Configure(MeshServiceOptions options, string? zone, bool requireMutualTls = false)
     {
         lock (_lock)
         {
             _options = options;
             _zone = zone;
+            RequiresMutualTls = MeshOptionsValidator.RequiresMutualTls(options, requireMutualTls);
             ApplySettings(options);
             var sources = MeshOptionsValidator.ParseDiscovery(options.Discovery);
             if (sources.Contains(MeshServiceOptions.ConfigurationDiscoveryName, StringComparer.OrdinalIgnoreCase))
@@ -247,10 +257,16 @@ internal sealed class ServiceRuntime : IDisposable
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var added = 0;
         var slowStart = _hadEndpoints && Options.SlowStart.Window > TimeSpan.Zero;
+        var refused = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (source, endpoints) in _sources)
         {
             foreach (var endpoint in endpoints)
             {
+                if (endpoint.Address.Scheme != Uri.UriSchemeHttps && !AdmitPlainHttpLocked(source, endpoint, refused))
+                {
+                    continue;
+                }
+
                 if (!seen.Add(endpoint.Key))
                 {
                     if (string.Equals(source, changedSource, StringComparison.OrdinalIgnoreCase))
@@ -283,6 +299,8 @@ internal sealed class ServiceRuntime : IDisposable
             }
         }
 
+        _refusedPlainHttp.IntersectWith(refused); // an endpoint refused again after it left is reported again
+        _warnedPlainHttp.IntersectWith(seen);
         var removed = existing.Count;
         Volatile.Write(ref _endpoints, merged.ToArray());
         if (merged.Count > 0)
@@ -295,6 +313,32 @@ internal sealed class ServiceRuntime : IDisposable
         {
             MeshLog.EndpointsUpdated(_env.Logger, Name, changedSource, merged.Count, added, removed);
         }
+    }
+
+    /// <summary>Decides whether a plain-http endpoint may join the set. A service that requires mutual TLS never
+    /// admits one from a discovery source (a registry writer must not be able to downgrade it to clear text):
+    /// the endpoint is left out with a warning and counted. Endpoints from configuration were validated on start.
+    /// With an identity but no requirement, a plain-http endpoint is admitted with a warning, once.</summary>
+    private bool AdmitPlainHttpLocked(string source, MeshEndpoint endpoint, HashSet<string> refused)
+    {
+        if (RequiresMutualTls)
+        {
+            refused.Add(endpoint.Key);
+            if (_refusedPlainHttp.Add(endpoint.Key))
+            {
+                MeshLog.PlainHttpEndpointRefused(_env.Logger, Name, endpoint.Address.ToString(), source);
+                _env.Metrics.RecordEndpointRefused(Name, source, "plain_http");
+            }
+
+            return false;
+        }
+
+        if (_env.HasIdentity && _warnedPlainHttp.Add(endpoint.Key))
+        {
+            MeshLog.PlainHttpEndpointAdmitted(_env.Logger, Name, endpoint.Address.ToString(), source);
+        }
+
+        return true;
     }
 
     // ------------------------------------------------------------------ picking

@@ -20,6 +20,7 @@ internal static class MeshConfigurationReader
 
         ReadBool(mesh, "PassThroughUnknownHosts", errors, v => options.PassThroughUnknownHosts = v);
         ReadBool(mesh, "ReadServiceDiscoveryConfiguration", errors, v => options.ReadServiceDiscoveryConfiguration = v);
+        ReadBool(mesh, "RequireMutualTls", errors, v => options.RequireMutualTls = v);
         ReadInt(mesh, "MaxConcurrentHealthChecks", errors, v => options.MaxConcurrentHealthChecks = v);
         var identity = mesh.GetSection("Identity");
         if (identity.Exists())
@@ -108,6 +109,7 @@ internal static class MeshConfigurationReader
             service.HashHeader = NonEmpty(hashHeader);
         }
 
+        ReadBool(section, "AllowPlainHttp", errors, v => service.AllowPlainHttp = v);
         ReadInt(section, "PanicThreshold", errors, v => service.PanicThreshold = v);
         ReadBool(section.GetSection("Telemetry"), "EndpointLabels", errors, v => service.EndpointLabels = v);
         ReadTimeSpan(section, "AttemptTimeout", errors, v => service.AttemptTimeout = v);

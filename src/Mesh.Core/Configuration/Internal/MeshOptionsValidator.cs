@@ -9,7 +9,12 @@ namespace Mesh.Configuration.Internal;
 /// </summary>
 internal static class MeshOptionsValidator
 {
-    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string> discoveryProviders)
+    /// <summary>Validates <paramref name="options"/>.</summary>
+    /// <param name="options">The options.</param>
+    /// <param name="discoveryProviders">The names of the registered discovery providers.</param>
+    /// <param name="hasIdentitySource">Whether an <see cref="Mesh.Identity.IMeshIdentitySource"/> was registered in code
+    /// (an identity from <c>Mesh:Identity</c> is seen in <paramref name="options"/>).</param>
+    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string> discoveryProviders, bool hasIdentitySource = false)
     {
         var errors = new List<string>(options.ConfigurationErrors);
         if (options.MaxConcurrentHealthChecks is < 1 or > 1024)
@@ -22,12 +27,19 @@ internal static class MeshOptionsValidator
             errors.Add($"Mesh:ConnectTimeout: {options.ConnectTimeout} is out of range; allowed: 00:00:00.100 to 00:05:00.");
         }
 
+        var identity = options.Identity;
+        var hasIdentity = hasIdentitySource || identity.CertificatePath is not null;
+        if (options.RequireMutualTls && !hasIdentity)
+        {
+            errors.Add("Mesh:RequireMutualTls: true, but the workload has no identity to present; configure Mesh:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
+        }
+
         foreach (var (name, service) in options.Services)
         {
             ValidateService($"Mesh:Services:{name}", name, service, discoveryProviders, errors);
+            ValidateTransportSecurity($"Mesh:Services:{name}", name, service, options, hasIdentity, errors);
         }
 
-        var identity = options.Identity;
         if ((identity.CertificatePath ?? identity.KeyPath ?? identity.TrustBundlePath) is not null && !identity.TryValidate(out var identityError))
         {
             errors.Add(identityError);
@@ -38,6 +50,7 @@ internal static class MeshOptionsValidator
             if (!options.Services.ContainsKey(name))
             {
                 ValidateEndpoints($"Services:{name}", service, errors);
+                ValidateTransportSecurity($"Services:{name}", name, service, options, hasIdentity, errors);
             }
         }
 
@@ -183,6 +196,36 @@ internal static class MeshOptionsValidator
         if (split.Enabled && split.Weights.Values.All(w => w <= 0))
         {
             errors.Add($"{path}:TrafficSplit:Weights: at least one group needs a positive weight.");
+        }
+    }
+
+    /// <summary>Whether a service must be reached over mutual TLS only: it has a <c>ServerIdentity</c>, or the mesh
+    /// requires mutual TLS everywhere, and it did not opt in to plain http.</summary>
+    internal static bool RequiresMutualTls(MeshServiceOptions service, bool meshRequiresMutualTls) =>
+        (service.ServerIdentity is not null || meshRequiresMutualTls) && !service.AllowPlainHttp;
+
+    private static void ValidateTransportSecurity(string path, string name, MeshServiceOptions service, MeshOptions mesh, bool hasIdentity, List<string> errors)
+    {
+        if (service.ServerIdentity is not null && !hasIdentity)
+        {
+            errors.Add($"{path}:ServerIdentity: '{service.ServerIdentity}' cannot be verified: the workload has no identity for mutual TLS. " +
+                "Configure Mesh:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
+        }
+
+        if (!RequiresMutualTls(service, mesh.RequireMutualTls))
+        {
+            return;
+        }
+
+        var why = service.ServerIdentity is not null ? $"{path}:ServerIdentity is set" : "Mesh:RequireMutualTls is true";
+        for (var i = 0; i < service.Endpoints.Count; i++)
+        {
+            var endpoint = service.Endpoints[i];
+            if (Uri.TryCreate(endpoint.Address, UriKind.Absolute, out var uri) && uri.Scheme != Uri.UriSchemeHttps && MeshEndpoint.TryValidateAddress(uri, out _))
+            {
+                errors.Add($"{At(endpoint, $"{path}:Endpoints:{i}")}: '{endpoint.Address}' is plain {uri.Scheme}, but mesh service '{name}' requires mutual TLS ({why}); " +
+                    $"use an https address, or set {path}:AllowPlainHttp to true to send this service's requests in clear text on purpose.");
+            }
         }
     }
 

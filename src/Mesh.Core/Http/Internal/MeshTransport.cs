@@ -53,9 +53,21 @@ internal sealed class MeshTransport : IDisposable
     /// <summary>Sends a request that was already rewritten to <paramref name="endpoint"/> (or is not a mesh request).</summary>
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, EndpointState? endpoint, CancellationToken cancellationToken)
     {
-        if (_identity is not null && endpoint is { Service: { } service } && endpoint.Scheme == Uri.UriSchemeHttps)
+        if (endpoint is { Service: { } service })
         {
-            return (Volatile.Read(ref service.TlsInvoker) ?? CreateTlsInvoker(service)).SendAsync(request, cancellationToken);
+            if (endpoint.Scheme == Uri.UriSchemeHttps)
+            {
+                if (_identity is not null)
+                {
+                    return (Volatile.Read(ref service.TlsInvoker) ?? CreateTlsInvoker(service)).SendAsync(request, cancellationToken);
+                }
+            }
+            else if (service.RequiresMutualTls)
+            {
+                // Plain-http endpoints never join such a service's set; this guards the window of a reconfiguration.
+                return Task.FromException<HttpResponseMessage>(new HttpRequestException(HttpRequestError.SecureConnectionError,
+                    $"Mesh service '{service.Name}' requires mutual TLS; the request was not sent to the plain-http endpoint {endpoint.Key}."));
+            }
         }
 
         return _invoker.SendAsync(request, cancellationToken);

@@ -23,6 +23,7 @@ internal sealed class MeshMetrics : IDisposable
     private readonly Counter<long> _discoveryFailures;
     private readonly Counter<long> _retryBudgetExhausted;
     private readonly Counter<long> _tlsFailures;
+    private readonly Counter<long> _endpointsRefused;
     private Func<IEnumerable<ServiceRuntime>>? _services;
     private Func<IEnumerable<Measurement<double>>>? _certificateExpiry;
 
@@ -48,6 +49,7 @@ internal sealed class MeshMetrics : IDisposable
         _returns = _meter.CreateCounter<long>("mesh.endpoint.returns", "{return}", "Endpoints returned to service after an ejection or failed health checks.");
         _discoveryUpdates = _meter.CreateCounter<long>("mesh.discovery.updates", "{update}", "Endpoint sets applied from discovery sources.");
         _discoveryFailures = _meter.CreateCounter<long>("mesh.discovery.failures", "{failure}", "Discovery refreshes that failed (the last known endpoints stay in use).");
+        _endpointsRefused = _meter.CreateCounter<long>("mesh.discovery.endpoints.refused", "{endpoint}", "Endpoints from discovery sources left out of a service's set, by reason (plain_http: the service requires mutual TLS).");
         _retryBudgetExhausted = _meter.CreateCounter<long>("mesh.retry_budget.exhausted", "{retry}", "Retries refused because the retry budget was spent.");
         _tlsFailures = _meter.CreateCounter<long>("mesh.tls.handshake.failures", "{handshake}", "TLS handshakes refused by identity validation, by reason.");
         _meter.CreateObservableGauge("mesh.identity.certificate.time_to_expiry", ObserveExpiry, "s", "Seconds until the workload's certificate expires.");
@@ -91,6 +93,10 @@ internal sealed class MeshMetrics : IDisposable
 
     public void RecordDiscoveryFailure(string service, string source) =>
         _discoveryFailures.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service), new KeyValuePair<string, object?>(MeshTelemetry.Attributes.DiscoverySource, source));
+
+    public void RecordEndpointRefused(string service, string source, string reason) =>
+        _endpointsRefused.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service),
+            new KeyValuePair<string, object?>(MeshTelemetry.Attributes.DiscoverySource, source), new KeyValuePair<string, object?>(MeshTelemetry.Attributes.ErrorType, reason));
 
     public void RecordRetryBudgetExhausted(string service) => _retryBudgetExhausted.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service));
 
