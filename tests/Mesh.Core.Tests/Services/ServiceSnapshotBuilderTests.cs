@@ -15,7 +15,7 @@ public sealed class ServiceSnapshotBuilderTests
     {
         var options = new MeshServiceOptions { LoadBalancer = LoadBalancerKind.RoundRobin };
         configure?.Invoke(options);
-        return ServiceSettings.Compile("catalog", options, zone, meshRequiresMutualTls: false, Frequency);
+        return ServiceSettings.Compile("catalog", options, new MeshDefaults(zone), Frequency);
     }
 
     private static EndpointState Endpoint(int i, string? zone = null, Dictionary<string, string>? metadata = null) =>

@@ -36,6 +36,7 @@ internal static class MeshConfigurationReader
         }
 
         ReadTimeSpan(mesh, "ConnectTimeout", errors, v => options.ConnectTimeout = v);
+        ReadTimeSpan(mesh, "DiscoveryTimeout", errors, v => options.DiscoveryTimeout = v);
 
         foreach (var section in mesh.GetSection("Services").GetChildren())
         {
@@ -113,6 +114,7 @@ internal static class MeshConfigurationReader
         ReadInt(section, "PanicThreshold", errors, v => service.PanicThreshold = v);
         ReadBool(section.GetSection("Telemetry"), "EndpointLabels", errors, v => service.EndpointLabels = v);
         ReadTimeSpan(section, "AttemptTimeout", errors, v => service.AttemptTimeout = v);
+        ReadTimeSpan(section, "DiscoveryTimeout", errors, v => service.DiscoveryTimeout = v);
 
         var endpoints = section.GetSection("Endpoints");
         if (endpoints.Exists())

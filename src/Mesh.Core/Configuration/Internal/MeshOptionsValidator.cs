@@ -34,6 +34,11 @@ internal static class MeshOptionsValidator
             errors.Add("Mesh:RequireMutualTls: true, but the workload has no identity to present; configure Mesh:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
         }
 
+        if (options.DiscoveryTimeout < TimeSpan.Zero || options.DiscoveryTimeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Mesh:DiscoveryTimeout: {options.DiscoveryTimeout} is out of range; allowed: 00:00:00 (never wait) to 00:05:00.");
+        }
+
         foreach (var (name, service) in options.Services)
         {
             ValidateService($"Mesh:Services:{name}", name, service, discoveryProviders, errors);
@@ -101,6 +106,11 @@ internal static class MeshOptionsValidator
         if (service.AttemptTimeout is { } timeout && timeout <= TimeSpan.Zero)
         {
             errors.Add($"{path}:AttemptTimeout: {timeout} must be more than zero (or absent for no mesh deadline).");
+        }
+
+        if (service.DiscoveryTimeout is { } discoveryTimeout && (discoveryTimeout < TimeSpan.Zero || discoveryTimeout > TimeSpan.FromMinutes(5)))
+        {
+            errors.Add($"{path}:DiscoveryTimeout: {discoveryTimeout} is out of range; allowed: 00:00:00 (never wait) to 00:05:00, or absent for Mesh:DiscoveryTimeout.");
         }
 
         var hc = service.HealthCheck;

@@ -28,6 +28,9 @@ internal sealed class EndpointSet(ServiceRuntime owner, ServiceEvents events)
     /// <summary>The current problem of each failing source, joined ("Etcd: connection refused; Dns: ..."), or null.</summary>
     public string? Problems => _problems.Count == 0 ? null : string.Join("; ", _problems.Select(p => $"{p.Key}: {p.Value}"));
 
+    /// <summary>Whether <paramref name="source"/> has published a set (it may have been empty).</summary>
+    public bool HasPublished(string source) => _sources.ContainsKey(source);
+
     /// <summary>Replaces one source's set (the caller then merges).</summary>
     public void SetSource(string source, IReadOnlyList<MeshEndpoint> endpoints)
     {

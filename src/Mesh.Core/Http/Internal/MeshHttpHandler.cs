@@ -71,6 +71,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, AttemptState? previous, CancellationToken cancellationToken)
     {
+        if (service.Snapshot.FirstSet is { } firstSet)
+        {
+            // Right after start-up: the service's discovery providers have not published yet. Wait for them (bounded).
+            await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
+        }
+
         var settings = service.Settings;
         var env = service.Environment;
         var start = env.Now();
