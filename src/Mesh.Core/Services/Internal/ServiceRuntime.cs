@@ -166,7 +166,7 @@ internal sealed class ServiceRuntime : IDisposable
         }
 
         var picker = snapshot.Picker ?? throw new MeshNoEndpointsException(Name, snapshot.UnavailableReason ?? "no endpoints");
-        return EndpointSelector.Select(picker, context, tried, out isProbe);
+        return EndpointSelector.Select(picker, snapshot.Fallback, context, tried, out isProbe);
     }
 
     private ServiceSnapshot TryRefresh(long now)

@@ -8,9 +8,10 @@ namespace Mesh.Services.Internal;
 /// </summary>
 internal sealed class ServiceSnapshot
 {
-    public ServiceSnapshot(EndpointPicker picker, bool panic, int routable, int total, long refreshAt)
+    public ServiceSnapshot(EndpointPicker picker, bool panic, int routable, int total, long refreshAt, EndpointPicker? fallback = null)
     {
         Picker = picker;
+        Fallback = fallback;
         Panic = panic;
         Routable = routable;
         Total = total;
@@ -27,6 +28,10 @@ internal sealed class ServiceSnapshot
 
     /// <summary>Picks among the endpoints that take traffic now; null when none can (see <see cref="UnavailableReason"/>).</summary>
     public EndpointPicker? Picker { get; }
+
+    /// <summary>When <see cref="Picker"/> covers a preferred group only (the local zone): a picker over the other
+    /// candidates, for attempts that already tried every endpoint of the preferred group. Null otherwise.</summary>
+    public EndpointPicker? Fallback { get; }
 
     /// <summary>Whether too few endpoints are routable and traffic is spread over all of them.</summary>
     public bool Panic { get; }
