@@ -144,6 +144,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
 
             var response = await sending.ConfigureAwait(false);
+            request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
             var status = (int)response.StatusCode;
             if (status >= 500)
             {
