@@ -114,9 +114,13 @@ internal sealed class ServiceRuntime : IDisposable
                 return;
             }
 
-            _set.SetSource(source, copy);
+            var recoveredFrom = _set.SetSource(source, copy);
             MergeLocked(source);
             Events.SourceUpdated(source);
+            if (recoveredFrom > 0)
+            {
+                Events.SourceRecovered(source, recoveredFrom, copy.Length);
+            }
         }
 
         Events.Flush();
@@ -125,17 +129,22 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>Records that a source failed; its last set stays in use.</summary>
     public void ReportSourceFailure(string source, Exception error)
     {
-        int count;
+        (int FailuresInARow, int LastCount) failure;
         lock (_lock)
         {
-            count = _set.SetProblem(source, error.Message);
+            if (_disposed)
+            {
+                return;
+            }
+
+            failure = _set.SetProblem(source, error.Message);
             if (_set.States.Length == 0)
             {
                 PublishLocked(Now()); // so that "no endpoints" names the discovery failure
             }
         }
 
-        Events.SourceFailed(error, source, count);
+        Events.SourceFailed(error, source, failure.FailuresInARow, failure.LastCount);
     }
 
     private void MergeLocked(string changedSource)
