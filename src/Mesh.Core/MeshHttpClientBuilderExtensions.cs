@@ -1,5 +1,5 @@
 using Mesh.Http.Internal;
-using Mesh.Internal;
+using Mesh.Services.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -2,7 +2,7 @@ using Mesh;
 using Mesh.Configuration.Internal;
 using Mesh.Discovery;
 using Mesh.Http.Internal;
-using Mesh.Internal;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Mesh.Discovery.Etcd.Internal;
-using Mesh.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Mesh.Benchmarks.Discovery;
@@ -62,7 +63,7 @@ public class EndpointUpdateBenchmarks
     internal static ServiceRuntime CreateService(LoadBalancerKind balancer)
     {
         var options = new MeshServiceOptions { LoadBalancer = balancer, Discovery = Source };
-        var service = new ServiceRuntime("bench", new MeshEnvironment(TimeProvider.System, NullLogger.Instance), options, zone: null);
+        var service = new ServiceRuntime("bench", new MeshEnvironment(TimeProvider.System), options, zone: null);
         service.Configure(options, zone: null);
         return service;
     }

@@ -8,8 +8,9 @@ using BenchmarkDotNet.Jobs;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Net.Client;
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 using Mesh.LoadBalancing.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -33,12 +34,12 @@ public class PickBenchmarks
             options.Endpoints.Add(new MeshEndpointOptions { Address = $"http://10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}:8080", Weight = 1 + (i % 3) });
         }
 
-        _service = new ServiceRuntime("bench", new MeshEnvironment(TimeProvider.System, NullLogger.Instance), options, zone: null);
+        _service = new ServiceRuntime("bench", new MeshEnvironment(TimeProvider.System), options, zone: null);
         _service.Configure(options, zone: null);
         _context = new PickContext(_service.Now(), 0x9E3779B97F4A7C15UL, Balancer == LoadBalancerKind.ConsistentHash, 0);
         foreach (var endpoint in _service.Endpoints)
         {
-            endpoint.ObserveRtt(1000 + (endpoint.Port % 7), _service.Now(), _service.DecayTicks);
+            endpoint.ObserveRtt(1000 + (endpoint.Port % 7), _service.Now(), _service.Settings.Picker.DecayTicks);
         }
     }
 
@@ -51,7 +52,7 @@ public class PickBenchmarks
         var start = _service.Now();
         var endpoint = _service.Pick(_context, null, out var isProbe);
         endpoint.OnRequestStart();
-        endpoint.OnRequestEnd(start, start + 2000, _service.DecayTicks, failed: false);
+        endpoint.OnRequestEnd(start, start + 2000, _service.Settings.Picker.DecayTicks, failed: false);
         _service.OnOutcome(endpoint, RequestOutcome.Success, isProbe, null);
         return endpoint.Port;
     }

@@ -1,4 +1,4 @@
-using Mesh.Internal;
+using Mesh.Services.Internal;
 
 namespace Mesh;
 

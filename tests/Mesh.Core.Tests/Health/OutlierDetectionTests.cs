@@ -1,5 +1,6 @@
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 using Mesh.LoadBalancing.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -21,7 +22,7 @@ public sealed class OutlierDetectionTests
         }
 
         configure?.Invoke(options);
-        var env = new MeshEnvironment(_time, NullLogger.Instance);
+        var env = new MeshEnvironment(_time);
         env.HealthChanged += _events.Add;
         var service = new ServiceRuntime("catalog", env, options, zone: null);
         service.Configure(options, zone: null);
@@ -266,7 +267,7 @@ public sealed class OutlierDetectionTests
             {
                 var endpoint = service.Pick(context, null, out _);
                 endpoint.OnRequestStart();
-                endpoint.OnRequestEnd(context.Now, context.Now + 1000, service.DecayTicks, failed: false);
+                endpoint.OnRequestEnd(context.Now, context.Now + 1000, service.Settings.Picker.DecayTicks, failed: false);
                 service.OnOutcome(endpoint, RequestOutcome.Success, false, null);
             }
 

@@ -1,3 +1,4 @@
+using Mesh.Resilience.Internal;
 using Mesh.Health.Internal;
 using Microsoft.Extensions.Time.Testing;
 

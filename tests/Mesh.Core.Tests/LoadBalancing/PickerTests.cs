@@ -1,5 +1,6 @@
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 using Mesh.LoadBalancing.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,7 +17,7 @@ public sealed class PickerTests
             options.Endpoints.Add(new MeshEndpointOptions { Address = $"http://10.0.{i / 256}.{i % 256}:80", Weight = weights[i] });
         }
 
-        var service = new ServiceRuntime("svc", new MeshEnvironment(TimeProvider.System, NullLogger.Instance), options, zone: null);
+        var service = new ServiceRuntime("svc", new MeshEnvironment(TimeProvider.System), options, zone: null);
         service.Configure(options, zone: null);
         return service;
     }

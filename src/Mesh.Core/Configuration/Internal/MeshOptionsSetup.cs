@@ -1,4 +1,4 @@
-using Mesh.Internal;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
-using Mesh.Endpoints;
+using Mesh.Endpoints.Internal;
 using Mesh.Http.Internal;
-using Mesh.Internal;
+using Mesh.Services.Internal;
 
 namespace Mesh.Health.Internal;
 
@@ -20,12 +20,12 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
     private readonly ServiceRuntime _service;
     private readonly HealthCheckOptions _options;
     private readonly MeshTransport _transport;
-    private readonly Mesh.Internal.CheckThrottle _concurrency;
+    private readonly CheckThrottle _concurrency;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
 
-    public ActiveHealthChecker(ServiceRuntime service, HealthCheckOptions options, MeshTransport transport, Mesh.Internal.CheckThrottle concurrency, TimeProvider time)
+    public ActiveHealthChecker(ServiceRuntime service, HealthCheckOptions options, MeshTransport transport, CheckThrottle concurrency, TimeProvider time)
     {
         _service = service;
         _options = options;

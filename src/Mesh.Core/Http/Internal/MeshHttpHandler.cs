@@ -1,8 +1,9 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
 using Mesh.LoadBalancing.Internal;
+using Mesh.Services.Internal;
 
 namespace Mesh.Http.Internal;
 
@@ -70,27 +71,30 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, AttemptState? previous, CancellationToken cancellationToken)
     {
-        var start = service.Now();
+        var settings = service.Settings;
+        var env = service.Environment;
+        var start = env.Now();
+        var budget = service.Budget;
         if (previous is null)
         {
-            service.Budget.OnRequest(start);
+            budget.OnRequest(start);
         }
-        else if (!service.Budget.TryRetry(start))
+        else if (!budget.TryRetry(start))
         {
-            MeshLog.RetryBudgetExhausted(_registry.Logger, service.Name);
-            _registry.Environment.Metrics.RecordRetryBudgetExhausted(service.Name);
-            throw new MeshRetryBudgetExceededException(service.Name, service.Budget.Ratio);
+            HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
+            env.Metrics.RecordRetryBudgetExhausted(service.Name);
+            throw new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
         }
 
         var hash = 0UL;
-        var hasHash = service.UsesHashing && TryGetHash(request, service, out hash);
+        var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
         var endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), previous?.Tried, out var isProbe);
 
         request.RequestUri = endpoint.Rewrite(logical);
         endpoint.OnRequestStart();
         CancellationTokenSource? deadline = null;
         var token = cancellationToken;
-        if (service.AttemptTimeout is { } timeout)
+        if (settings.AttemptTimeout is { } timeout)
         {
             deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(timeout);
@@ -144,9 +148,9 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         catch (OperationCanceledException ex) when (deadline is not null && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             outcome = RequestOutcome.Timeout;
-            failure = $"no response within {service.AttemptTimeout}";
+            failure = $"no response within {settings.AttemptTimeout}";
             retryable = true;
-            throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, service.AttemptTimeout!.Value) { Source = ex.Source };
+            throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, settings.AttemptTimeout!.Value) { Source = ex.Source };
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
         {
@@ -169,7 +173,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             outcome = RequestOutcome.ConnectionFailure;
             failure = spiffe.Message;
             retryable = true;
-            _registry.Environment.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
+            env.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
             throw new HttpRequestException(HttpRequestError.SecureConnectionError,
                 $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe);
         }
@@ -183,10 +187,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         finally
         {
             request.RequestUri = logical;
-            var end = service.Now();
-            endpoint.OnRequestEnd(start, end, service.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, service.FailurePenaltyTicks);
+            var end = env.Now();
+            endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, settings.Picker.DefaultRttTicks);
             service.OnOutcome(endpoint, outcome, isProbe, failure);
-            _registry.Environment.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / _registry.Environment.Frequency);
+            env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency);
             if (retryable)
             {
                 var state = s_attempts.GetValue(request, static _ => new AttemptState());
@@ -198,7 +202,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         }
     }
 
-    private static bool TryGetHash(HttpRequestMessage request, ServiceRuntime service, out ulong hash)
+    private static bool TryGetHash(HttpRequestMessage request, ServiceSettings settings, out ulong hash)
     {
         if (request.Options.TryGetValue(MeshRequestOptions.HashKey, out var key) && key is not null)
         {
@@ -206,7 +210,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             return true;
         }
 
-        if (service.HashHeader is { } header && request.Headers.NonValidated.TryGetValues(header, out var values))
+        if (settings.HashHeader is { } header && request.Headers.NonValidated.TryGetValues(header, out var values))
         {
             foreach (var value in values)
             {

@@ -1,6 +1,8 @@
 using System.Net;
-using Mesh.Endpoints;
+using System.Runtime.CompilerServices;
+using Mesh.Endpoints.Internal;
 using Mesh.Identity;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Http.Internal;
@@ -10,8 +12,9 @@ namespace Mesh.Http.Internal;
 /// IHttpClientFactory (so connection pools and endpoint statistics are not reset every two minutes):
 /// one <see cref="SocketsHttpHandler"/> for plain HTTP, and — when the workload has an identity — one per service for
 /// <c>https</c> endpoints, configured by <see cref="MeshTlsClient"/> to present the current SVID and to accept only
-/// servers proving the service's <c>ServerIdentity</c>. Connection lifetime is bounded so that endpoint and
-/// certificate changes reach pooled connections.
+/// servers proving the service's <c>ServerIdentity</c>. When a service's <c>ServerIdentity</c> changes, its pool is
+/// replaced and the old one is disposed a minute later (on the injected clock), once its requests have finished.
+/// Connection lifetime is bounded so that endpoint and certificate changes reach pooled connections.
 /// </summary>
 internal sealed class MeshTransport : IDisposable
 {
@@ -24,6 +27,11 @@ internal sealed class MeshTransport : IDisposable
     private readonly ILogger? _logger;
     private readonly TimeProvider? _time;
     private readonly List<HttpMessageInvoker> _tlsInvokers = [];
+    private readonly ConditionalWeakTable<ServiceRuntime, TlsPool> _tlsPools = new();
+    private bool _disposed;
+
+    /// <summary>How long a replaced mTLS pool lives on for the requests still using it.</summary>
+    internal static readonly TimeSpan RetiredPoolLifetime = TimeSpan.FromMinutes(1);
 
     public MeshTransport(MeshOptions options, IMeshIdentitySource? identity = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
@@ -59,10 +67,10 @@ internal sealed class MeshTransport : IDisposable
             {
                 if (_identity is not null)
                 {
-                    return (Volatile.Read(ref service.TlsInvoker) ?? CreateTlsInvoker(service)).SendAsync(request, cancellationToken);
+                    return TlsInvoker(service).SendAsync(request, cancellationToken);
                 }
             }
-            else if (service.RequiresMutualTls)
+            else if (service.Settings.RequiresMutualTls)
             {
                 // Plain-http endpoints never join such a service's set; this guards the window of a reconfiguration.
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException(HttpRequestError.SecureConnectionError,
@@ -73,22 +81,58 @@ internal sealed class MeshTransport : IDisposable
         return _invoker.SendAsync(request, cancellationToken);
     }
 
-    private HttpMessageInvoker CreateTlsInvoker(Mesh.Internal.ServiceRuntime service)
+    /// <summary>The service's mTLS pool for its current <c>ServerIdentity</c>.</summary>
+    private HttpMessageInvoker TlsInvoker(ServiceRuntime service)
+    {
+        var expected = service.Settings.ServerIdentity;
+        if (_tlsPools.TryGetValue(service, out var pool) && ReferenceEquals(pool.ServerIdentity, expected))
+        {
+            return pool.Invoker;
+        }
+
+        return CreateTlsInvoker(service, expected);
+    }
+
+    private HttpMessageInvoker CreateTlsInvoker(ServiceRuntime service, SpiffeIdPattern? serverIdentity)
     {
         lock (_gate)
         {
-            if (Volatile.Read(ref service.TlsInvoker) is { } existing)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_tlsPools.TryGetValue(service, out var existing))
             {
-                return existing;
+                if (ReferenceEquals(existing.ServerIdentity, serverIdentity))
+                {
+                    return existing.Invoker;
+                }
+
+                Retire(existing.Invoker);
             }
 
-            var expected = service.ServerIdentity ?? SpiffeIdPattern.AnyInTrustDomain(_identity!.Current.Id.TrustDomain);
+            var expected = serverIdentity ?? SpiffeIdPattern.AnyInTrustDomain(_identity!.Current.Id.TrustDomain);
             var handler = MeshTlsClient.Configure(NewHandler(), _identity!, expected, _logger, _time);
             var invoker = new HttpMessageInvoker(handler, disposeHandler: true);
             _tlsInvokers.Add(invoker);
-            Volatile.Write(ref service.TlsInvoker, invoker);
+            _tlsPools.AddOrUpdate(service, new TlsPool(serverIdentity, invoker));
             return invoker;
         }
+    }
+
+    /// <summary>Disposes a replaced pool after <see cref="RetiredPoolLifetime"/>, so requests in flight on it finish.</summary>
+    private void Retire(HttpMessageInvoker invoker)
+    {
+        ITimer? timer = null;
+        timer = (_time ?? TimeProvider.System).CreateTimer(_ =>
+        {
+            lock (_gate)
+            {
+                if (_tlsInvokers.Remove(invoker))
+                {
+                    invoker.Dispose();
+                }
+            }
+
+            timer?.Dispose();
+        }, null, RetiredPoolLifetime, Timeout.InfiniteTimeSpan);
     }
 
     private SocketsHttpHandler NewHandler() => new()
@@ -110,6 +154,7 @@ internal sealed class MeshTransport : IDisposable
         _handler.Dispose();
         lock (_gate)
         {
+            _disposed = true;
             foreach (var invoker in _tlsInvokers)
             {
                 invoker.Dispose();
@@ -121,6 +166,9 @@ internal sealed class MeshTransport : IDisposable
         _ownedIdentity?.Dispose();
     }
 }
+
+/// <summary>A service's mTLS connection pool and the server identity it checks.</summary>
+internal sealed record TlsPool(SpiffeIdPattern? ServerIdentity, HttpMessageInvoker Invoker);
 
 /// <summary>
 /// The primary handler of mesh clients. Deliberately neither a <see cref="SocketsHttpHandler"/> nor a

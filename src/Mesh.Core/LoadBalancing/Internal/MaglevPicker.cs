@@ -1,6 +1,6 @@
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
-using Mesh.Endpoints;
+using Mesh.Endpoints.Internal;
 
 namespace Mesh.LoadBalancing.Internal;
 

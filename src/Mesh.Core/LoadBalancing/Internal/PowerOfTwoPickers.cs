@@ -1,4 +1,4 @@
-using Mesh.Endpoints;
+using Mesh.Endpoints.Internal;
 
 namespace Mesh.LoadBalancing.Internal;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Mesh.Endpoints;
-using Mesh.Internal;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 
 namespace Mesh.Telemetry.Internal;
 
@@ -73,7 +74,7 @@ internal sealed class MeshMetrics : IDisposable
             { MeshTelemetry.Attributes.Service, service.Name },
             { MeshTelemetry.Attributes.Outcome, OutcomeName(outcome) },
         };
-        if (service.EndpointLabels)
+        if (service.Settings.EndpointLabels)
         {
             tags.Add(MeshTelemetry.Attributes.ServerAddress, endpoint.Host);
             tags.Add(MeshTelemetry.Attributes.ServerPort, endpoint.Port);

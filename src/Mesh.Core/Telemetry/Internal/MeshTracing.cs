@@ -45,7 +45,7 @@ internal static class MeshTracing
         }
 
         activity.SetTag(MeshTelemetry.Attributes.Service, attempt.Service.Name);
-        activity.SetTag(MeshTelemetry.Attributes.LoadBalancer, attempt.Service.BalancerName);
+        activity.SetTag(MeshTelemetry.Attributes.LoadBalancer, attempt.Service.Settings.BalancerName);
         if (attempt.Retry > 0)
         {
             activity.SetTag(MeshTelemetry.Attributes.ResendCount, attempt.Retry);

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
+using Mesh.Health.Internal;
+using Mesh.Services.Internal;
 
-namespace Mesh.Endpoints;
+namespace Mesh.Endpoints.Internal;
 
 /// <summary>Routing status of an endpoint, from passive outlier detection.</summary>
 internal enum EndpointStatus
@@ -15,23 +17,17 @@ internal enum EndpointStatus
     Probing,
 }
 
-/// <summary>Result of active health checks.</summary>
-internal enum ActiveHealth
-{
-    /// <summary>Not checked (yet), or checks are off: treated as healthy.</summary>
-    Unknown = 0,
-
-    /// <summary>Passed its checks.</summary>
-    Healthy,
-
-    /// <summary>Failed <c>UnhealthyThreshold</c> checks in a row.</summary>
-    Unhealthy,
-}
-
 /// <summary>
-/// The live state of one endpoint of one service: load, latency estimate and health. One instance per endpoint
-/// key lives as long as the endpoint stays in the service's set, so statistics survive configuration and discovery
-/// updates. All members are thread-safe; the per-request members allocate nothing.
+/// The live state of one endpoint of one service. One instance per endpoint key lives as long as the endpoint stays in
+/// the service's set, so statistics survive configuration and discovery updates. Three kinds of members:
+/// <list type="bullet">
+/// <item>identity and URI rewriting (immutable apart from the cached rewrite);</item>
+/// <item>load and latency, updated on every attempt without locks and without allocating (in-flight and request
+/// counters with <see cref="Interlocked"/>, the peak-EWMA estimate under a small lock of its own);</item>
+/// <item>health: <see cref="Status"/>, <see cref="ActiveHealth"/>, <see cref="SlowStartBegin"/> and
+/// <see cref="Reason"/> are written only under the owning service's lock and read anywhere; the outlier-detection and
+/// active-check counters live in <see cref="Outlier"/> and <see cref="Checks"/>, owned by those parts.</item>
+/// </list>
 /// </summary>
 internal sealed class EndpointState
 {
@@ -49,14 +45,16 @@ internal sealed class EndpointState
     private long _rttStamp;
     private volatile bool _measured;
 
-    // Health, written under the owning service's lock, read anywhere.
     private volatile EndpointStatus _status;
     private volatile ActiveHealth _activeHealth;
+    private volatile HealthReason? _reason;
+    private long _slowStartBegin;
     private int _probeTaken;
 
-    public EndpointState(MeshEndpoint endpoint)
+    public EndpointState(MeshEndpoint endpoint, ServiceRuntime? service = null)
     {
         _endpoint = endpoint;
+        Service = service;
         Key = endpoint.Key;
         var address = endpoint.Address;
         Scheme = address.Scheme;
@@ -69,14 +67,16 @@ internal sealed class EndpointState
 
     public string Key { get; }
 
-    /// <summary>The service this endpoint state belongs to (set when the service creates it).</summary>
-    public Internal.ServiceRuntime? Service { get; init; }
+    /// <summary>The service this endpoint state belongs to (null only in unit tests of single parts).</summary>
+    public ServiceRuntime? Service { get; }
 
     public string Scheme { get; }
 
     public string Host { get; }
 
     public int Port { get; }
+
+    // ------------------------------------------------------------------ load and latency (hot path)
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -86,6 +86,8 @@ internal sealed class EndpointState
 
     public bool IsMeasured => _measured;
 
+    // ------------------------------------------------------------------ health (written under the service lock)
+
     public EndpointStatus Status { get => _status; set => _status = value; }
 
     public ActiveHealth ActiveHealth { get => _activeHealth; set => _activeHealth = value; }
@@ -93,37 +95,18 @@ internal sealed class EndpointState
     /// <summary>Whether the endpoint may receive normal traffic (not ejected, not failing active checks).</summary>
     public bool IsRoutable => _status != EndpointStatus.Ejected && _activeHealth != ActiveHealth.Unhealthy;
 
-    // ---- outlier detection and slow start bookkeeping (guarded by the service lock unless noted) ----
+    /// <summary>Why the endpoint is in its current state (a kind to decide on, a text to show), or null.</summary>
+    public HealthReason? Reason { get => _reason; set => _reason = value; }
 
-    /// <summary>Consecutive counted failures (Interlocked).</summary>
-    public int ConsecutiveFailures;
+    /// <summary>When the current slow-start ramp began (timestamp); 0 when the endpoint never ramped. The ramp's
+    /// progress is computed from it (see <see cref="SlowStart"/>); reading never changes it.</summary>
+    public long SlowStartBegin { get => Volatile.Read(ref _slowStartBegin); set => Volatile.Write(ref _slowStartBegin, value); }
 
-    /// <summary>Ejections without a healthy period in between.</summary>
-    public int EjectionsInARow;
+    /// <summary>Outlier-detection counters (see <see cref="OutlierDetector"/>).</summary>
+    public OutlierState Outlier { get; } = new();
 
-    /// <summary>When the current ejection ends (timestamp).</summary>
-    public long EjectedUntil;
-
-    /// <summary>When the endpoint last returned to service (timestamp), 0 if never ejected.</summary>
-    public long ReturnedAt;
-
-    /// <summary>When the current slow-start ramp began (timestamp); 0 when not ramping.</summary>
-    public long SlowStartBegin;
-
-    /// <summary>Active check streaks.</summary>
-    public int CheckFailures;
-
-    /// <summary>Active check streaks.</summary>
-    public int CheckSuccesses;
-
-    /// <summary>Why the endpoint is in its current state, for snapshots and logs.</summary>
-    public string? Reason;
-
-    /// <summary>The last error that counted as a failure.</summary>
-    public string? LastFailure;
-
-    /// <summary>Rolling window for the failure-rate rule (Interlocked).</summary>
-    public FailureRateWindow RateWindow;
+    /// <summary>Active health-check streaks (see <see cref="ActiveHealthTracker"/>).</summary>
+    public ActiveCheckState Checks { get; } = new();
 
     public void Update(MeshEndpoint endpoint) => Volatile.Write(ref _endpoint, endpoint);
 
@@ -143,7 +126,7 @@ internal sealed class EndpointState
         return uri;
     }
 
-    /// <summary>Marks the start of a request; returns nothing, the caller keeps the start timestamp.</summary>
+    /// <summary>Marks the start of an attempt; the caller keeps the start timestamp.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnRequestStart()
     {
@@ -151,7 +134,7 @@ internal sealed class EndpointState
         Interlocked.Increment(ref _requests);
     }
 
-    /// <summary>Marks the end of a request and feeds its latency into the peak-EWMA estimate. A failed attempt counts
+    /// <summary>Marks the end of an attempt and feeds its latency into the peak-EWMA estimate. A failed attempt counts
     /// as at least <paramref name="failurePenaltyTicks"/>, so that an endpoint failing fast (connection refused) does
     /// not look like the fastest one and attract traffic.</summary>
     public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
@@ -167,9 +150,9 @@ internal sealed class EndpointState
         ObserveRtt(rtt, now, decayTicks);
     }
 
-    /// <summary>Peak-EWMA update (Finagle/Linkerd): a sample above the estimate replaces it; otherwise the estimate
-    /// moves towards the sample with weight 1 - e^(-Δt/τ), Δt being the time since the previous sample.
-    /// The first sample replaces the default.</summary>
+    /// <summary>Peak-EWMA update (Finagle's <c>PeakEwma</c>, Linkerd's <c>tower::load::PeakEwma</c>): a sample above
+    /// the estimate replaces it at once (the peak); otherwise the estimate moves towards the sample with weight
+    /// 1 − e^(−Δt/τ), Δt being the time since the previous sample. The first sample replaces the default.</summary>
     public void ObserveRtt(double rttTicks, long now, double decayTicks)
     {
         lock (_rttLock)
@@ -189,8 +172,8 @@ internal sealed class EndpointState
         }
     }
 
-    /// <summary>The RTT estimate at <paramref name="now"/>, decayed towards zero since the last sample (so that an
-    /// endpoint avoided for a long time is eventually measured again), or <see langword="null"/> when unmeasured.</summary>
+    /// <summary>The RTT estimate at <paramref name="now"/>, decayed towards zero since the last sample (Finagle decays
+    /// on read, so that an endpoint avoided for a long time is eventually measured again).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double RttEstimate(long now, double decayTicks)
     {
@@ -209,7 +192,7 @@ internal sealed class EndpointState
     /// <summary>For probing endpoints: takes the single probe slot.</summary>
     public bool TryTakeProbe() => Interlocked.CompareExchange(ref _probeTaken, 1, 0) == 0;
 
-    /// <summary>Releases the probe slot (after the probe's outcome was recorded).</summary>
+    /// <summary>Releases the probe slot (after the probe's outcome was recorded, or when probing begins).</summary>
     public void ReleaseProbe() => Volatile.Write(ref _probeTaken, 0);
 
     public override string ToString() => Key;
@@ -217,13 +200,3 @@ internal sealed class EndpointState
 
 /// <summary>A cached rewrite result.</summary>
 internal sealed record RewrittenUri(string PathAndQuery, Uri Uri);
-
-/// <summary>Two half-window buckets of request and failure counts (the failure-rate rule).</summary>
-internal struct FailureRateWindow
-{
-    public long Epoch;
-    public int Requests;
-    public int Failures;
-    public int PreviousRequests;
-    public int PreviousFailures;
-}

@@ -1,4 +1,4 @@
-namespace Mesh.Health.Internal;
+namespace Mesh.Resilience.Internal;
 
 /// <summary>
 /// A retry budget (Linkerd, Finagle): over a sliding window, retries may be at most <c>RetryRatio</c> × requests +

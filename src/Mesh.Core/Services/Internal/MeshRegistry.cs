@@ -8,7 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Mesh.Internal;
+namespace Mesh.Services.Internal;
 
 /// <summary>Where the mesh's configuration section lives (for provider-specific keys of discovery sources).</summary>
 internal sealed class MeshConfigurationLocation(IConfiguration? section)
@@ -45,11 +45,11 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         MeshConfigurationLocation? location = null,
         System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
-        Logger = loggerFactory.CreateLogger("Mesh");
-        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, Logger, new Telemetry.Internal.MeshMetrics(meterFactory))
+        Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, loggerFactory, new Telemetry.Internal.MeshMetrics(meterFactory))
         {
             HasIdentity = transport.Identity is not null,
         };
+        Logger = Environment.RegistryLogger;
         Environment.Metrics.Observe(() => _services.Values);
         if (transport.Identity is { } identity)
         {
@@ -77,7 +77,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
             }
             catch (Exception ex)
             {
-                MeshLog.ReloadRefused(Logger, ex.Message);
+                RegistryLog.ReloadRefused(Logger, ex.Message);
             }
         });
     }
@@ -109,7 +109,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
                 throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(MeshOptions), errors);
             }
 
-            MeshLog.ReloadRefused(Logger, string.Join(" | ", errors));
+            RegistryLog.ReloadRefused(Logger, string.Join(" | ", errors));
             return;
         }
 
@@ -144,7 +144,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
                 }
                 else
                 {
-                    runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone);
+                    runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone, options.RequireMutualTls);
                     runtime.Configure(serviceOptions, options.Zone, options.RequireMutualTls);
                 }
 
@@ -170,7 +170,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
             _ = DisposeQuietlyAsync(disposable);
         }
 
-        MeshLog.ConfigurationApplied(Logger, _services.Count);
+        RegistryLog.ConfigurationApplied(Logger, _services.Count);
     }
 
     private void SyncWatchesLocked(ServiceRuntime runtime, MeshServiceOptions options, List<IAsyncDisposable> stale)
@@ -251,7 +251,7 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         }
         catch (Exception ex)
         {
-            MeshLog.StopFailed(Logger, ex);
+            RegistryLog.StopFailed(Logger, ex);
         }
     }
 
@@ -288,23 +288,4 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private sealed record Watch(IAsyncDisposable Handle, string Fingerprint);
-}
-
-/// <summary>Bounds concurrent active health checks across services; resizable on reload (each check releases the
-/// semaphore it waited on, so a resize never unbalances one).</summary>
-internal sealed class CheckThrottle(int limit)
-{
-    private SemaphoreSlim _current = new(limit);
-    private int _limit = limit;
-
-    public SemaphoreSlim Current => Volatile.Read(ref _current);
-
-    public void Resize(int limit)
-    {
-        if (limit != _limit)
-        {
-            _limit = limit;
-            Volatile.Write(ref _current, new SemaphoreSlim(limit)); // the old one is left to finish and be collected
-        }
-    }
 }

@@ -1,0 +1,394 @@
+using Mesh.Discovery;
+using Mesh.Endpoints.Internal;
+using Mesh.Health.Internal;
+using Mesh.LoadBalancing.Internal;
+using Mesh.Resilience.Internal;
+
+namespace Mesh.Services.Internal;
+
+/// <summary>
+/// One logical service at run time: a small coordinator. It owns the service lock and publishes the
+/// <see cref="ServiceSnapshot"/> the request path reads; the work is done by its parts, each testable alone:
+/// <see cref="ServiceSettings"/> (compiled settings), <see cref="EndpointSet"/> (sources merged, endpoint state kept),
+/// <see cref="OutlierDetector"/> (passive health), <see cref="EjectionScheduler"/> (when ejections end),
+/// <see cref="ActiveHealthTracker"/> (active check results), <see cref="ServiceSnapshotBuilder"/> (routable → panic →
+/// zones → slow start → split → picker), <see cref="EndpointSelector"/> (tried endpoints and probes) and
+/// <see cref="ServiceEvents"/> (logs, metrics, events).
+/// <para>Threading: every state change takes the lock, rebuilds the snapshot and publishes it with one volatile write;
+/// the per-request path (<see cref="Pick"/>, <see cref="OnOutcome"/>) takes no lock unless an outcome changes health.
+/// Health events are delivered after the lock is released.</para>
+/// </summary>
+internal sealed class ServiceRuntime : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly MeshEnvironment _env;
+    private readonly EndpointSet _set;
+    private readonly EjectionScheduler _ejections;
+    private volatile ServiceSettings _settings;
+    private volatile ServiceSnapshot _snapshot = ServiceSnapshot.Unavailable("no endpoints have been published yet");
+    private RetryBudget _budget;
+    private bool _disposed;
+
+    public ServiceRuntime(string name, MeshEnvironment env, MeshServiceOptions options, string? zone, bool requireMutualTls = false)
+    {
+        Name = name;
+        _env = env;
+        Events = new ServiceEvents(name, env);
+        _set = new EndpointSet(this, Events);
+        _ejections = new EjectionScheduler(env.Time, OnEjectionsDue);
+        _settings = ServiceSettings.Compile(name, options, zone, requireMutualTls, env.Frequency);
+        _budget = NewBudget(_settings);
+    }
+
+    public string Name { get; }
+
+    /// <summary>The settings in effect (swapped atomically on reload).</summary>
+    public ServiceSettings Settings => _settings;
+
+    public MeshServiceOptions Options => _settings.Options;
+
+    public RetryBudget Budget => Volatile.Read(ref _budget);
+
+    public ServiceEvents Events { get; }
+
+    public MeshEnvironment Environment => _env;
+
+    public EndpointState[] Endpoints => _set.States;
+
+    public ServiceSnapshot Snapshot => _snapshot;
+
+    public string? DiscoveryProblem
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _set.Problems;
+            }
+        }
+    }
+
+    public long Now() => _env.Time.GetTimestamp();
+
+    // ------------------------------------------------------------------ configuration and endpoint sets
+
+    /// <summary>Applies (re)loaded options; endpoint states that stay keep their statistics and health.</summary>
+    public void Configure(MeshServiceOptions options, string? zone, bool requireMutualTls = false)
+    {
+        lock (_lock)
+        {
+            var previous = _settings;
+            var settings = ServiceSettings.Compile(Name, options, zone, requireMutualTls, _env.Frequency, previous);
+            _settings = settings;
+            if (settings.RetryBudget != previous.RetryBudget)
+            {
+                Volatile.Write(ref _budget, NewBudget(settings)); // only a changed budget starts afresh
+            }
+
+            if (settings.UsesConfiguration)
+            {
+                _set.SetSource(MeshServiceOptions.ConfigurationDiscoveryName, settings.ConfiguredEndpoints);
+            }
+
+            _set.RetainSources(settings.DiscoverySources);
+            MergeLocked(MeshServiceOptions.ConfigurationDiscoveryName);
+        }
+
+        Events.Flush();
+    }
+
+    /// <summary>Replaces one discovery source's endpoint set and swaps the merged set in atomically.</summary>
+    public void SetSource(string source, IReadOnlyList<MeshEndpoint> endpoints)
+    {
+        var copy = endpoints.ToArray();
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _set.SetSource(source, copy);
+            MergeLocked(source);
+            Events.SourceUpdated(source);
+        }
+
+        Events.Flush();
+    }
+
+    /// <summary>Records that a source failed; its last set stays in use.</summary>
+    public void ReportSourceFailure(string source, Exception error)
+    {
+        int count;
+        lock (_lock)
+        {
+            count = _set.SetProblem(source, error.Message);
+            if (_set.States.Length == 0)
+            {
+                PublishLocked(Now()); // so that "no endpoints" names the discovery failure
+            }
+        }
+
+        Events.SourceFailed(error, source, count);
+    }
+
+    private void MergeLocked(string changedSource)
+    {
+        var now = Now();
+        var change = _set.Merge(changedSource, _settings, _env.HasIdentity, now);
+        PublishLocked(now);
+        _ejections.Reschedule(_set.States, now);
+        if (change.Added > 0 || change.Removed > 0)
+        {
+            Events.EndpointsUpdated(changedSource, change.Count, change.Added, change.Removed);
+        }
+    }
+
+    // ------------------------------------------------------------------ the request path
+
+    /// <summary>
+    /// Picks an endpoint for one attempt, skipping endpoints this request already tried and probing endpoints whose
+    /// single probe is taken. Allocates nothing.
+    /// </summary>
+    /// <exception cref="MeshNoEndpointsException">No endpoint can take the request.</exception>
+    public EndpointState Pick(in PickContext context, TriedEndpoints? tried, out bool isProbe)
+    {
+        var snapshot = _snapshot;
+        if (context.Now >= snapshot.RefreshAt)
+        {
+            snapshot = TryRefresh(context.Now);
+        }
+
+        var picker = snapshot.Picker ?? throw new MeshNoEndpointsException(Name, snapshot.UnavailableReason ?? "no endpoints");
+        return EndpointSelector.Select(picker, context, tried, out isProbe);
+    }
+
+    private ServiceSnapshot TryRefresh(long now)
+    {
+        // Slow-start weights are due for a refresh: one caller rebuilds, the others keep the current snapshot.
+        if (_lock.TryEnter())
+        {
+            try
+            {
+                if (now >= _snapshot.RefreshAt)
+                {
+                    PublishLocked(now);
+                }
+            }
+            finally
+            {
+                _lock.Exit();
+            }
+        }
+
+        return _snapshot;
+    }
+
+    /// <summary>Feeds one attempt's outcome into outlier detection (the latency went to the endpoint already).</summary>
+    public void OnOutcome(EndpointState endpoint, RequestOutcome outcome, bool isProbe, string? failure)
+    {
+        var settings = _settings;
+        var signal = OutlierDetector.Observe(endpoint, outcome, isProbe, failure, Now(), settings.Outlier);
+        if (signal.Kind != OutlierSignalKind.None)
+        {
+            lock (_lock)
+            {
+                if (!_disposed)
+                {
+                    ApplyLocked(endpoint, signal, settings);
+                }
+            }
+
+            Events.Flush();
+        }
+
+        if (isProbe)
+        {
+            endpoint.ReleaseProbe();
+        }
+    }
+
+    private void ApplyLocked(EndpointState endpoint, in OutlierSignal signal, ServiceSettings settings)
+    {
+        var now = Now();
+        var previous = EndpointHealth.Of(endpoint, now, settings.SlowStart);
+        var decision = OutlierDetector.Decide(endpoint, signal, _set.States, now, settings.Outlier, settings.SlowStart, _env.Frequency);
+        switch (decision.Action)
+        {
+            case OutlierAction.Ejected:
+                PublishLocked(now);
+                _ejections.Reschedule(_set.States, now);
+                Events.Ejected(endpoint, previous, decision);
+                break;
+            case OutlierAction.Limited:
+                Events.EjectionLimited(endpoint, decision, settings.Outlier.MaxEjectionPercent);
+                break;
+            case OutlierAction.Returned:
+                PublishLocked(now);
+                Events.Returned(endpoint, previous, EndpointHealth.Of(endpoint, now, settings.SlowStart), decision.Reason!.Text);
+                break;
+        }
+    }
+
+    private void OnEjectionsDue()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var now = Now();
+            var changed = false;
+            foreach (var e in _set.States)
+            {
+                if (OutlierDetector.TryBeginProbing(e, now))
+                {
+                    changed = true;
+                    Events.Probing(e);
+                }
+            }
+
+            if (changed)
+            {
+                PublishLocked(now);
+            }
+
+            _ejections.Reschedule(_set.States, now);
+        }
+
+        Events.Flush();
+    }
+
+    // ------------------------------------------------------------------ active health checks
+
+    /// <summary>Records one active check result and applies the thresholds.</summary>
+    public void OnHealthCheck(EndpointState endpoint, bool healthy, string detail)
+    {
+        lock (_lock)
+        {
+            if (_disposed || Array.IndexOf(_set.States, endpoint) < 0)
+            {
+                return;
+            }
+
+            var settings = _settings;
+            var now = Now();
+            var previous = EndpointHealth.Of(endpoint, now, settings.SlowStart);
+            if (!healthy)
+            {
+                Events.HealthCheckFailed(endpoint, detail);
+            }
+
+            switch (ActiveHealthTracker.Record(endpoint, healthy, detail, settings.Options.HealthCheck, now, settings.SlowStart))
+            {
+                case ActiveHealthChange.BecameUnhealthy:
+                    PublishLocked(now);
+                    Events.Unhealthy(endpoint, previous, EndpointHealth.Of(endpoint, now, settings.SlowStart));
+                    break;
+                case ActiveHealthChange.BecameHealthy:
+                    PublishLocked(now);
+                    Events.Returned(endpoint, previous, EndpointHealth.Of(endpoint, now, settings.SlowStart),
+                        $"passed {endpoint.Checks.Successes} health check(s): {detail}");
+                    break;
+            }
+        }
+
+        Events.Flush();
+    }
+
+    /// <summary>Forgets active-check results (checks were turned off): endpoints are no longer held back by them.</summary>
+    public void ResetActiveHealth()
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            var settings = _settings;
+            var states = _set.States;
+            var before = states.Select(e => EndpointHealth.Of(e, now, settings.SlowStart)).ToArray();
+            if (ActiveHealthTracker.Reset(states))
+            {
+                PublishLocked(now);
+                for (var i = 0; i < states.Length; i++)
+                {
+                    if (before[i] == MeshEndpointHealth.Unhealthy)
+                    {
+                        Events.HealthChecksReleased(states[i], before[i], EndpointHealth.Of(states[i], now, settings.SlowStart));
+                    }
+                }
+            }
+        }
+
+        Events.Flush();
+    }
+
+    // ------------------------------------------------------------------ snapshot
+
+    private void PublishLocked(long now)
+    {
+        var settings = _settings;
+        var states = _set.States;
+        foreach (var e in states)
+        {
+            if (e.SlowStartBegin != 0 && SlowStart.Factor(e, now, settings.SlowStart) >= 1.0)
+            {
+                e.SlowStartBegin = 0; // the ramp is over (a later, longer window must not resume it)
+            }
+        }
+
+        var wasPanic = _snapshot.Panic;
+        var snapshot = ServiceSnapshotBuilder.Build(states, settings, now, _set.Problems);
+        _snapshot = snapshot;
+        if (snapshot.Panic != wasPanic && snapshot.Picker is not null)
+        {
+            Events.PanicChanged(snapshot, settings.PanicThreshold);
+        }
+    }
+
+    // ------------------------------------------------------------------ observation
+
+    /// <summary>The public health of <paramref name="endpoint"/> at <paramref name="now"/> (reads only).</summary>
+    public MeshEndpointHealth PublicHealth(EndpointState endpoint, long now) => EndpointHealth.Of(endpoint, now, _settings.SlowStart);
+
+    /// <summary>A public snapshot for <see cref="MeshMonitor"/>.</summary>
+    public MeshServiceSnapshot CreateSnapshot()
+    {
+        var now = Now();
+        var wall = _env.Time.GetUtcNow();
+        var settings = _settings;
+        var list = new List<MeshEndpointSnapshot>();
+        foreach (var e in Endpoints)
+        {
+            var health = EndpointHealth.Of(e, now, settings.SlowStart);
+            DateTimeOffset? until = health == MeshEndpointHealth.Ejected ? wall + _env.Span(Math.Max(e.Outlier.EjectedUntil - now, 0)) : null;
+            TimeSpan? rtt = e.IsMeasured ? _env.Span(e.RttEstimate(now, settings.Picker.DecayTicks)) : null;
+            var reason = e.Reason?.Text ?? (health == MeshEndpointHealth.SlowStart ? "ramping up after joining or returning" : null);
+            list.Add(new MeshEndpointSnapshot(e.Endpoint, health, reason, e.InFlight, rtt, e.Requests, e.Failures,
+                SlowStart.Factor(e, now, settings.SlowStart), until));
+        }
+
+        return new MeshServiceSnapshot(Name, settings.LoadBalancer, _snapshot.Panic, list, DiscoveryProblem);
+    }
+
+    /// <summary>Where one discovery source of this service publishes.</summary>
+    public IMeshEndpointSink CreateSink(string source) => new SourceSink(this, source);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _ejections.Dispose();
+        }
+    }
+
+    private RetryBudget NewBudget(ServiceSettings settings) => new(settings.Options.RetryBudget, (long)_env.Frequency);
+
+    private sealed class SourceSink(ServiceRuntime service, string source) : IMeshEndpointSink
+    {
+        public void Publish(IReadOnlyList<MeshEndpoint> endpoints) => service.SetSource(source, endpoints);
+
+        public void ReportFailure(Exception error) => service.ReportSourceFailure(source, error);
+    }
+}

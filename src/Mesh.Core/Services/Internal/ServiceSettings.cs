@@ -1,0 +1,127 @@
+using Mesh.Configuration.Internal;
+using Mesh.Identity;
+using Mesh.LoadBalancing.Internal;
+
+namespace Mesh.Services.Internal;
+
+/// <summary>
+/// One service's settings, compiled once per configuration (re)load from the mutable <see cref="MeshServiceOptions"/>
+/// into an immutable object: time spans as <see cref="TimeProvider"/> ticks, the server identity parsed, the static
+/// endpoints built. Every part of the service reads the same instance, swapped atomically on reload.
+/// </summary>
+internal sealed class ServiceSettings
+{
+    private ServiceSettings(string name, MeshServiceOptions options, string? zone, bool requiresMutualTls, double frequency, ServiceSettings? previous)
+    {
+        Name = name;
+        Options = options;
+        Zone = zone;
+        RequiresMutualTls = requiresMutualTls;
+        LoadBalancer = options.LoadBalancer;
+        BalancerName = options.LoadBalancer.ToString();
+        Picker = new PickerSettings(Ticks(options.PeakEwma.DecayTime, frequency), Ticks(options.PeakEwma.DefaultRtt, frequency));
+        var od = options.OutlierDetection;
+        Outlier = new OutlierSettings(
+            od.ConsecutiveFailures,
+            od.FailureKinds,
+            od.FailureRateThreshold,
+            od.FailureRateMinimumRequests,
+            Math.Max(1, Ticks(od.FailureRateWindow, frequency) / 2),
+            od.BaseEjectionTime,
+            od.MaxEjectionTime,
+            Ticks(od.BaseEjectionTime, frequency),
+            od.MaxEjectionPercent);
+        var slow = options.SlowStart;
+        SlowStart = new SlowStartSettings(Ticks(slow.Window, frequency), slow.MinWeightPercent / 100.0, slow.Aggression, (long)frequency);
+        PanicThreshold = options.PanicThreshold;
+        AttemptTimeout = options.AttemptTimeout;
+        HashHeader = options.HashHeader;
+        UsesHashing = options.LoadBalancer == LoadBalancerKind.ConsistentHash;
+        EndpointLabels = options.EndpointLabels;
+        var identity = options.ServerIdentity is null ? null : SpiffeIdPattern.Parse(options.ServerIdentity);
+        ServerIdentity = previous is not null && Equals(previous.ServerIdentity, identity) ? previous.ServerIdentity : identity;
+        Split = options.TrafficSplit.Enabled
+            ? new TrafficSplitSettings(options.TrafficSplit.MetadataKey!, [.. options.TrafficSplit.Weights.Select(w => (w.Key, w.Value))])
+            : null;
+        DiscoverySources = MeshOptionsValidator.ParseDiscovery(options.Discovery);
+        UsesConfiguration = DiscoverySources.Contains(MeshServiceOptions.ConfigurationDiscoveryName, StringComparer.OrdinalIgnoreCase);
+        ConfiguredEndpoints = UsesConfiguration
+            ? [.. options.Endpoints.Select(e => new MeshEndpoint(e.Address, e.Weight, e.Zone, e.Metadata.Count == 0 ? null : new Dictionary<string, string>(e.Metadata)))]
+            : [];
+        RetryBudget = (options.RetryBudget.RetryRatio, options.RetryBudget.MinRetriesPerSecond, options.RetryBudget.Window);
+    }
+
+    /// <summary>The service's name (lower case).</summary>
+    public string Name { get; }
+
+    /// <summary>The options these settings were compiled from (health checks and discovery read them directly).</summary>
+    public MeshServiceOptions Options { get; }
+
+    /// <summary>The zone of this process (<c>Mesh:Zone</c>), or null.</summary>
+    public string? Zone { get; }
+
+    /// <summary>Whether only <c>https</c> endpoints may receive this service's requests (see
+    /// <see cref="MeshOptionsValidator.RequiresMutualTls"/>).</summary>
+    public bool RequiresMutualTls { get; }
+
+    public LoadBalancerKind LoadBalancer { get; }
+
+    public string BalancerName { get; }
+
+    public PickerSettings Picker { get; }
+
+    public OutlierSettings Outlier { get; }
+
+    public SlowStartSettings SlowStart { get; }
+
+    public int PanicThreshold { get; }
+
+    public TimeSpan? AttemptTimeout { get; }
+
+    public string? HashHeader { get; }
+
+    public bool UsesHashing { get; }
+
+    public bool EndpointLabels { get; }
+
+    /// <summary>The identity the service's endpoints must prove over mTLS; null: any ID of the workload's trust domain.
+    /// The same instance as in the previous settings when it did not change (so connection pools can compare by reference).</summary>
+    public SpiffeIdPattern? ServerIdentity { get; }
+
+    public TrafficSplitSettings? Split { get; }
+
+    /// <summary>The discovery sources, in configured order (<c>Configuration</c> among them when listed).</summary>
+    public string[] DiscoverySources { get; }
+
+    public bool UsesConfiguration { get; }
+
+    /// <summary>The endpoints listed under <c>Endpoints</c>, when <c>Configuration</c> is a source.</summary>
+    public IReadOnlyList<MeshEndpoint> ConfiguredEndpoints { get; }
+
+    public (double Ratio, int MinPerSecond, TimeSpan Window) RetryBudget { get; }
+
+    /// <summary>Compiles <paramref name="options"/>; <paramref name="previous"/> lets unchanged parts keep their instances.</summary>
+    public static ServiceSettings Compile(string name, MeshServiceOptions options, string? zone, bool meshRequiresMutualTls, double frequency, ServiceSettings? previous = null) =>
+        new(name, options, zone, MeshOptionsValidator.RequiresMutualTls(options, meshRequiresMutualTls), frequency, previous);
+
+    private static long Ticks(TimeSpan span, double frequency) => (long)(span.TotalSeconds * frequency);
+}
+
+/// <summary>Outlier detection settings in ticks (<c>OutlierDetection:*</c>).</summary>
+internal readonly record struct OutlierSettings(
+    int ConsecutiveFailures,
+    OutlierFailureKinds FailureKinds,
+    int FailureRateThreshold,
+    int FailureRateMinimumRequests,
+    long FailureRateHalfWindowTicks,
+    TimeSpan BaseEjectionTime,
+    TimeSpan MaxEjectionTime,
+    long BaseEjectionTicks,
+    int MaxEjectionPercent);
+
+/// <summary>Slow start settings (<c>SlowStart:*</c>): the window in ticks (0: off), the smallest factor, the aggression,
+/// and one second in ticks (the longest interval between weight refreshes during a ramp).</summary>
+internal readonly record struct SlowStartSettings(long WindowTicks, double MinFactor, double Aggression, long SecondTicks);
+
+/// <summary>A traffic split by metadata (<c>TrafficSplit:*</c>): the metadata key and each group's share.</summary>
+internal sealed record TrafficSplitSettings(string MetadataKey, (string Value, int Share)[] Groups);
