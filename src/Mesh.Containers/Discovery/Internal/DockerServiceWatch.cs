@@ -266,14 +266,17 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         int hostPort;
         if (_settings.AddressMode == DockerDiscoveryAddressMode.PublishedPort)
         {
-            var published = tcpPorts.FirstOrDefault(p => p.PrivatePort == port && p.PublicPort is > 0 && engine.PublishedPorts.Matches(p.IP));
+            var published = tcpPorts
+                .Where(p => p.PrivatePort == port && p.PublicPort is > 0 && engine.PublishedPorts.ReachableHost(p.IP) is not null)
+                .OrderByDescending(p => engine.PublishedPorts.Matches(p.IP))
+                .FirstOrDefault();
             if (published?.PublicPort is not { } publicPort)
             {
-                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published on {engine.PublishedPorts.BindAddress}");
+                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published where it can be reached (the engine's host is {engine.Host})");
                 return null;
             }
 
-            host = engine.PublishedPorts.UriHost;
+            host = engine.PublishedPorts.ReachableHost(published.IP)!;
             hostPort = publicPort;
         }
         else

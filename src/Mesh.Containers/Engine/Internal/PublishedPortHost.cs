@@ -37,9 +37,29 @@ internal sealed record PublishedPortHost(string Host, string BindAddress, string
         string.IsNullOrEmpty(hostIp) || hostIp == AllInterfaces || hostIp == "::" || hostIp == BindAddress;
 
     /// <summary>The host part of a URI: IPv6 addresses in brackets.</summary>
-    public string UriHost => IPAddress.TryParse(Host, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
-        ? $"[{Host}]"
-        : Host;
+    public string UriHost => ForUri(Host);
+
+    /// <summary>Where a port the engine published on <paramref name="hostIp"/> is reached from here, in URI form, or
+    /// <see langword="null"/> when it cannot be (a loopback binding of a remote engine). Ports on all interfaces are reached on
+    /// <see cref="Host"/>; ports on a specific address (another loopback address of a local engine, for one) on that address.</summary>
+    public string? ReachableHost(string? hostIp)
+    {
+        if (string.IsNullOrEmpty(hostIp) || hostIp == AllInterfaces || hostIp == "::")
+        {
+            return UriHost;
+        }
+
+        if (!IPAddress.TryParse(hostIp, out var address))
+        {
+            return null;
+        }
+
+        var local = BindAddress != AllInterfaces;
+        return IPAddress.IsLoopback(address) && !local ? null : ForUri(address.ToString());
+    }
+
+    private static string ForUri(string host) =>
+        IPAddress.TryParse(host, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]" : host;
 
     private static PublishedPortHost From(string host, string source)
     {
