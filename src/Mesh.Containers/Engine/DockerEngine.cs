@@ -111,6 +111,7 @@ public sealed class DockerEngine : IDisposable, IAsyncDisposable
                 continue;
             }
 
+            var publishedPorts = PublishedPortHost.Resolve(address, options.PublishedPortHost, environment);
             var tls = endpoint.Tls is { } settings ? EngineTls.Load(settings, address, timeProvider) : null;
             try
             {
@@ -152,11 +153,10 @@ public sealed class DockerEngine : IDisposable, IAsyncDisposable
                     builder = builder.WithAuthProvider(tls.CreateCredentials(tls.CreateVerifier(address, timeProvider)));
                 }
 
-                var client = builder.Build();
-                var publishedPorts = PublishedPortHost.Resolve(address, options.PublishedPortHost, environment);
                 var socketPath = options.EngineSocketPath
                     ?? EngineVariables.Get(environment, EngineVariables.SocketOverride)
                     ?? (address.Scheme == "unix" ? address.LocalPath : EndpointCandidates.DefaultSocket);
+                var client = builder.Build();
                 EngineLog.Connected(logger, address, answer.Server, apiVersion, engineApi, endpoint.Source, tls is not null, publishedPorts.Host);
                 return new DockerEngine(client, endpoint, tls, answer, apiVersion, engineApi, publishedPorts, socketPath, loggerFactory, options);
             }

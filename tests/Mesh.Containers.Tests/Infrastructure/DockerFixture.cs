@@ -110,6 +110,7 @@ public sealed class DockerFixture : IAsyncLifetime
         }
 
         _engine?.Dispose();
+        TestPki.DeleteDirectories();
     }
 
     private T Require<T>(T? value)

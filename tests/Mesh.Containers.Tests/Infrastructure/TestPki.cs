@@ -8,6 +8,17 @@ namespace Mesh.Containers.Tests;
 /// <c>ca.pem</c>, <c>cert.pem</c>, <c>key.pem</c>.</summary>
 internal static class TestPki
 {
+    private static readonly Lazy<string> s_root = new(() => Directory.CreateTempSubdirectory("mesh-tests-tls-").FullName);
+
+    /// <summary>Removes every directory <see cref="WriteCertificateDirectory"/> made (at the end of the test run).</summary>
+    public static void DeleteDirectories()
+    {
+        if (s_root.IsValueCreated && Directory.Exists(s_root.Value))
+        {
+            Directory.Delete(s_root.Value, recursive: true);
+        }
+    }
+
     public static X509Certificate2 CreateCa(string name, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -37,7 +48,7 @@ internal static class TestPki
     /// <summary>Writes <c>ca.pem</c>, and <c>cert.pem</c> + <c>key.pem</c> when a client certificate is given, into a new directory.</summary>
     public static string WriteCertificateDirectory(X509Certificate2? ca, X509Certificate2? client, string? directory = null)
     {
-        directory ??= Directory.CreateTempSubdirectory("mesh-tests-tls-").FullName;
+        directory ??= Path.Combine(s_root.Value, Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         if (ca is not null)
         {

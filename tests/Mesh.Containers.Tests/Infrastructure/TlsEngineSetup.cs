@@ -61,6 +61,5 @@ internal sealed class TlsEngineSetup : IAsyncDisposable
         Ca.Dispose();
         Server.Dispose();
         Client.Dispose();
-        System.IO.Directory.Delete(Directory, recursive: true);
     }
 }
