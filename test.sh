@@ -84,6 +84,7 @@ stop_tls_engine() {
   if [ -n "$tls_dir" ]; then rm -rf "$tls_dir"; tls_dir=""; fi
 }
 trap stop_tls_engine EXIT
+trap 'stop_tls_engine; exit 130' INT TERM
 
 # Makes a CA, the engine's certificate (for 127.0.0.2) and a client certificate; starts socat; waits until /_ping answers.
 start_tls_engine() {
