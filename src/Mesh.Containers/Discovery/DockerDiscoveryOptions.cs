@@ -3,7 +3,7 @@ namespace Mesh.Containers;
 /// <summary>Which address of a container becomes the endpoint address.</summary>
 public enum DockerDiscoveryAddressMode
 {
-    /// <summary>The published host port on 127.0.0.1 (reachable from the host; the default).</summary>
+    /// <summary>The published host port on the engine's host (<see cref="DockerEngine.Host"/>: 127.0.0.1 for an engine on this machine; the default).</summary>
     PublishedPort,
 
     /// <summary>The container's own address on its network and the container port (reachable from other containers on that network).</summary>

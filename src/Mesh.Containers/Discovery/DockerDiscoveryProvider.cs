@@ -8,7 +8,7 @@ namespace Mesh.Containers;
 
 /// <summary>
 /// The <c>Docker</c> discovery source: the running, unpaused (and, with a health check, healthy) containers labelled
-/// <c>mesh.service={service}</c> become the service's endpoints — by default <c>http://127.0.0.1:{published port}</c>.
+/// <c>mesh.service={service}</c> become the service's endpoints — by default <c>http://{engine host}:{published port}</c> (<c>127.0.0.1</c> for an engine on this machine).
 /// Updates follow the engine's event stream; after the engine or the stream fails, the watch reconnects with backoff and
 /// resynchronises from a full listing, reporting the failure meanwhile (the last published set stays in use).
 /// </summary>

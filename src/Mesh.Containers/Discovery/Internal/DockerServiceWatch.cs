@@ -221,7 +221,7 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         var endpoints = new List<MeshEndpoint>();
         foreach (var container in containers.OrderBy(c => c.ID, StringComparer.Ordinal))
         {
-            if (ToEndpoint(container) is { } endpoint && !endpoints.Exists(e => e.Key == endpoint.Key))
+            if (ToEndpoint(engine, container) is { } endpoint && !endpoints.Exists(e => e.Key == endpoint.Key))
             {
                 endpoints.Add(endpoint);
             }
@@ -237,7 +237,7 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         _context.Publish(endpoints);
     }
 
-    private MeshEndpoint? ToEndpoint(ContainerListResponse container)
+    private MeshEndpoint? ToEndpoint(DockerEngine engine, ContainerListResponse container)
     {
         if (container.State != "running")
         {
@@ -266,14 +266,17 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         int hostPort;
         if (_settings.AddressMode == DockerDiscoveryAddressMode.PublishedPort)
         {
-            var published = tcpPorts.FirstOrDefault(p => p.PrivatePort == port && p.PublicPort is > 0 && (p.IP is "127.0.0.1" or "0.0.0.0" or "" or null));
+            var published = tcpPorts
+                .Where(p => p.PrivatePort == port && p.PublicPort is > 0 && engine.PublishedPorts.ReachableHost(p.IP) is not null)
+                .OrderByDescending(p => engine.PublishedPorts.Matches(p.IP))
+                .FirstOrDefault();
             if (published?.PublicPort is not { } publicPort)
             {
-                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published on 127.0.0.1");
+                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published where it can be reached (the engine's host is {engine.Host})");
                 return null;
             }
 
-            host = "127.0.0.1";
+            host = engine.PublishedPorts.ReachableHost(published.IP)!;
             hostPort = publicPort;
         }
         else
