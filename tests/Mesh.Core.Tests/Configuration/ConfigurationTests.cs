@@ -212,4 +212,44 @@ public sealed class ConfigurationTests
         Assert.Equal(LoadBalancerKind.PeakEwma, host.Monitor.GetService("catalog").LoadBalancer);
         Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ReloadRefused" && r.Message.Contains("'Fastest' is not valid", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_reload_that_throws_while_building_the_options_is_refused_without_throwing_into_Reload()
+    {
+        var fail = false;
+        await using var host = await MeshTestHost.StartAsync(1, configureServices: s => s.PostConfigure<MeshOptions>(_ =>
+        {
+            if (Volatile.Read(ref fail))
+            {
+                throw new InvalidOperationException("a configure step failed");
+            }
+        }));
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<MeshOptions>>();
+        var before = monitor.CurrentValue;
+
+        Volatile.Write(ref fail, true);
+        host.Configuration["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin";
+        host.Configuration.Reload();
+
+        Assert.Same(before, monitor.CurrentValue);
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ReloadRefused" && r.Message.Contains("InvalidOperationException: a configure step failed", StringComparison.Ordinal));
+        Assert.Equal(LoadBalancerKind.PeakEwma, host.Monitor.GetService("catalog").LoadBalancer);
+        var (_, failures) = await host.SendAsync(5);
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task A_change_listener_that_throws_does_not_keep_the_mesh_from_applying_a_reload()
+    {
+        await using var host = await MeshTestHost.StartAsync(1);
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<MeshOptions>>();
+        using var listener = monitor.OnChange((_, _) => throw new InvalidOperationException("listener failed"));
+
+        host.Configuration["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin";
+        host.Configuration.Reload();
+
+        Assert.Equal(LoadBalancerKind.RoundRobin, host.Monitor.GetService("catalog").LoadBalancer);
+        Assert.Equal(LoadBalancerKind.RoundRobin, monitor.CurrentValue.Services["catalog"].LoadBalancer);
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ChangeHandlerFailed");
+    }
 }
