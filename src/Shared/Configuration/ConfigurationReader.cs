@@ -185,11 +185,11 @@ internal sealed class ConfigurationReader
     /// </summary>
     public IReadOnlyList<ListItem> List(IConfigurationSection list, char[]? separators = null)
     {
-        var plain = list.Value;
+        var plain = string.IsNullOrWhiteSpace(list.Value) ? null : list.Value; // blank counts as absent
         var children = list.GetChildren().ToList();
         if (plain is not null && children.Count > 0 && _root is not null)
         {
-            var valueProvider = LastProvider(list.Path, withValue: true);
+            var valueProvider = LastProvider(list.Path, withValue: true); // the provider whose value is in effect
             var childProviders = LastProvider(list.Path, withValue: false);
             if (childProviders > valueProvider)
             {
