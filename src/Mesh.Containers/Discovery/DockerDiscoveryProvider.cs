@@ -47,7 +47,13 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
     {
         ArgumentNullException.ThrowIfNull(context);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var settings = DockerServiceWatch.Settings.From(_options, context.Configuration);
+        if (!DockerServiceWatch.Settings.TryRead(_options, context.Configuration, out var settings, out var errors))
+        {
+            // Reported on start by validation; a watch started anyway (without a host) reports the problem instead of throwing.
+            context.ReportFailure(new InvalidOperationException(string.Join(" ", errors)));
+            return new StoppedWatch();
+        }
+
         CancellationToken disposing;
         try
         {
@@ -59,6 +65,11 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
         }
 
         return new DockerServiceWatch(this, context, settings, _options, _loggerFactory.CreateLogger<DockerDiscoveryProvider>(), disposing);
+    }
+
+    private sealed class StoppedWatch : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     internal async Task<DockerEngine> GetEngineAsync(CancellationToken cancellationToken)
