@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mesh.Identity;
 using Mesh.Testing.Identity;
+using Mesh.Tests.TestSupport;
 
 namespace Mesh.Tests.Identity;
 

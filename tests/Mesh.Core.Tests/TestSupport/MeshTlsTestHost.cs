@@ -16,7 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
-namespace Mesh.Tests.Identity;
+namespace Mesh.Tests.TestSupport;
 
 /// <summary>An in-process Kestrel server on 127.0.0.1 (dynamic port) for real TLS handshakes, with its logs captured.</summary>
 internal sealed class MeshTlsTestHost : IAsyncDisposable
