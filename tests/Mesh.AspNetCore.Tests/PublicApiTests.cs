@@ -1,7 +1,10 @@
+using Mesh.Tests.TestSupport;
+
 namespace Mesh.AspNetCore.Tests;
 
-/// <summary>The client/server split: apps that only make calls take Mesh.Core without ASP.NET Core.</summary>
-public sealed class PackageSplitTests
+/// <summary>The package split and what the public API exposes: apps that only make calls take Mesh.Core without
+/// ASP.NET Core; the server side keeps its namespace in Mesh.AspNetCore and exposes ASP.NET Core types only.</summary>
+public sealed class PublicApiTests
 {
     [Fact]
     public void Mesh_Core_references_no_ASP_NET_Core_assembly()
@@ -19,5 +22,12 @@ public sealed class PackageSplitTests
             typeof(Mesh.Identity.MeshServerIdentityOptions), typeof(Mesh.Identity.IMeshPeerIdentityFeature)];
 
         Assert.All(server, t => Assert.Equal(("Mesh.Identity", "Mesh.AspNetCore"), (t.Namespace, t.Assembly.GetName().Name)));
+    }
+
+    [Fact]
+    public void The_public_api_exposes_ASP_NET_Core_and_Mesh_Core_types_only()
+    {
+        PublicApiSurface.AssertExposesOnly(typeof(Mesh.Identity.MeshKestrelExtensions).Assembly,
+            a => a is "Mesh.AspNetCore" or "Mesh.Core" || a == "Microsoft.AspNetCore" || a.StartsWith("Microsoft.AspNetCore.", StringComparison.Ordinal));
     }
 }
