@@ -101,7 +101,12 @@ public sealed class TrafficDriverTests
         using var client = new HttpClient { BaseAddress = replica.Address };
 
         await using var traffic = TrafficDriver.Start(client, new TrafficOptions { Concurrency = 4 }, cancellationToken: Token);
-        await Task.Delay(300, Token); // every worker has a request in flight now
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (replica.RequestCount < 4 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10, Token); // until every worker has had a request at the replica
+        }
+
         var report = await traffic.StopAsync();
 
         Assert.Equal(replica.RequestCount, report.Succeeded); // no request the replica answered escaped the report
@@ -117,15 +122,20 @@ public sealed class TrafficDriverTests
         await using var replica = await InProcessReplica.StartAsync("g", cancellationToken: Token);
         replica.Behavior.Hang = true;
         using var client = new HttpClient { BaseAddress = replica.Address };
-        var clock = System.Diagnostics.Stopwatch.StartNew();
 
         await using var traffic = TrafficDriver.Start(client, new TrafficOptions { Concurrency = 2, StopTimeout = TimeSpan.FromMilliseconds(200) }, cancellationToken: Token);
-        await Task.Delay(100, Token);
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (replica.RequestCount < 2 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10, Token); // both workers' requests reach the replica and hang there
+        }
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         var report = await traffic.StopAsync();
 
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(5));
-        Assert.Equal(0, report.Succeeded + report.Failed); // the hung requests count neither way
         Assert.Equal(2, replica.RequestCount);
+        Assert.InRange(stopping.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(5)); // waited, then gave up
+        Assert.Equal(0, report.Succeeded + report.Failed); // the hung requests count neither way
     }
 
     [Fact]
