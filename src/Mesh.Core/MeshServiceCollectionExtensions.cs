@@ -5,6 +5,7 @@ using Mesh.Http.Internal;
 using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -18,8 +19,10 @@ public static class MeshServiceCollectionExtensions
 
     /// <summary>
     /// Adds the mesh, bound to the <c>Mesh</c> section of the app's <see cref="IConfiguration"/> (and to
-    /// Microsoft.Extensions.ServiceDiscovery's <c>Services</c> section). Configuration reloads apply to new requests.
-    /// Calling it more than once is harmless.
+    /// Microsoft.Extensions.ServiceDiscovery's <c>Services</c> section). The options are validated when the host starts
+    /// (every problem at once, each naming its key). Configuration reloads apply to new requests; a reload that does not
+    /// validate is refused with an Error log and the last good configuration stays in effect. Calling it more than once
+    /// is harmless.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <returns>The service collection.</returns>
@@ -33,6 +36,8 @@ public static class MeshServiceCollectionExtensions
         }
 
         services.TryAddSingleton(sp => new MeshConfigurationLocation(sp.GetService<IConfiguration>()?.GetSection(MeshOptions.SectionName)));
+        services.TryAddKeyedSingleton<IConfiguration>(MeshConfigurationSection.ServiceKey, static (sp, _) =>
+            (sp.GetService<IConfiguration>() ?? new ConfigurationBuilder().Build()).GetSection(MeshOptions.SectionName));
         services.AddSingleton<IConfigureOptions<MeshOptions>>(sp =>
         {
             var root = sp.GetService<IConfiguration>();
@@ -43,8 +48,9 @@ public static class MeshServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Adds the mesh, bound to the given configuration section (shaped like the <c>Mesh</c> section).
-    /// Calling it more than once with the same section is harmless.</summary>
+    /// <summary>Adds the mesh, bound to the given configuration section (shaped like the <c>Mesh</c> section): messages
+    /// name its keys, and Mesh.Discovery reads its <c>Discovery</c> and <c>Registration</c> sections. Validated on start and
+    /// on reload like <see cref="AddMeshClient(IServiceCollection)"/>. Calling it more than once with the same section is harmless.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="section">The section to bind, for example <c>builder.Configuration.GetSection("Mesh")</c>.</param>
     /// <returns>The service collection.</returns>
@@ -59,6 +65,7 @@ public static class MeshServiceCollectionExtensions
         }
 
         services.TryAddSingleton(new MeshConfigurationLocation(section));
+        services.TryAddKeyedSingleton(MeshConfigurationSection.ServiceKey, section);
         services.AddSingleton<IConfigureOptions<MeshOptions>>(sp => new MeshConfigureOptions(section, sp.GetService<IConfiguration>()));
         services.AddSingleton<IOptionsChangeTokenSource<MeshOptions>>(new ConfigurationChangeTokenSource<MeshOptions>(section));
         return services;
@@ -114,6 +121,18 @@ public static class MeshServiceCollectionExtensions
 
         services.AddOptions();
         services.AddHttpClient();
+
+        // One validation style for every package: limits from the options' attributes (generated validators) and rules
+        // across fields by hand, validated on start; reloads that do not validate are refused and the last good stays.
+        services.AddOptionsWithValidateOnStart<MeshOptions>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshOptions>, MeshOptionsValidation>());
+        services.TryAddSingleton<IOptionsMonitor<MeshOptions>>(static sp => new LastGoodOptionsMonitor<MeshOptions>(
+            sp.GetRequiredService<IOptionsFactory<MeshOptions>>(),
+            sp.GetServices<IOptionsChangeTokenSource<MeshOptions>>(),
+            () => sp.GetService<ILoggerFactory>(),
+            static (last, next) => last.SectionFound && !next.SectionFound
+                ? $"the '{next.SectionPath}' section is no longer in the configuration, which is what a configuration file that no longer parses looks like (its provider drops all its keys). Fix the file; to stop routing to a service, remove that service's section."
+                : null));
         services.TryAddSingleton(sp => new MeshTransport(
             sp.GetRequiredService<IOptionsMonitor<MeshOptions>>().CurrentValue,
             sp.GetService<Mesh.Identity.IMeshIdentitySource>(),
@@ -129,8 +148,8 @@ public static class MeshServiceCollectionExtensions
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => new MeshMonitor(sp.GetRequiredService<MeshRegistry>()));
         services.TryAddSingleton(sp => new MeshHandlerFactory(sp.GetRequiredService<MeshRegistry>(), sp.GetRequiredService<MeshTransport>()));
-        services.AddOptions<MeshStartupCheck>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshStartupCheck>, MeshStartupValidator>());
-        services.AddOptions<MeshHandlerRegistrations>();
+        services.AddOptionsWithValidateOnStart<MeshHandlerRegistrations>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshHandlerRegistrations>, MeshHandlerRegistrationsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartup>());
     }
 }

@@ -5,7 +5,8 @@ namespace Mesh.Discovery;
 
 /// <summary>
 /// Settings of the discovery providers that <c>services.AddMeshDiscovery()</c> registers, bound from
-/// <c>Mesh:Discovery</c>. Read once, when the mesh starts; validated on start with messages that name the key.
+/// <c>Mesh:Discovery</c> (or <c>{section}:Discovery</c> of the section given to <c>AddMeshClient(section)</c>). Read once,
+/// when the mesh starts; validated on start with messages that name the key.
 /// Per-service settings (<c>Mesh:Services:{name}:Dns:Name</c>, ...) are read when the service's watch starts.
 /// </summary>
 public sealed class MeshDiscoveryOptions
@@ -21,4 +22,7 @@ public sealed class MeshDiscoveryOptions
 
     /// <summary>Problems found while binding configuration (values that do not parse), reported by validation.</summary>
     internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>The path of the section the options were read from (for messages): <c>{mesh section}:Discovery</c>.</summary>
+    internal string SectionPath { get; set; } = SectionName;
 }

@@ -16,8 +16,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class MeshDiscoveryServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the <c>Dns</c> and <c>Etcd</c> discovery providers, configured from <c>Mesh:Discovery</c> and
-    /// validated on start. Services pick one with <c>Mesh:Services:{name}:Discovery</c>. Use it next to
+    /// Registers the <c>Dns</c> and <c>Etcd</c> discovery providers, configured from <c>Mesh:Discovery</c> (or the
+    /// <c>Discovery</c> section of the section given to <c>AddMeshClient(section)</c>) and validated on start. Services pick one with <c>Mesh:Services:{name}:Discovery</c>. Use it next to
     /// <c>AddMeshClient()</c>; calling it more than once is harmless.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -59,14 +59,15 @@ public static class MeshDiscoveryServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         AddDiscoveryOptions(services);
-        services.AddOptions<MeshRegistrationOptions>().ValidateOnStart();
+        services.AddOptionsWithValidateOnStart<MeshRegistrationOptions>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshRegistrationOptions>, RegistrationConfigureOptions>(
-            sp => new RegistrationConfigureOptions(sp.GetService<IConfiguration>())));
+            sp => new RegistrationConfigureOptions(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshRegistrationOptions>, RegistrationOptionsValidator>(
             sp => new RegistrationOptionsValidator(sp.GetRequiredService<IOptions<MeshDiscoveryOptions>>())));
         services.TryAddSingleton(sp => new MeshRegistrationService(
             sp.GetRequiredService<IOptions<MeshRegistrationOptions>>(), sp.GetRequiredService<EtcdConnection>(), sp.GetService<ILoggerFactory>(), sp.GetService<TimeProvider>()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshRegistrationService>(sp => sp.GetRequiredService<MeshRegistrationService>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DeferredHostedService<MeshRegistrationService>>(
+            sp => new DeferredHostedService<MeshRegistrationService>(sp)));
         return services;
     }
 
@@ -84,11 +85,11 @@ public static class MeshDiscoveryServiceCollectionExtensions
 
     private static void AddDiscoveryOptions(IServiceCollection services)
     {
-        services.AddOptions<MeshDiscoveryOptions>().ValidateOnStart();
+        services.AddOptionsWithValidateOnStart<MeshDiscoveryOptions>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshDiscoveryOptions>, DiscoveryConfigureOptions>(
-            sp => new DiscoveryConfigureOptions(sp.GetService<IConfiguration>())));
+            sp => new DiscoveryConfigureOptions(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshDiscoveryOptions>, DiscoveryOptionsValidator>(
-            sp => new DiscoveryOptionsValidator(sp.GetService<IConfiguration>())));
+            sp => new DiscoveryOptionsValidator(sp)));
         services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<MeshDiscoveryOptions>>().Value.Etcd));
     }
 }

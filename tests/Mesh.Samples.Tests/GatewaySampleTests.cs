@@ -36,16 +36,17 @@ public sealed class GatewaySampleTests
         await gateway.StartAsync(Token);
         using var client = new HttpClient { BaseAddress = new Uri(gateway.Urls.First()) };
 
-        var answeredBy = new List<string>();
-        for (var i = 0; i < 20; i++)
+        var report = await TrafficDriver.RunAsync(client, new TrafficOptions
         {
-            using var response = await client.GetAsync("/catalog/items/7", Token);
-            response.EnsureSuccessStatusCode();
-            answeredBy.Add(response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single());
-        }
+            RequestCount = 20,
+            Concurrency = 1,
+            CreateRequest = static () => new HttpRequestMessage(HttpMethod.Get, "/catalog/items/7"),
+            IsSuccess = static r => r.IsSuccessStatusCode,
+        }, Token);
 
-        Assert.Equal(10, answeredBy.Count(r => r == "catalog-a"));
-        Assert.Equal(10, answeredBy.Count(r => r == "catalog-b"));
+        report.AssertNoFailures();
+        Assert.Equal(10, report.CountOf("catalog-a"));
+        Assert.Equal(10, report.CountOf("catalog-b"));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz", Token)).StatusCode);
         var mesh = await client.GetStringAsync("/mesh", Token);
         Assert.Contains("\"name\":\"catalog\"", mesh, StringComparison.Ordinal);

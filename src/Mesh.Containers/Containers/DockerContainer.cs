@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.Containers;
 
 /// <summary>
-/// A container of a <see cref="DockerSession"/>: lifecycle (start, stop, kill, pause, restart), published ports on 127.0.0.1,
+/// A container of a <see cref="DockerSession"/>: lifecycle (start, stop, kill, pause, restart), published ports on the engine's host,
 /// logs followed as a stream, exec, file copy. Thread-safe. Disposing removes the container.
 /// </summary>
 public sealed class DockerContainer : IAsyncDisposable
@@ -40,12 +40,13 @@ public sealed class DockerContainer : IAsyncDisposable
     /// <summary>The image reference the container was created from.</summary>
     public string Image { get; }
 
-    /// <summary>The host published ports are reachable on: always <c>127.0.0.1</c>.</summary>
-    public string Host => "127.0.0.1";
+    /// <summary>The host published ports are reachable on: <c>127.0.0.1</c> for an engine on this machine, the remote engine's
+    /// host, or the configured override (<see cref="DockerEngine.Host"/>).</summary>
+    public string Host => _session.Engine.Host;
 
     private IDockerClient Client => _session.Engine.Client;
 
-    /// <summary>The host port (on 127.0.0.1) a published container port is mapped to, as of the last start, restart or network change.</summary>
+    /// <summary>The host port (on <see cref="Host"/>) a published container port is mapped to, as of the last start, restart or network change.</summary>
     /// <param name="containerPort">The container's TCP port.</param>
     /// <returns>The host port.</returns>
     /// <exception cref="InvalidOperationException">The port is not published, or the container is not running.</exception>
@@ -62,12 +63,12 @@ public sealed class DockerContainer : IAsyncDisposable
             $"Publish it with DockerContainerBuilder.WithPortBinding({containerPort}); a stopped or disconnected container publishes nothing.");
     }
 
-    /// <summary>The base address of a published port, for example <c>http://127.0.0.1:32768/</c>.</summary>
+    /// <summary>The base address of a published port on <see cref="Host"/>, for example <c>http://127.0.0.1:32768/</c>.</summary>
     /// <param name="containerPort">The container's TCP port.</param>
     /// <param name="scheme">The scheme, <c>http</c> by default.</param>
     /// <returns>The address.</returns>
     public Uri GetBaseAddress(int containerPort, string scheme = "http") =>
-        new($"{scheme}://{Host}:{GetMappedPort(containerPort).ToString(CultureInfo.InvariantCulture)}/");
+        new($"{scheme}://{_session.Engine.PublishedPorts.UriHost}:{GetMappedPort(containerPort).ToString(CultureInfo.InvariantCulture)}/");
 
     /// <summary>Starts the container and waits until the builder's wait strategy says it is ready.</summary>
     /// <param name="cancellationToken">Cancels starting and waiting.</param>
@@ -403,7 +404,7 @@ public sealed class DockerContainer : IAsyncDisposable
                 foreach (var binding in bindings)
                 {
                     if (int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out var hostPort) &&
-                        (binding.HostIP is "127.0.0.1" or "" or "0.0.0.0" or null))
+                        _session.Engine.PublishedPorts.Matches(binding.HostIP))
                     {
                         ports[containerPort] = hostPort;
                         break;

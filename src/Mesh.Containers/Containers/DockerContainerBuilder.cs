@@ -6,7 +6,8 @@ namespace Mesh.Containers;
 
 /// <summary>
 /// Describes a container to create in a <see cref="DockerSession"/>. Immutable: every <c>With…</c> returns a new builder,
-/// so a builder can be shared and varied safely. Ports are published on 127.0.0.1 only.
+/// so a builder can be shared and varied safely. Ports are published on 127.0.0.1 for an engine on this machine (on all of
+/// a remote engine's interfaces; see <see cref="DockerEngine.Host"/>).
 /// </summary>
 public sealed class DockerContainerBuilder
 {
@@ -21,6 +22,7 @@ public sealed class DockerContainerBuilder
     private ImmutableList<(string Path, ReadOnlyMemory<byte> Content, UnixFileMode Mode)> _files = [];
     private WaitStrategy _wait = WaitStrategy.ForRunning();
     private HealthcheckConfig? _healthCheck;
+    private string? _dockerSocketTarget;
 
     /// <summary>Starts a description of a container of <paramref name="image"/>.</summary>
     /// <param name="image">An image reference (<c>name:tag</c> or id) present on the engine.</param>
@@ -94,7 +96,8 @@ public sealed class DockerContainerBuilder
         return With(b => b._entrypoint = [.. entrypoint]);
     }
 
-    /// <summary>Publishes a container TCP port on 127.0.0.1; look the host port up with <see cref="DockerContainer.GetMappedPort"/>.</summary>
+    /// <summary>Publishes a container TCP port on the engine's host (127.0.0.1 for an engine on this machine; see <see cref="DockerEngine.Host"/>);
+    /// look the host port up with <see cref="DockerContainer.GetMappedPort"/>.</summary>
     /// <param name="containerPort">The container's port.</param>
     /// <param name="hostPort">A fixed host port, or 0 (the default) for one the engine picks.</param>
     /// <returns>A new builder.</returns>
@@ -105,6 +108,23 @@ public sealed class DockerContainerBuilder
         ArgumentOutOfRangeException.ThrowIfLessThan(hostPort, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(hostPort, 65535);
         return With(b => b._ports = b._ports.RemoveAll(p => p.ContainerPort == containerPort).Add((containerPort, hostPort)));
+    }
+
+    /// <summary>Bind-mounts the engine's own socket into the container, for containers that drive the engine (a CI runner, a
+    /// build tool, Testcontainers' Ryuk). The socket is the path on the engine's machine: <see cref="DockerEngineOptions.EngineSocketPath"/>,
+    /// else <c>TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE</c>, else the path of a <c>unix://</c> endpoint, else <c>/var/run/docker.sock</c>.
+    /// Whoever holds the socket controls the engine: mount it only into containers you trust.</summary>
+    /// <param name="containerPath">Where the socket appears inside the container.</param>
+    /// <returns>A new builder.</returns>
+    public DockerContainerBuilder WithDockerSocket(string containerPath = "/var/run/docker.sock")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(containerPath);
+        if (!containerPath.StartsWith('/'))
+        {
+            throw new ArgumentException($"The container path must be absolute; got '{containerPath}'.", nameof(containerPath));
+        }
+
+        return With(b => b._dockerSocketTarget = containerPath);
     }
 
     /// <summary>Attaches the container to a network of the session, with optional aliases it answers to there.</summary>
@@ -199,7 +219,7 @@ public sealed class DockerContainerBuilder
         var exposed = _ports.ToDictionary(p => p.ContainerPort + "/tcp", _ => new EmptyStruct());
         var bindings = _ports.ToDictionary(
             p => p.ContainerPort + "/tcp",
-            p => (IList<PortBinding>)[new PortBinding { HostIP = "127.0.0.1", HostPort = p.HostPort == 0 ? "" : p.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }]);
+            p => (IList<PortBinding>)[new PortBinding { HostIP = session.Engine.PublishedPorts.BindAddress, HostPort = p.HostPort == 0 ? "" : p.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }]);
         var first = _networks.IsEmpty ? default : _networks[0];
         var parameters = new CreateContainerParameters
         {
@@ -215,6 +235,7 @@ public sealed class DockerContainerBuilder
             {
                 PortBindings = bindings,
                 NetworkMode = first.Network?.Name!,
+                Binds = _dockerSocketTarget is null ? null! : [$"{session.Engine.EngineSocketPath}:{_dockerSocketTarget}"],
             },
             NetworkingConfig = first.Network is null ? null! : new NetworkingConfig
             {

@@ -8,7 +8,7 @@ namespace Mesh.Containers;
 
 /// <summary>
 /// The <c>Docker</c> discovery source: the running, unpaused (and, with a health check, healthy) containers labelled
-/// <c>mesh.service={service}</c> become the service's endpoints — by default <c>http://127.0.0.1:{published port}</c>.
+/// <c>mesh.service={service}</c> become the service's endpoints — by default <c>http://{engine host}:{published port}</c> (<c>127.0.0.1</c> for an engine on this machine).
 /// Updates follow the engine's event stream; after the engine or the stream fails, the watch reconnects with backoff and
 /// resynchronises from a full listing, reporting the failure meanwhile (the last published set stays in use).
 /// </summary>
@@ -47,7 +47,13 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
     {
         ArgumentNullException.ThrowIfNull(context);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var settings = DockerServiceWatch.Settings.From(_options, context.Configuration);
+        if (!DockerServiceWatch.Settings.TryRead(_options, context.Configuration, out var settings, out var errors))
+        {
+            // Reported on start by validation; a watch started anyway (without a host) reports the problem instead of throwing.
+            context.ReportFailure(new InvalidOperationException(string.Join(" ", errors)));
+            return new StoppedWatch();
+        }
+
         CancellationToken disposing;
         try
         {
@@ -59,6 +65,11 @@ public sealed class DockerDiscoveryProvider : IMeshDiscoveryProvider, IAsyncDisp
         }
 
         return new DockerServiceWatch(this, context, settings, _options, _loggerFactory.CreateLogger<DockerDiscoveryProvider>(), disposing);
+    }
+
+    private sealed class StoppedWatch : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     internal async Task<DockerEngine> GetEngineAsync(CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using Mesh.Containers;
 using Mesh.Discovery;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -9,7 +10,7 @@ public static class DockerDiscoveryServiceCollectionExtensions
 {
     /// <summary>Adds <see cref="DockerDiscoveryProvider"/> as the <c>Docker</c> discovery provider: services whose
     /// <c>Mesh:Services:{name}:Discovery</c> is <c>Docker</c> get the running containers labelled <c>mesh.service={name}</c> as endpoints.
-    /// Safe to call more than once.</summary>
+    /// Their <c>Mesh:Services:{name}:Docker</c> keys are validated on start. Safe to call more than once.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Adjusts the options.</param>
     /// <returns>The service collection.</returns>
@@ -26,6 +27,8 @@ public static class DockerDiscoveryServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DockerDiscoveryOptions>, Mesh.Containers.Internal.DockerServicesValidator>(
+            sp => new Mesh.Containers.Internal.DockerServicesValidator(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IMeshDiscoveryProvider, DockerDiscoveryProvider>());
         return services;
     }

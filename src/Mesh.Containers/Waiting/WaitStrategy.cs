@@ -39,7 +39,8 @@ public abstract record WaitStrategy
     /// <returns>The strategy.</returns>
     public static WaitStrategy ForRunning() => new RunningWaitStrategy();
 
-    /// <summary>Ready when the published host port of <paramref name="containerPort"/> on 127.0.0.1 accepts a connection
+    /// <summary>Ready when the published host port of <paramref name="containerPort"/> on the engine's host
+    /// (<see cref="DockerContainer.Host"/>) accepts a connection
     /// that the container keeps open (the engine's port proxy accepts and closes at once while nothing listens inside).</summary>
     /// <param name="containerPort">The container's TCP port; it must be published.</param>
     /// <returns>The strategy.</returns>

@@ -1,3 +1,5 @@
+using Mesh.Configuration.Internal;
+
 namespace Mesh;
 
 /// <summary>
@@ -18,7 +20,9 @@ public sealed class MeshOptions
     /// <summary>The workload's identity for mutual TLS (<c>Mesh:Identity</c>): PEM files reloaded when they change.
     /// When <see cref="Mesh.Identity.MeshIdentityOptions.CertificatePath"/> is set (or an <see cref="Mesh.Identity.IMeshIdentitySource"/> is
     /// registered), <c>https</c> endpoints are reached over mTLS and must prove the service's <c>ServerIdentity</c>.</summary>
+#pragma warning disable SYSLIB1212 // Validated with the identity's own configuration path (MeshOptionsValidator).
     public Mesh.Identity.MeshIdentityOptions Identity { get; } = new();
+#pragma warning restore SYSLIB1212
 
     /// <summary>Whether every service must be reached over mutual TLS (<c>Mesh:RequireMutualTls</c>), as if each had a
     /// <c>ServerIdentity</c> (when it has none, servers must prove any SPIFFE ID of the workload's own trust domain).
@@ -37,6 +41,7 @@ public sealed class MeshOptions
 
     /// <summary>The most active health checks that run at the same time, across all services (<c>Mesh:MaxConcurrentHealthChecks</c>).</summary>
     /// <value>Default: 16. Allowed: 1 to 1024.</value>
+    [AllowedRange(1, 1024)]
     public int MaxConcurrentHealthChecks { get; set; } = 16;
 
     /// <summary>Whether Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{scheme}:{i}</c> entries are read as
@@ -47,6 +52,7 @@ public sealed class MeshOptions
     /// <summary>How long establishing a connection to an endpoint may take (<c>Mesh:ConnectTimeout</c>); a timed-out
     /// connect counts as a connection failure.</summary>
     /// <value>Default: 5 seconds. Allowed: 100 ms to 5 minutes.</value>
+    [AllowedRange("00:00:00.100", "00:05:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a request waits for a service's first endpoint set while its discovery sources (DNS, etcd,
@@ -55,10 +61,24 @@ public sealed class MeshOptions
     /// with a <see cref="MeshNoEndpointsException"/> naming the sources and their last problem. Once a service has had
     /// endpoints, nothing waits. <c>Mesh:Services:{name}:DiscoveryTimeout</c> overrides it per service.</summary>
     /// <value>Default: 5 seconds. Allowed: 00:00:00 (never wait) to 00:05:00.</value>
+    [AllowedRange("00:00:00", "00:05:00", Allowed = "00:00:00 (never wait) to 00:05:00")]
     public TimeSpan DiscoveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Errors found while reading configuration (kept for validation on start).</summary>
     internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>The path of the configuration section last bound (for messages); <c>Mesh</c> when configured in code only.</summary>
+    internal string SectionPath { get; set; } = SectionName;
+
+    /// <summary>Whether a bound configuration section exists (a reload that loses it is refused).</summary>
+    internal bool SectionFound { get; set; }
+
+    /// <summary>The configuration path of each service read from configuration (for messages).</summary>
+    internal Dictionary<string, string> ServicePaths { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The configuration key of service <paramref name="name"/>: where it was read from, or where it would be.</summary>
+    internal string ServicePath(string name) =>
+        ServicePaths.TryGetValue(name, out var path) ? path : $"{SectionPath}:Services:{name}";
 
     /// <summary>Services read from Microsoft.Extensions.ServiceDiscovery's configuration section.</summary>
     internal Dictionary<string, MeshServiceOptions> ServiceDiscoveryServices { get; } = new(StringComparer.OrdinalIgnoreCase);

@@ -1,3 +1,5 @@
+using Mesh.Configuration.Internal;
+
 namespace Mesh;
 
 /// <summary>How the mesh routes to one logical service (<c>Mesh:Services:{name}</c>).</summary>
@@ -8,8 +10,12 @@ public sealed class MeshServiceOptions
     public LoadBalancerKind LoadBalancer { get; set; } = LoadBalancerKind.PeakEwma;
 
     /// <summary>Static endpoints (<c>Endpoints</c>); each either an object with <c>Address</c>, <c>Weight</c>,
-    /// <c>Zone</c> and <c>Metadata</c>, or a plain address string.</summary>
+    /// <c>Zone</c> and <c>Metadata</c>, or a plain address string. One value may hold several addresses separated by
+    /// <c>,</c> or <c>;</c>; a plain value (an environment variable, the command line) replaces the list of earlier
+    /// configuration providers.</summary>
+#pragma warning disable SYSLIB1213 // Each endpoint is validated with the key it was read from (MeshOptionsValidator).
     public IList<MeshEndpointOptions> Endpoints { get; } = new List<MeshEndpointOptions>();
+#pragma warning restore SYSLIB1213
 
     /// <summary>Where endpoints come from (<c>Discovery</c>): <c>Configuration</c> (the <see cref="Endpoints"/> list),
     /// or the name of a registered discovery provider such as <c>Dns</c>, <c>Etcd</c> or <c>Docker</c>.
@@ -21,6 +27,7 @@ public sealed class MeshServiceOptions
     /// resolving it (<c>DiscoveryTimeout</c>), for example right after the app starts. Overrides
     /// <see cref="MeshOptions.DiscoveryTimeout"/>.</summary>
     /// <value>Default: <see langword="null"/> (the mesh-wide <c>Mesh:DiscoveryTimeout</c>, 5 seconds). Allowed: 00:00:00 (never wait) to 00:05:00.</value>
+    [AllowedRange("00:00:00", "00:05:00", Allowed = "00:00:00 (never wait) to 00:05:00, or absent for Mesh:DiscoveryTimeout")]
     public TimeSpan? DiscoveryTimeout { get; set; }
 
     /// <summary>The SPIFFE ID the service's endpoints must present over mTLS (<c>ServerIdentity</c>): an exact ID,
@@ -43,12 +50,16 @@ public sealed class MeshServiceOptions
 
     /// <summary>When fewer than this percentage of endpoints are healthy, balance over all of them (<c>PanicThreshold</c>).</summary>
     /// <value>Default: 50 (Envoy's and Finagle's default). Allowed: 0 (never panic; fail when no endpoint is healthy) to 100.</value>
+    [AllowedRange(0, 100, Allowed = "0 (never) to 100 (percent of endpoints healthy)")]
     public int PanicThreshold { get; set; } = 50;
 
     /// <summary>A deadline for each attempt sent through the mesh (<c>AttemptTimeout</c>). An attempt that exceeds it
     /// fails with a transient <see cref="HttpRequestException"/> and counts as a timeout for outlier detection.</summary>
-    /// <value>Default: <see langword="null"/> (no mesh deadline; the caller's own timeouts apply).</value>
+    /// <value>Default: <see langword="null"/> (no mesh deadline; the caller's own timeouts apply). Allowed: more than zero.</value>
+    [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero (or absent for no mesh deadline)")]
     public TimeSpan? AttemptTimeout { get; set; }
+
+#pragma warning disable SYSLIB1212 // Each group is validated with its own configuration path (MeshOptionsValidator).
 
     /// <summary>Active health checks (<c>HealthCheck</c>); off unless a <c>Path</c> (HTTP) or <c>Protocol: Grpc</c> is set.</summary>
     public HealthCheckOptions HealthCheck { get; } = new();
@@ -64,6 +75,7 @@ public sealed class MeshServiceOptions
 
     /// <summary>Peak-EWMA tuning (<c>PeakEwma</c>).</summary>
     public PeakEwmaOptions PeakEwma { get; } = new();
+#pragma warning restore SYSLIB1212
 
     /// <summary>A split of traffic between groups of endpoints by metadata (<c>TrafficSplit</c>), for canaries.</summary>
     public TrafficSplitOptions TrafficSplit { get; } = new();
@@ -85,6 +97,7 @@ public sealed class MeshEndpointOptions
 
     /// <summary>The relative share of traffic (<c>Weight</c>).</summary>
     /// <value>Default: 1. Allowed: a positive integer.</value>
+    [AllowedRange(1, int.MaxValue, Allowed = "a positive integer (default 1); list each address once and use Weight for a larger share")]
     public int Weight { get; set; } = 1;
 
     /// <summary>The zone the endpoint runs in (<c>Zone</c>).</summary>
@@ -93,8 +106,11 @@ public sealed class MeshEndpointOptions
     /// <summary>Free-form labels (<c>Metadata</c>), for example <c>version=v1</c>.</summary>
     public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
-    /// <summary>The configuration key the endpoint was read from, when it was not under <c>Mesh:Services</c> (for messages).</summary>
+    /// <summary>The configuration key the endpoint was read from (for messages); <see langword="null"/> when added in code.</summary>
     internal string? SourcePath { get; init; }
+
+    /// <summary>Whether the endpoint was read from a plain address value (so its key is <see cref="SourcePath"/> itself).</summary>
+    internal bool PlainAddress { get; init; }
 }
 
 /// <summary>Active health checking of a service's endpoints (<c>Mesh:Services:{name}:HealthCheck</c>).
@@ -114,20 +130,36 @@ public sealed class HealthCheckOptions
     /// <value>Default: empty (the server's overall health).</value>
     public string GrpcService { get; set; } = "";
 
-    /// <summary>Time between checks of an endpoint (<c>Interval</c>); each check is jittered by up to 10%.</summary>
+    /// <summary>The default of <see cref="Timeout"/> when <see cref="Interval"/> is not shorter.</summary>
+    private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(2);
+
+    private TimeSpan? _timeout;
+
+    /// <summary>Time between checks of an endpoint (<c>Interval</c>), shortened by up to 10% of jitter. A check still
+    /// running when the next is due delays it: two checks of one endpoint never overlap.</summary>
     /// <value>Default: 5 seconds. Allowed: 100 ms to 1 hour.</value>
+    [AllowedRange("00:00:00.100", "01:00:00")]
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a check may take before it counts as failed (<c>Timeout</c>).</summary>
-    /// <value>Default: 2 seconds. Allowed: more than zero and at most <see cref="Interval"/>.</value>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>How long a check may take before it counts as failed (<c>Timeout</c>). It may exceed
+    /// <see cref="Interval"/> (as Kubernetes probes and Envoy allow): the next check of the endpoint then waits for the
+    /// previous one.</summary>
+    /// <value>Default: 2 seconds, or <see cref="Interval"/> when that is shorter. Allowed: more than zero, up to 1 hour.</value>
+    [AllowedRange("00:00:00", "01:00:00", MinimumIsExclusive = true)]
+    public TimeSpan Timeout
+    {
+        get => _timeout ?? (Interval < s_defaultTimeout ? Interval : s_defaultTimeout);
+        set => _timeout = value;
+    }
 
     /// <summary>Consecutive failed checks that mark an endpoint unhealthy (<c>UnhealthyThreshold</c>).</summary>
     /// <value>Default: 2 (YARP). Allowed: 1 to 100.</value>
+    [AllowedRange(1, 100)]
     public int UnhealthyThreshold { get; set; } = 2;
 
     /// <summary>Consecutive passed checks that mark an unhealthy endpoint healthy again (<c>HealthyThreshold</c>).</summary>
     /// <value>Default: 1. Allowed: 1 to 100.</value>
+    [AllowedRange(1, 100)]
     public int HealthyThreshold { get; set; } = 1;
 
     /// <summary>Whether checks run: true when <see cref="Path"/> is set or <see cref="Protocol"/> is gRPC.</summary>
@@ -170,37 +202,53 @@ public sealed class OutlierDetectionOptions
 {
     /// <summary>Consecutive failures that eject an endpoint (<c>ConsecutiveFailures</c>); 0 turns this rule off.</summary>
     /// <value>Default: 5 (Envoy). Allowed: 0 to 1000.</value>
+    [AllowedRange(0, 1000)]
     public int ConsecutiveFailures { get; set; } = 5;
 
+    /// <summary>The default of <see cref="MaxEjectionTime"/> when <see cref="BaseEjectionTime"/> is not longer.</summary>
+    private static readonly TimeSpan s_defaultMaxEjectionTime = TimeSpan.FromSeconds(300);
+
+    private TimeSpan? _maxEjectionTime;
+
     /// <summary>The ejection time for a first ejection (<c>BaseEjectionTime</c>); the n-th ejection in a row lasts n times as long.</summary>
-    /// <value>Default: 30 seconds (Envoy).</value>
+    /// <value>Default: 30 seconds (Envoy). Allowed: more than zero.</value>
+    [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan BaseEjectionTime { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The longest ejection (<c>MaxEjectionTime</c>).</summary>
-    /// <value>Default: 300 seconds (Envoy). Allowed: at least <see cref="BaseEjectionTime"/>.</value>
-    public TimeSpan MaxEjectionTime { get; set; } = TimeSpan.FromSeconds(300);
+    /// <value>Default: 300 seconds, or <see cref="BaseEjectionTime"/> when that is longer (Envoy). Allowed: at least
+    /// <see cref="BaseEjectionTime"/>.</value>
+    public TimeSpan MaxEjectionTime
+    {
+        get => _maxEjectionTime ?? (BaseEjectionTime > s_defaultMaxEjectionTime ? BaseEjectionTime : s_defaultMaxEjectionTime);
+        set => _maxEjectionTime = value;
+    }
 
     /// <summary>The largest share of a service's endpoints that may be ejected at once (<c>MaxEjectionPercent</c>);
     /// one endpoint may always be ejected.</summary>
     /// <value>Default: 50. Allowed: 0 to 100. (Envoy's default is 10, which for the 3–5 replicas typical of a
     /// client-side mesh still ejects only one.)</value>
+    [AllowedRange(0, 100)]
     public int MaxEjectionPercent { get; set; } = 50;
 
-    /// <summary>The outcomes that count as failures (<c>FailureKinds</c>, comma-separated names).</summary>
+    /// <summary>The outcomes that count as failures (<c>FailureKinds</c>: names separated by <c>,</c>, <c>;</c> or <c>|</c>, or an array).</summary>
     /// <value>Default: <c>ConnectionFailure, Timeout, ServerError</c>.</value>
     public OutlierFailureKinds FailureKinds { get; set; } = OutlierFailureKinds.ConnectionFailure | OutlierFailureKinds.Timeout | OutlierFailureKinds.ServerError;
 
     /// <summary>The failure-rate rule: eject when this percentage of requests in <see cref="FailureRateWindow"/> failed
     /// (<c>FailureRateThreshold</c>); 0 turns the rule off.</summary>
     /// <value>Default: 0 (off). Allowed: 0 to 100.</value>
+    [AllowedRange(0, 100)]
     public int FailureRateThreshold { get; set; }
 
     /// <summary>The fewest requests in the window before the failure-rate rule may eject (<c>FailureRateMinimumRequests</c>).</summary>
-    /// <value>Default: 20.</value>
+    /// <value>Default: 20. Allowed: 1 to 1,000,000.</value>
+    [AllowedRange(1, 1_000_000)]
     public int FailureRateMinimumRequests { get; set; } = 20;
 
     /// <summary>The window of the failure-rate rule (<c>FailureRateWindow</c>).</summary>
-    /// <value>Default: 10 seconds.</value>
+    /// <value>Default: 10 seconds. Allowed: 1 second to 1 hour.</value>
+    [AllowedRange("00:00:01", "01:00:00")]
     public TimeSpan FailureRateWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
 
@@ -210,15 +258,18 @@ public sealed class SlowStartOptions
 {
     /// <summary>The ramp-up window (<c>Window</c>); zero turns slow start off. Endpoints present when the service is
     /// first configured start at full weight.</summary>
-    /// <value>Default: 10 seconds.</value>
+    /// <value>Default: 10 seconds. Allowed: zero (off) to 1 hour.</value>
+    [AllowedRange("00:00:00", "01:00:00", Allowed = "00:00:00 (off) to 01:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The ramp's curvature (<c>Aggression</c>); 1 is linear, larger values ramp faster at first.</summary>
-    /// <value>Default: 1.0. Allowed: more than 0.</value>
+    /// <value>Default: 1.0. Allowed: more than 0, up to 100.</value>
+    [AllowedRange(0.0, 100.0, MinimumIsExclusive = true, Allowed = "more than 0, up to 100 (1 is linear)")]
     public double Aggression { get; set; } = 1.0;
 
     /// <summary>The smallest weight during the ramp, as a percentage of the full weight (<c>MinWeightPercent</c>).</summary>
     /// <value>Default: 10. Allowed: 1 to 100.</value>
+    [AllowedRange(1, 100)]
     public int MinWeightPercent { get; set; } = 10;
 }
 
@@ -228,14 +279,17 @@ public sealed class RetryBudgetOptions
 {
     /// <summary>Retries allowed per request (<c>RetryRatio</c>); a negative value (for example -1) turns the budget off.</summary>
     /// <value>Default: 0.2 (Linkerd). Allowed: up to 10; negative for off.</value>
+    [AllowedRange(double.MinValue, 10.0, Allowed = "0 to 10, or a negative value (-1) to turn the budget off")]
     public double RetryRatio { get; set; } = 0.2;
 
     /// <summary>Retries always allowed per second, whatever the traffic (<c>MinRetriesPerSecond</c>).</summary>
-    /// <value>Default: 10 (Linkerd).</value>
+    /// <value>Default: 10 (Linkerd). Allowed: 0 to 100,000.</value>
+    [AllowedRange(0, 100_000)]
     public int MinRetriesPerSecond { get; set; } = 10;
 
     /// <summary>The window over which requests and retries are counted (<c>Window</c>).</summary>
     /// <value>Default: 10 seconds. Allowed: 1 second to 10 minutes.</value>
+    [AllowedRange("00:00:01", "00:10:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
 }
 
@@ -243,13 +297,15 @@ public sealed class RetryBudgetOptions
 public sealed class PeakEwmaOptions
 {
     /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>).</summary>
-    /// <value>Default: 10 seconds (Finagle, Linkerd).</value>
+    /// <value>Default: 10 seconds (Finagle, Linkerd). Allowed: more than zero.</value>
+    [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DecayTime { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The RTT assumed for an endpoint with no measurement yet while it already has a request in flight
     /// (<c>DefaultRtt</c>). An unmeasured endpoint with nothing in flight is always tried when drawn, so that new
     /// endpoints are measured at once.</summary>
-    /// <value>Default: 30 ms (Linkerd).</value>
+    /// <value>Default: 30 ms (Linkerd). Allowed: more than zero.</value>
+    [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DefaultRtt { get; set; } = TimeSpan.FromMilliseconds(30);
 }
 
@@ -264,6 +320,7 @@ public sealed class TrafficSplitOptions
 
     /// <summary>The share of traffic per group value (<c>Weights</c>). Endpoints whose value is not listed get no traffic
     /// while a listed group has healthy endpoints; a group without endpoints passes its share to the others.</summary>
+    /// <value>Allowed: 0 to 1,000,000 each, at least one positive.</value>
     public IDictionary<string, int> Weights { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
     /// <summary>Whether a split is configured.</summary>

@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
+using Mesh.Configuration.Internal;
 using Microsoft.Extensions.Configuration;
 
 namespace Mesh.Identity;
@@ -40,57 +40,76 @@ public sealed class MeshIdentityOptions
     /// <summary>How often the files are checked even when no file-system event arrived (the fallback for watchers that miss events,
     /// such as on network file systems).</summary>
     /// <value>Default 5 seconds; between 100 ms and 1 hour. Key <c>Mesh:Identity:PollInterval</c> (<c>hh:mm:ss</c>).</value>
+    [AllowedRange("00:00:00.100", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Problems found while reading configuration (values that do not parse), reported by validation.</summary>
+    internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>The path of the configuration section the options were read from (for messages).</summary>
+    internal string ConfigurationPath { get; set; } = SectionName;
 
     /// <summary>Reads the options from a configuration section (the <c>Mesh:Identity</c> section), key by key, without reflection.</summary>
     /// <param name="section">The section.</param>
     /// <returns>The options.</returns>
-    /// <exception cref="InvalidOperationException">A value cannot be read; the message names the key and the expected format.</exception>
+    /// <exception cref="InvalidOperationException">A value cannot be read; the message names each such key and the expected format.</exception>
     public static MeshIdentityOptions FromConfiguration(IConfiguration section)
     {
+        ArgumentNullException.ThrowIfNull(section);
         var options = new MeshIdentityOptions();
         options.ReadFrom(section);
-        return options;
+        return options.ConfigurationErrors.Count == 0
+            ? options
+            : throw new InvalidOperationException(string.Join(Environment.NewLine, options.ConfigurationErrors));
     }
 
+    /// <summary>Reads the section into these options; problems go to <see cref="ConfigurationErrors"/>, naming the full key.</summary>
     internal void ReadFrom(IConfiguration section)
     {
         ArgumentNullException.ThrowIfNull(section);
-        CertificatePath = NullIfEmpty(section[nameof(CertificatePath)]) ?? CertificatePath;
-        KeyPath = NullIfEmpty(section[nameof(KeyPath)]) ?? KeyPath;
-        TrustBundlePath = NullIfEmpty(section[nameof(TrustBundlePath)]) ?? TrustBundlePath;
-        if (NullIfEmpty(section[nameof(PollInterval)]) is { } poll)
-        {
-            PollInterval = TimeSpan.TryParse(poll, CultureInfo.InvariantCulture, out var interval)
-                ? interval
-                : throw new InvalidOperationException($"{SectionName}:{nameof(PollInterval)} is '{poll}', which is not a time span; expected hh:mm:ss, for example 00:00:05.");
-        }
+        ConfigurationPath = ConfigurationReader.SectionPath(section, SectionName);
+        var reader = new ConfigurationReader(ConfigurationErrors, rootPath: ConfigurationPath);
+        reader.Bind(section, this, s_keys, static (checkedValues, options) => checkedValues.Bind(options));
     }
 
-    /// <summary>Checks the options; the message names the configuration key and what is expected.</summary>
-    internal bool TryValidate([NotNullWhen(false)] out string? error)
+    private static readonly ConfigurationKey[] s_keys =
+    [
+        ConfigurationKey.String(nameof(CertificatePath)),
+        ConfigurationKey.String(nameof(KeyPath)),
+        ConfigurationKey.String(nameof(TrustBundlePath)),
+        ConfigurationKey.TimeSpan(nameof(PollInterval)),
+    ];
+
+    /// <summary>Every problem of the options: a missing file path, a value out of range.</summary>
+    /// <param name="path">The key of the section in messages; by default the one the options were read from.</param>
+    internal List<string> Validate(string? path = null)
     {
-        error = null;
+        path ??= ConfigurationPath;
+        var errors = new List<string>(ConfigurationErrors);
         if (string.IsNullOrWhiteSpace(CertificatePath))
         {
-            error = $"{SectionName}:{nameof(CertificatePath)} is required: the PEM file holding the workload's X.509-SVID (leaf first, then intermediates), for example certs/svid.pem.";
-        }
-        else if (string.IsNullOrWhiteSpace(KeyPath))
-        {
-            error = $"{SectionName}:{nameof(KeyPath)} is required: the PEM file holding the SVID's private key, for example certs/svid.key.";
-        }
-        else if (string.IsNullOrWhiteSpace(TrustBundlePath))
-        {
-            error = $"{SectionName}:{nameof(TrustBundlePath)} is required: the PEM file holding the trust domain's root certificates, for example certs/bundle.pem.";
-        }
-        else if (PollInterval < MinPollInterval || PollInterval > MaxPollInterval)
-        {
-            error = string.Create(CultureInfo.InvariantCulture,
-                $"{SectionName}:{nameof(PollInterval)} is {PollInterval}; allowed values are {MinPollInterval} to {MaxPollInterval}.");
+            errors.Add($"{path}:{nameof(CertificatePath)}: required; the PEM file holding the workload's X.509-SVID (leaf first, then intermediates), for example certs/svid.pem.");
         }
 
-        return error is null;
+        if (string.IsNullOrWhiteSpace(KeyPath))
+        {
+            errors.Add($"{path}:{nameof(KeyPath)}: required; the PEM file holding the SVID's private key, for example certs/svid.key.");
+        }
+
+        if (string.IsNullOrWhiteSpace(TrustBundlePath))
+        {
+            errors.Add($"{path}:{nameof(TrustBundlePath)}: required; the PEM file holding the trust domain's root certificates, for example certs/bundle.pem.");
+        }
+
+        MeshOptionsRanges.AddTo(errors, MeshOptionsRanges.Instance.Validate(path, this));
+        return errors;
     }
 
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    /// <summary>Checks the options; the message names every configuration key at fault and what is expected.</summary>
+    internal bool TryValidate([NotNullWhen(false)] out string? error)
+    {
+        var errors = Validate();
+        error = errors.Count == 0 ? null : string.Join(Environment.NewLine, errors);
+        return error is null;
+    }
 }

@@ -9,8 +9,9 @@ namespace Mesh.Identity;
 /// <summary>Registers the workload's identity (<see cref="IMeshIdentitySource"/>) in a service collection.</summary>
 public static class MeshIdentityServiceCollectionExtensions
 {
-    /// <summary>Registers a <see cref="MeshFileIdentitySource"/> reading the files named by the <c>Mesh:Identity</c> section.
-    /// The options are validated when the host starts; the message names the missing or invalid key.</summary>
+    /// <summary>Registers a <see cref="MeshFileIdentitySource"/> reading the files named by the <c>Mesh:Identity</c> section
+    /// (or any section shaped like it). The options are validated when the host starts; the messages name every missing or
+    /// invalid key under the given section.</summary>
     /// <param name="services">The services.</param>
     /// <param name="identitySection">The <c>Mesh:Identity</c> configuration section.</param>
     /// <returns>The same services.</returns>
@@ -20,7 +21,7 @@ public static class MeshIdentityServiceCollectionExtensions
         return services.AddMeshIdentity(options => options.ReadFrom(identitySection));
     }
 
-    /// <summary>Registers a <see cref="MeshFileIdentitySource"/> configured in code.</summary>
+    /// <summary>Registers a <see cref="MeshFileIdentitySource"/> configured in code, validated when the host starts.</summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Sets the file paths.</param>
     /// <returns>The same services.</returns>
@@ -28,7 +29,7 @@ public static class MeshIdentityServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<MeshIdentityOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptionsWithValidateOnStart<MeshIdentityOptions>().Configure(configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshIdentityOptions>, MeshIdentityOptionsValidator>());
         services.TryAddSingleton<IMeshIdentitySource>(static sp => new MeshFileIdentitySource(
             sp.GetRequiredService<IOptions<MeshIdentityOptions>>().Value,
@@ -49,9 +50,10 @@ public static class MeshIdentityServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>Every problem at once: values that did not read, missing paths (hand-written), limits (generated from the attributes).</summary>
     private sealed class MeshIdentityOptionsValidator : IValidateOptions<MeshIdentityOptions>
     {
         public ValidateOptionsResult Validate(string? name, MeshIdentityOptions options) =>
-            options.TryValidate(out var error) ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(error);
+            options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

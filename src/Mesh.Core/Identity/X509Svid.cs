@@ -51,8 +51,10 @@ public sealed class X509Svid
     /// <summary>When the leaf expires.</summary>
     public DateTimeOffset NotAfter => new(Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
 
-    /// <summary>The certificate and its intermediates as one TLS credential, built once (used by the server helper).</summary>
-    internal SslStreamCertificateContext CertificateContext =>
+    /// <summary>The certificate and its intermediates as one server credential for <see cref="SslStream"/>
+    /// (<see cref="SslServerAuthenticationOptions.ServerCertificateContext"/>), built once per SVID so that every
+    /// handshake sends the full chain without building it again. Mesh.AspNetCore's <c>UseMeshIdentity</c> uses it.</summary>
+    public SslStreamCertificateContext CertificateContext =>
         LazyInitializer.EnsureInitialized(ref _certificateContext,
             () => SslStreamCertificateContext.Create(Certificate, new X509Certificate2Collection(Intermediates.ToArray()), offline: true));
 

@@ -1,83 +1,83 @@
-using System.Globalization;
+using Mesh.Configuration.Internal;
+using Mesh.Discovery.Dns;
+using Mesh.Discovery.Etcd;
 using Mesh.Discovery.Registration;
 using Microsoft.Extensions.Configuration;
 
 namespace Mesh.Discovery.Internal;
 
 /// <summary>
-/// Reads <c>Mesh:Discovery</c> and <c>Mesh:Registration</c> without reflection (AOT-safe). A value that does not parse
-/// is recorded as an error naming the full key and the expected format, reported by validation on start.
+/// Reads <c>{mesh}:Discovery</c> and <c>{mesh}:Registration</c> in the dialect of every Mesh package
+/// (<see cref="ConfigurationReader"/>): lists by the reader (an array, or one value separated by <c>,</c> or <c>;</c>),
+/// everything else by the configuration binder source generator after the strict check of each value. Problems are
+/// recorded, naming the full key of the section that was bound, and reported by validation on start.
 /// </summary>
 internal static class DiscoveryConfigurationReader
 {
-    public static void Read(IConfigurationSection discovery, MeshDiscoveryOptions options)
+    private static readonly ConfigurationKey[] s_dns =
+    [
+        ConfigurationKey.TimeSpan(nameof(DnsDiscoveryOptions.MinRefreshInterval)),
+        ConfigurationKey.TimeSpan(nameof(DnsDiscoveryOptions.MaxRefreshInterval)),
+        ConfigurationKey.TimeSpan(nameof(DnsDiscoveryOptions.QueryTimeout)),
+        ConfigurationKey.TimeSpan(nameof(DnsDiscoveryOptions.RetryBaseDelay)),
+        ConfigurationKey.TimeSpan(nameof(DnsDiscoveryOptions.RetryMaxDelay)),
+
+        // Server (a list) is read by the reader.
+    ];
+
+    private static readonly ConfigurationKey[] s_etcd =
+    [
+        ConfigurationKey.String(nameof(EtcdDiscoveryOptions.Prefix)),
+        ConfigurationKey.TimeSpan(nameof(EtcdDiscoveryOptions.RequestTimeout)),
+        ConfigurationKey.TimeSpan(nameof(EtcdDiscoveryOptions.RetryBaseDelay)),
+        ConfigurationKey.TimeSpan(nameof(EtcdDiscoveryOptions.RetryMaxDelay)),
+
+        // Endpoints (a list) is read by the reader.
+    ];
+
+    private static readonly ConfigurationKey[] s_registration =
+    [
+        ConfigurationKey.String(nameof(MeshRegistrationOptions.Service)),
+        ConfigurationKey.String(nameof(MeshRegistrationOptions.Address)),
+        ConfigurationKey.Int32(nameof(MeshRegistrationOptions.Weight)),
+        ConfigurationKey.String(nameof(MeshRegistrationOptions.Zone)),
+        ConfigurationKey.Map(nameof(MeshRegistrationOptions.Metadata)),
+        ConfigurationKey.TimeSpan(nameof(MeshRegistrationOptions.LeaseTtl)),
+        ConfigurationKey.String(nameof(MeshRegistrationOptions.InstanceId)),
+    ];
+
+    /// <summary>The keys the binder binds, per options type (a test checks that every settable property is listed with its kind).</summary>
+    internal static IReadOnlyDictionary<Type, IReadOnlyList<ConfigurationKey>> BoundKeys { get; } = new Dictionary<Type, IReadOnlyList<ConfigurationKey>>
     {
-        var errors = options.ConfigurationErrors;
+        [typeof(DnsDiscoveryOptions)] = s_dns,
+        [typeof(EtcdDiscoveryOptions)] = s_etcd,
+        [typeof(MeshRegistrationOptions)] = s_registration,
+    };
+
+    public static void Read(IConfigurationSection discovery, MeshDiscoveryOptions options, IConfigurationRoot? root)
+    {
+        var reader = new ConfigurationReader(options.ConfigurationErrors, root);
+        options.SectionPath = discovery.Path;
         var dns = discovery.GetSection("Dns");
-        options.Dns.Server = dns["Server"] ?? options.Dns.Server;
-        ReadTime(dns, "MinRefreshInterval", errors, v => options.Dns.MinRefreshInterval = v);
-        ReadTime(dns, "MaxRefreshInterval", errors, v => options.Dns.MaxRefreshInterval = v);
-        ReadTime(dns, "QueryTimeout", errors, v => options.Dns.QueryTimeout = v);
-        ReadTime(dns, "RetryBaseDelay", errors, v => options.Dns.RetryBaseDelay = v);
-        ReadTime(dns, "RetryMaxDelay", errors, v => options.Dns.RetryMaxDelay = v);
+        options.Dns.Server = reader.JoinedList(dns, nameof(DnsDiscoveryOptions.Server)) ?? options.Dns.Server;
+        reader.Bind(dns, options.Dns, s_dns, static (checkedValues, dnsOptions) => checkedValues.Bind(dnsOptions));
 
         var etcd = discovery.GetSection("Etcd");
-        options.Etcd.Endpoints = etcd["Endpoints"] ?? options.Etcd.Endpoints;
-        options.Etcd.Prefix = etcd["Prefix"] ?? options.Etcd.Prefix;
-        ReadTime(etcd, "RequestTimeout", errors, v => options.Etcd.RequestTimeout = v);
-        ReadTime(etcd, "RetryBaseDelay", errors, v => options.Etcd.RetryBaseDelay = v);
-        ReadTime(etcd, "RetryMaxDelay", errors, v => options.Etcd.RetryMaxDelay = v);
+        options.Etcd.Endpoints = reader.JoinedList(etcd, nameof(EtcdDiscoveryOptions.Endpoints)) ?? options.Etcd.Endpoints;
+        reader.Bind(etcd, options.Etcd, s_etcd, static (checkedValues, etcdOptions) => checkedValues.Bind(etcdOptions));
     }
 
-    public static void Read(IConfigurationSection registration, MeshRegistrationOptions options)
+    public static void Read(IConfigurationSection registration, MeshRegistrationOptions options, IConfigurationRoot? root)
     {
-        var errors = options.ConfigurationErrors;
-        options.Service = registration["Service"] ?? options.Service;
-        options.Address = registration["Address"] ?? options.Address;
-        options.Zone = registration["Zone"] ?? options.Zone;
-        options.InstanceId = registration["InstanceId"] ?? options.InstanceId;
-        if (registration["Weight"] is { } weight)
-        {
-            if (int.TryParse(weight, NumberStyles.Integer, CultureInfo.InvariantCulture, out var w))
-            {
-                options.Weight = w;
-            }
-            else
-            {
-                errors.Add($"{registration.Path}:Weight: '{weight}' is not an integer; allowed: 1 to 1000000.");
-            }
-        }
-
-        ReadTime(registration, "LeaseTtl", errors, v => options.LeaseTtl = v);
-        foreach (var item in registration.GetSection("Metadata").GetChildren())
-        {
-            if (item.Value is { } value)
-            {
-                options.Metadata[item.Key] = value;
-            }
-        }
+        options.SectionPath = registration.Path;
+        new ConfigurationReader(options.ConfigurationErrors, root)
+            .Bind(registration, options, s_registration, static (checkedValues, registrationOptions) => checkedValues.Bind(registrationOptions));
     }
 
-    private static void ReadTime(IConfigurationSection section, string key, List<string> errors, Action<TimeSpan> set)
-    {
-        if (section[key] is not { } text || text.Length == 0)
-        {
-            return;
-        }
-
-        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{section.Path}:{key}: '{text}' is not a time span; expected [d.]hh:mm:ss[.fff], for example 00:00:05.");
-        }
-    }
-
-    /// <summary>The discovery sources a service section names (<c>Discovery</c>, comma-separated; default Configuration).</summary>
+    /// <summary>Whether a service section names <paramref name="provider"/> among its discovery sources
+    /// (<c>Discovery</c>: names separated by <c>,</c> or <c>;</c>, or an array; default Configuration).</summary>
     public static bool UsesProvider(IConfigurationSection service, string provider) =>
-        (service["Discovery"] ?? "")
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        (new ConfigurationReader([]).JoinedList(service, "Discovery") ?? "")
+            .Split(ConfigurationReader.ListSeparators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Contains(provider, StringComparer.OrdinalIgnoreCase);
 }

@@ -1,29 +1,34 @@
+using Mesh.Configuration.Internal;
 using Mesh.Discovery.Registration;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Discovery.Internal;
 
-/// <summary>Binds <c>Mesh:Discovery</c> from the app's configuration, when there is one.</summary>
-internal sealed class DiscoveryConfigureOptions(IConfiguration? configuration) : IConfigureOptions<MeshDiscoveryOptions>
+/// <summary>Binds <c>{mesh}:Discovery</c>: under the section the mesh was bound to (<c>AddMeshClient(section)</c>), else
+/// the app's <c>Mesh</c> section.</summary>
+internal sealed class DiscoveryConfigureOptions(IServiceProvider services) : IConfigureOptions<MeshDiscoveryOptions>
 {
     public void Configure(MeshDiscoveryOptions options)
     {
-        if (configuration is not null)
+        if (MeshConfigurationSection.Find(services) is { } mesh)
         {
-            DiscoveryConfigurationReader.Read(configuration.GetSection(MeshDiscoveryOptions.SectionName), options);
+            var section = mesh.GetSection("Discovery");
+            DiscoveryConfigurationReader.Read(section, options, MeshConfigurationSection.RootOf(section, services.GetService<IConfiguration>()));
         }
     }
 }
 
-/// <summary>Binds <c>Mesh:Registration</c> from the app's configuration, when there is one.</summary>
-internal sealed class RegistrationConfigureOptions(IConfiguration? configuration) : IConfigureOptions<MeshRegistrationOptions>
+/// <summary>Binds <c>{mesh}:Registration</c>, like <see cref="DiscoveryConfigureOptions"/>.</summary>
+internal sealed class RegistrationConfigureOptions(IServiceProvider services) : IConfigureOptions<MeshRegistrationOptions>
 {
     public void Configure(MeshRegistrationOptions options)
     {
-        if (configuration is not null)
+        if (MeshConfigurationSection.Find(services) is { } mesh)
         {
-            DiscoveryConfigurationReader.Read(configuration.GetSection(MeshRegistrationOptions.SectionName), options);
+            var section = mesh.GetSection("Registration");
+            DiscoveryConfigurationReader.Read(section, options, MeshConfigurationSection.RootOf(section, services.GetService<IConfiguration>()));
         }
     }
 }

@@ -3,43 +3,46 @@ using System.Net;
 using Mesh.Discovery.Dns.Internal;
 using Mesh.Discovery.Etcd.Internal;
 using Microsoft.Extensions.Configuration;
+using Mesh.Configuration.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Discovery.Internal;
 
 /// <summary>
-/// Validates <see cref="MeshDiscoveryOptions"/> on start, and the per-service DNS keys of every service in
-/// <c>Mesh:Services</c> that uses <c>Dns</c>. Every message names the full key, the value found and what is allowed.
+/// Validates <see cref="MeshDiscoveryOptions"/> on start: the limits the options declare with
+/// <see cref="AllowedRangeAttribute"/> (checked by the generated <see cref="DiscoveryOptionsRanges"/>), and here, by hand,
+/// the rules across fields and the per-service DNS keys of every service of the mesh's section that uses <c>Dns</c>.
+/// Every message names the full key of the section that was bound, the value found and what is allowed.
 /// </summary>
-internal sealed class DiscoveryOptionsValidator(IConfiguration? configuration) : IValidateOptions<MeshDiscoveryOptions>
+internal sealed class DiscoveryOptionsValidator(IServiceProvider services) : IValidateOptions<MeshDiscoveryOptions>
 {
     public ValidateOptionsResult Validate(string? name, MeshDiscoveryOptions options)
     {
-        var errors = Validate(options, configuration?.GetSection("Mesh:Services"));
+        var errors = Validate(options, MeshConfigurationSection.Find(services)?.GetSection("Services"));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    public static List<string> Validate(MeshDiscoveryOptions options, IConfigurationSection? services)
+    public static List<string> Validate(MeshDiscoveryOptions options, IConfigurationSection? meshServices)
     {
         var errors = new List<string>(options.ConfigurationErrors);
-        const string dns = "Mesh:Discovery:Dns";
+        var dns = $"{options.SectionPath}:Dns";
         if (!DnsServerParser.TryParse(options.Dns.Server, out _, out var serverError))
         {
             errors.Add($"{dns}:Server: {serverError}");
         }
 
-        Range(errors, $"{dns}:MinRefreshInterval", options.Dns.MinRefreshInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
-        Range(errors, $"{dns}:MaxRefreshInterval", options.Dns.MaxRefreshInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1));
+        DiscoveryOptionsRanges.AddTo(errors, DiscoveryOptionsRanges.Instance.Validate(dns, options.Dns));
         if (options.Dns.MaxRefreshInterval < options.Dns.MinRefreshInterval)
         {
-            errors.Add($"{dns}:MaxRefreshInterval: {options.Dns.MaxRefreshInterval} must be at least MinRefreshInterval ({options.Dns.MinRefreshInterval}).");
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{dns}:MaxRefreshInterval: {options.Dns.MaxRefreshInterval:c} must be at least MinRefreshInterval ({options.Dns.MinRefreshInterval:c})."));
         }
 
-        Range(errors, $"{dns}:QueryTimeout", options.Dns.QueryTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
-        Range(errors, $"{dns}:RetryBaseDelay", options.Dns.RetryBaseDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
-        Range(errors, $"{dns}:RetryMaxDelay", options.Dns.RetryMaxDelay, options.Dns.RetryBaseDelay, TimeSpan.FromHours(1));
+        if (options.Dns.RetryMaxDelay < options.Dns.RetryBaseDelay)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{dns}:RetryMaxDelay: {options.Dns.RetryMaxDelay:c} must be at least RetryBaseDelay ({options.Dns.RetryBaseDelay:c})."));
+        }
 
-        const string etcd = "Mesh:Discovery:Etcd";
+        var etcd = $"{options.SectionPath}:Etcd";
         if (!EtcdEndpointList.TryParse(options.Etcd.Endpoints, out _, out var endpointsError))
         {
             errors.Add($"{etcd}:Endpoints: {endpointsError}");
@@ -50,32 +53,45 @@ internal sealed class DiscoveryOptionsValidator(IConfiguration? configuration) :
             errors.Add($"{etcd}:Prefix: '{options.Etcd.Prefix}' must be non-empty and end with '/', for example {Etcd.EtcdDiscoveryOptions.DefaultPrefix}.");
         }
 
-        Range(errors, $"{etcd}:RequestTimeout", options.Etcd.RequestTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
-        Range(errors, $"{etcd}:RetryBaseDelay", options.Etcd.RetryBaseDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
-        Range(errors, $"{etcd}:RetryMaxDelay", options.Etcd.RetryMaxDelay, options.Etcd.RetryBaseDelay, TimeSpan.FromHours(1));
+        DiscoveryOptionsRanges.AddTo(errors, DiscoveryOptionsRanges.Instance.Validate(etcd, options.Etcd));
+        if (options.Etcd.RetryMaxDelay < options.Etcd.RetryBaseDelay)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{etcd}:RetryMaxDelay: {options.Etcd.RetryMaxDelay:c} must be at least RetryBaseDelay ({options.Etcd.RetryBaseDelay:c})."));
+        }
 
-        foreach (var service in services?.GetChildren() ?? [])
+        foreach (var service in meshServices?.GetChildren() ?? [])
         {
             if (DiscoveryConfigurationReader.UsesProvider(service, DnsDiscoveryProvider.ProviderName) &&
-                !DnsServiceSettings.TryRead(service, $"Mesh:Services:{service.Key}", out _, out var error))
+                !DnsServiceSettings.TryRead(service, out _, out var dnsErrors))
             {
-                errors.Add(error);
+                errors.AddRange(dnsErrors);
             }
 
             if (DiscoveryConfigurationReader.UsesProvider(service, EtcdDiscoveryProvider.ProviderName) && string.IsNullOrWhiteSpace(options.Etcd.Endpoints))
             {
-                errors.Add($"{etcd}:Endpoints: required, because Mesh:Services:{service.Key}:Discovery names Etcd; set it to the etcd client URLs, for example http://127.0.0.1:2379.");
+                errors.Add($"{etcd}:Endpoints: required, because {service.Path}:Discovery names Etcd; set it to the etcd client URLs, for example http://127.0.0.1:2379.");
             }
         }
 
         return errors;
     }
+}
 
-    internal static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
+/// <summary>The limits of the discovery options, checked by code the options validation source generator writes from
+/// their <see cref="AllowedRangeAttribute"/>s; called with the configuration path of each object as the name.</summary>
+[OptionsValidator]
+internal sealed partial class DiscoveryOptionsRanges :
+    IValidateOptions<Dns.DnsDiscoveryOptions>,
+    IValidateOptions<Etcd.EtcdDiscoveryOptions>,
+    IValidateOptions<Registration.MeshRegistrationOptions>
+{
+    public static readonly DiscoveryOptionsRanges Instance = new();
+
+    public static void AddTo(List<string> errors, ValidateOptionsResult result)
     {
-        if (value < min || value > max)
+        if (result.Failed && result.Failures is { } failures)
         {
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{key}: {value} is out of range; allowed: {min} to {max}."));
+            errors.AddRange(failures);
         }
     }
 }
@@ -92,7 +108,7 @@ internal static class DnsServerParser
             return true;
         }
 
-        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var item in value.Split(ConfigurationReader.ListSeparators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (IPEndPoint.TryParse(item, out var ip))
             {
@@ -106,7 +122,7 @@ internal static class DnsServerParser
             if ((colon >= 0 && !int.TryParse(item[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port)) || port is < 1 or > 65535 ||
                 Uri.CheckHostName(host) != UriHostNameType.Dns)
             {
-                error = $"'{item}' is not host:port; expected for example 127.0.0.1:5353, [::1]:53 or dns.internal:53 (comma-separated for several; empty for the system resolver).";
+                error = $"'{item}' is not host:port; expected for example 127.0.0.1:5353, [::1]:53 or dns.internal:53 (separated by ',' or ';' for several; empty for the system resolver).";
                 servers = [];
                 return false;
             }

@@ -1,3 +1,5 @@
+using Mesh.Configuration.Internal;
+
 namespace Mesh.Discovery.Registration;
 
 /// <summary>
@@ -21,6 +23,7 @@ public sealed class MeshRegistrationOptions
 
     /// <summary>The relative share of traffic (<c>Weight</c>).</summary>
     /// <value>1. Allowed: 1 to 1,000,000.</value>
+    [AllowedRange(1, 1_000_000)]
     public int Weight { get; set; } = 1;
 
     /// <summary>The zone the instance runs in (<c>Zone</c>).</summary>
@@ -33,6 +36,7 @@ public sealed class MeshRegistrationOptions
     /// <summary>The TTL of the etcd lease the key lives under (<c>LeaseTtl</c>); a crashed instance disappears
     /// this long after its last keep-alive. Whole seconds (rounded up).</summary>
     /// <value>10 seconds. Allowed: 00:00:02 to 01:00:00.</value>
+    [AllowedRange("00:00:02", "01:00:00")]
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The last segment of the key (<c>InstanceId</c>); no <c>/</c>.</summary>
@@ -41,4 +45,7 @@ public sealed class MeshRegistrationOptions
 
     /// <summary>Problems found while binding configuration (values that do not parse), reported by validation.</summary>
     internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>The path of the section the options were read from (for messages).</summary>
+    internal string SectionPath { get; set; } = SectionName;
 }

@@ -7,7 +7,8 @@ namespace Mesh.Testing;
 /// <summary>
 /// Replicas in containers, through the Docker Engine API (Mesh.Containers): the test replica built into a
 /// <c>FROM scratch</c> image without any registry, or any image of your own. Each replica's port is published on a
-/// fixed 127.0.0.1 port (kept across restarts) and the containers share one network of the fleet, so a replica can be
+/// fixed port of the engine's host (kept across restarts; <c>127.0.0.1</c> for an engine on this machine, see
+/// <see cref="DockerEngine.Host"/>) and the containers share one network of the fleet, so a replica can be
 /// partitioned off. Dispose the template after the fleet to remove the network.
 /// </summary>
 public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
@@ -79,7 +80,25 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
     /// <inheritdoc />
     public override async Task<IFleetReplica> StartReplicaAsync(string id, string? version, CancellationToken cancellationToken)
     {
-        var hostPort = FreeLoopbackPort();
+        // The port is chosen here (and kept across restarts) so that the replica's address never changes. On a remote engine
+        // a free port of this machine is only a guess: when the engine already has it, try another.
+        const int attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            var builder = CreateBuilder(id, version, FreePort(_session.Engine.Host));
+            try
+            {
+                var container = await builder.StartAsync(_session, cancellationToken).ConfigureAwait(false);
+                return new ContainerFleetReplica(id, version, container, _network, _port, _readinessPath, _isTestReplica);
+            }
+            catch (DockerEngineException e) when (attempt < attempts && IsPortTaken(e))
+            {
+            }
+        }
+    }
+
+    private DockerContainerBuilder CreateBuilder(string id, string? version, int hostPort)
+    {
         var builder = new DockerContainerBuilder(_image)
             .WithName($"{id}-{Guid.NewGuid():N}"[..Math.Min(60, id.Length + 9)])
             .WithPortBinding(_port, hostPort)
@@ -98,9 +117,12 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
             builder = builder.WithEnvironment(name, value);
         }
 
-        var container = await builder.StartAsync(_session, cancellationToken).ConfigureAwait(false);
-        return new ContainerFleetReplica(id, version, container, _network, _port, _readinessPath, _isTestReplica);
+        return builder;
     }
+
+    private static bool IsPortTaken(DockerEngineException error) =>
+        error.EngineMessage.Contains("port is already allocated", StringComparison.OrdinalIgnoreCase) ||
+        error.EngineMessage.Contains("address already in use", StringComparison.OrdinalIgnoreCase);
 
     /// <inheritdoc />
     public override string ToString() => $"containers of {_image}";
@@ -108,9 +130,10 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _network.DisposeAsync();
 
-    private static int FreeLoopbackPort()
+    /// <summary>A free port on the engine's host when it is this machine (a loopback address), else a free port of this machine as a guess.</summary>
+    private static int FreePort(string engineHost)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        using var listener = new TcpListener(IPAddress.TryParse(engineHost, out var address) && IPAddress.IsLoopback(address) ? address : IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }

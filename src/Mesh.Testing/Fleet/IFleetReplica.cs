@@ -46,7 +46,7 @@ public interface IFleetReplica : IAsyncDisposable
 }
 
 /// <summary>A change to a test replica's behaviour; unset members stay as they are.</summary>
-public sealed record ReplicaChange
+public sealed class ReplicaChange
 {
     /// <summary>Extra latency per answer.</summary>
     public TimeSpan? Latency { get; init; }

@@ -1,98 +1,55 @@
-using System.Diagnostics;
-
 namespace Mesh.Testing;
 
 /// <summary>
-/// Sends requests through any <see cref="HttpClient"/> — at a rate or as fast as possible, for a duration or a count —
-/// and reports per-replica counts, failures with their reasons and latency percentiles.
+/// Sends requests through any <see cref="HttpClient"/> — at a rate or as fast as possible, for a duration, a count or
+/// until stopped — and reports per-replica counts, failures with their status or exception, and latency percentiles.
 /// </summary>
 public static class TrafficDriver
 {
     /// <summary>Runs traffic and returns the report.</summary>
     /// <param name="client">The client (for example one with <c>AddMeshHandler()</c>).</param>
-    /// <param name="options">What to send and for how long.</param>
-    /// <param name="cancellationToken">Stops the run early; the report covers what was sent.</param>
+    /// <param name="options">What to send and for how long (a <see cref="TrafficOptions.Duration"/>, a
+    /// <see cref="TrafficOptions.RequestCount"/> or both).</param>
+    /// <param name="cancellationToken">Stops the run early and cancels the requests in flight; the report covers what was sent.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentException">The options are invalid or would never end the run.</exception>
     public static Task<TrafficReport> RunAsync(HttpClient client, TrafficOptions options, CancellationToken cancellationToken = default) =>
         RunAsync(client, options, new TrafficRecorder(), cancellationToken);
 
     /// <summary>Runs traffic into a recorder that a live view can poll, and returns the report.</summary>
     /// <param name="client">The client.</param>
-    /// <param name="options">What to send and for how long.</param>
+    /// <param name="options">What to send and for how long (a duration, a count or both).</param>
     /// <param name="recorder">Where outcomes go.</param>
-    /// <param name="cancellationToken">Stops the run early.</param>
+    /// <param name="cancellationToken">Stops the run early and cancels the requests in flight.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentException">The options are invalid or would never end the run.</exception>
     public static async Task<TrafficReport> RunAsync(HttpClient client, TrafficOptions options, TrafficRecorder recorder, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(recorder);
-        options.Validate();
-
-        var limit = options.Duration is { } d && d < options.MaxDuration ? d : options.MaxDuration;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stop.CancelAfter(limit);
-        var clock = Stopwatch.StartNew();
-        long tickets = 0;
-        var maxCount = options.RequestCount ?? long.MaxValue;
-        var interval = options.RequestsPerSecond is { } rate ? TimeSpan.FromSeconds(1 / rate) : TimeSpan.Zero;
-
-        async Task Worker()
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var ticket = Interlocked.Increment(ref tickets);
-                if (ticket > maxCount)
-                {
-                    return;
-                }
-
-                if (interval > TimeSpan.Zero)
-                {
-                    var due = interval * (ticket - 1) - clock.Elapsed;
-                    if (due > TimeSpan.Zero)
-                    {
-                        try
-                        {
-                            await Task.Delay(due, stop.Token).ConfigureAwait(false);
-                        }
-                        catch (OperationCanceledException)
-                        {
-                            return;
-                        }
-                    }
-                }
-
-                await SendOneAsync(client, options, recorder, stop.Token).ConfigureAwait(false);
-            }
-        }
-
-        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(Worker, CancellationToken.None))).ConfigureAwait(false);
-        return recorder.CreateReport(clock.Elapsed);
+        options.Validate(mustEnd: true);
+        await using var run = new TrafficRun(client, options, recorder, cancellationToken);
+        return await run.Completion.ConfigureAwait(false);
     }
 
-    private static async Task SendOneAsync(HttpClient client, TrafficOptions options, TrafficRecorder recorder, CancellationToken stopping)
+    /// <summary>
+    /// Starts traffic in the background and returns at once, for tests that break something while traffic flows:
+    /// start, act, then <see cref="TrafficRun.StopAsync"/> (which lets the requests in flight finish, so none escapes
+    /// the report) and assert on the report. The run also ends by itself at <see cref="TrafficOptions.Duration"/>,
+    /// <see cref="TrafficOptions.RequestCount"/> or <see cref="TrafficOptions.MaxDuration"/>, whichever comes first.
+    /// </summary>
+    /// <param name="client">The client.</param>
+    /// <param name="options">What to send; <see cref="TrafficOptions.Duration"/> and <see cref="TrafficOptions.RequestCount"/> are optional here.</param>
+    /// <param name="recorder">Where outcomes go (default: a new recorder, see <see cref="TrafficRun.Recorder"/>).</param>
+    /// <param name="cancellationToken">Aborts the run and cancels the requests in flight.</param>
+    /// <returns>The running traffic; dispose it (<c>await using</c>) to abort it if the test ends early.</returns>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static TrafficRun Start(HttpClient client, TrafficOptions options, TrafficRecorder? recorder = null, CancellationToken cancellationToken = default)
     {
-        using var request = options.CreateRequest();
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, stopping).ConfigureAwait(false);
-            var replica = options.IdentifyReplica(response);
-            if (options.IsSuccess(response))
-            {
-                recorder.RecordSuccess(replica, Stopwatch.GetElapsedTime(started));
-            }
-            else
-            {
-                recorder.RecordFailure(replica, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            // The run ended while this request was in flight: neither a success nor a failure.
-        }
-        catch (Exception ex)
-        {
-            recorder.RecordFailure(null, $"{ex.GetType().Name}: {ex.Message}");
-        }
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate(mustEnd: false);
+        return new TrafficRun(client, options, recorder ?? new TrafficRecorder(), cancellationToken);
     }
 }

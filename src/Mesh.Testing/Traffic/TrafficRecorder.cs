@@ -1,47 +1,9 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
 using HdrHistogram;
 
 namespace Mesh.Testing;
-
-/// <summary>Latency percentiles.</summary>
-/// <param name="Count">Samples.</param>
-/// <param name="P50">Median.</param>
-/// <param name="P90">90th percentile.</param>
-/// <param name="P99">99th percentile.</param>
-/// <param name="P999">99.9th percentile.</param>
-/// <param name="Max">Largest sample.</param>
-public sealed record LatencySummary(long Count, TimeSpan P50, TimeSpan P90, TimeSpan P99, TimeSpan P999, TimeSpan Max)
-{
-    internal static LatencySummary From(HistogramBase histogram)
-    {
-        if (histogram.TotalCount == 0)
-        {
-            return new LatencySummary(0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
-        }
-
-        static TimeSpan Us(long microseconds) => TimeSpan.FromTicks(microseconds * 10);
-        return new LatencySummary(histogram.TotalCount, Us(histogram.GetValueAtPercentile(50)), Us(histogram.GetValueAtPercentile(90)),
-            Us(histogram.GetValueAtPercentile(99)), Us(histogram.GetValueAtPercentile(99.9)), Us(histogram.GetMaxValue()));
-    }
-}
-
-/// <summary>A request that failed: when, where (if known) and why.</summary>
-/// <param name="At">When it ended.</param>
-/// <param name="Replica">The replica that answered, when the failure was an error response.</param>
-/// <param name="Reason">The status or exception.</param>
-public sealed record TrafficFailure(DateTimeOffset At, string? Replica, string Reason);
-
-/// <summary>Counts and latencies of one replica over a window or a run.</summary>
-/// <param name="Replica">The replica id.</param>
-/// <param name="Requests">Successful requests it answered.</param>
-/// <param name="Latency">Their latencies.</param>
-public sealed record ReplicaTraffic(string Replica, long Requests, LatencySummary Latency);
-
-/// <summary>What happened since the previous window (for live views).</summary>
-/// <param name="Elapsed">The window's length.</param>
-/// <param name="Replicas">Per replica.</param>
-/// <param name="Failures">Failed requests in the window.</param>
-public sealed record TrafficWindow(TimeSpan Elapsed, IReadOnlyList<ReplicaTraffic> Replicas, long Failures);
 
 /// <summary>
 /// Thread-safe accumulation of request outcomes, for a whole run and in windows (live views poll
@@ -86,14 +48,51 @@ public sealed class TrafficRecorder
         }
     }
 
-    /// <summary>Records a failure.</summary>
+    /// <summary>Successful requests that <paramref name="replica"/> answered so far.</summary>
+    /// <param name="replica">The replica id (as <see cref="TrafficOptions.IdentifyReplica"/> names it).</param>
+    public long CountOf(string replica)
+    {
+        ArgumentNullException.ThrowIfNull(replica);
+        return _replicas.TryGetValue(replica, out var series) ? series.Total.TotalCount : 0;
+    }
+
+    /// <summary>Records a failure described by text.</summary>
+    /// <param name="replica">The replica that answered, if any.</param>
+    /// <param name="reason">What went wrong.</param>
     public void RecordFailure(string? replica, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        Record(new TrafficFailure(_time.GetUtcNow(), replica, reason));
+    }
+
+    /// <summary>Records an error response.</summary>
+    /// <param name="replica">The replica that answered, if known.</param>
+    /// <param name="statusCode">The response's status.</param>
+    /// <param name="reasonPhrase">The response's reason phrase, if any.</param>
+    public void RecordFailure(string? replica, HttpStatusCode statusCode, string? reasonPhrase)
+    {
+        var reason = string.IsNullOrEmpty(reasonPhrase)
+            ? string.Create(CultureInfo.InvariantCulture, $"HTTP {(int)statusCode}")
+            : string.Create(CultureInfo.InvariantCulture, $"HTTP {(int)statusCode} {reasonPhrase}");
+        Record(new TrafficFailure(_time.GetUtcNow(), replica, reason, statusCode: statusCode));
+    }
+
+    /// <summary>Records a request that threw; the failure keeps the exception.</summary>
+    /// <param name="replica">The replica involved, if known.</param>
+    /// <param name="exception">What the request threw.</param>
+    public void RecordFailure(string? replica, Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        Record(new TrafficFailure(_time.GetUtcNow(), replica, $"{exception.GetType().Name}: {exception.Message}", exception: exception));
+    }
+
+    private void Record(TrafficFailure failure)
     {
         Interlocked.Increment(ref _failed);
         Interlocked.Increment(ref _failedInWindow);
         if (_failures.Count < MaxFailuresKept)
         {
-            _failures.Enqueue(new TrafficFailure(_time.GetUtcNow(), replica, reason));
+            _failures.Enqueue(failure);
         }
     }
 

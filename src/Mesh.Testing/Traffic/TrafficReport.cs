@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Mesh.Testing;
 
-/// <summary>The outcome of a traffic run: per-replica counts, failures with their reasons, latency percentiles,
+/// <summary>The outcome of a traffic run: per-replica counts, failures with their status or exception, latency percentiles,
 /// and assertion helpers that explain themselves when they fail.</summary>
 public sealed class TrafficReport
 {
@@ -31,7 +31,7 @@ public sealed class TrafficReport
     /// <summary>Failed requests.</summary>
     public long Failed { get; }
 
-    /// <summary>The failures (the first 1000), with their reasons.</summary>
+    /// <summary>The failures (the first 1000), each with its status or exception.</summary>
     public IReadOnlyList<TrafficFailure> Failures { get; }
 
     /// <summary>Successful requests per second.</summary>
@@ -49,7 +49,7 @@ public sealed class TrafficReport
         if (Failed > 0)
         {
             throw new TrafficAssertionException($"{Failed} of {Failed + Succeeded} requests failed:{Environment.NewLine}" +
-                string.Join(Environment.NewLine, Failures.Take(20).Select(f => $"  {f.At:HH:mm:ss.fff} {f.Replica ?? "-"}: {f.Reason}")) +
+                string.Join(Environment.NewLine, Failures.Take(20).Select(f => $"  {f}")) +
                 Environment.NewLine + this);
         }
     }

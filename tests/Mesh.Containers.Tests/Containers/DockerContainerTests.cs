@@ -156,7 +156,8 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     [Fact]
     public async Task PortConflictCarriesTheEngineMessage()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        // Ports are published on the engine's host: 127.0.0.1, or the loopback address of a TLS test endpoint.
+        using var listener = new TcpListener(IPAddress.Parse(fixture.Engine.Host), 0);
         listener.Start();
         var taken = ((IPEndPoint)listener.LocalEndpoint).Port;
 

@@ -127,15 +127,17 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public void InvalidPerServiceSettingNamesTheKeyAndAllowedValues()
+    public async Task InvalidPerServiceSettingIsReportedNamingTheKeyAndAllowedValues()
     {
-        var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions()));
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Docker:AddressMode"] = "Bridge" }).Build();
+        await using var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions()));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Mesh:Services:catalog:Docker:AddressMode"] = "Bridge" }).Build();
+        var sink = new RecordingSink();
 
-        var error = Assert.Throws<ArgumentException>(() => provider.Watch(new MeshDiscoveryContext("catalog", configuration, new RecordingSink())));
+        await using var watch = provider.Watch(new MeshDiscoveryContext("catalog", configuration.GetSection("Mesh:Services:catalog"), sink));
 
-        Assert.Contains("AddressMode", error.Message, StringComparison.Ordinal);
-        Assert.Contains("PublishedPort, ContainerAddress", error.Message, StringComparison.Ordinal);
+        var error = await sink.WaitForFailureAsync(Ct);
+        Assert.Contains("Mesh:Services:catalog:Docker:AddressMode: 'Bridge' is not valid; allowed values: PublishedPort, ContainerAddress.", error.Message, StringComparison.Ordinal);
+        Assert.Empty(sink.Sets);
     }
 
     private sealed class RecordingSink : IMeshEndpointSink

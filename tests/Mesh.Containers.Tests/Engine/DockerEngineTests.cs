@@ -15,6 +15,27 @@ public sealed class DockerEngineTests(DockerFixture fixture)
         Assert.True(engine.ApiVersion >= DockerEngine.MinimumApiVersion);
     }
 
+    /// <summary>test.sh runs this suite a second time with DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH naming a TLS
+    /// endpoint: then every test of the suite must really go through it.</summary>
+    [Fact]
+    public void TheSuiteRunsOnTheEngineTheEnvironmentNames()
+    {
+        var engine = fixture.Engine;
+        var dockerHost = Environment.GetEnvironmentVariable("DOCKER_HOST");
+        if (string.IsNullOrWhiteSpace(dockerHost))
+        {
+            Assert.False(engine.UsesTls);
+            Assert.Equal("127.0.0.1", engine.Host);
+            return;
+        }
+
+        var expected = new Uri(dockerHost);
+        Assert.Equal(expected.Host, engine.Endpoint.Host);
+        Assert.Equal(expected.Port, engine.Endpoint.Port);
+        Assert.Equal(Environment.GetEnvironmentVariable("DOCKER_TLS_VERIFY") is "1" or "true", engine.UsesTls);
+        Assert.Equal(expected.Scheme == "unix" ? "127.0.0.1" : expected.Host, engine.Host);
+    }
+
     [Fact]
     public async Task MissingSocketIsReportedWithTheEndpointTriedAndHowToStartAnEngine()
     {

@@ -2,20 +2,23 @@ using Mesh.Containers.Internal;
 
 namespace Mesh.Containers.Tests.Engine;
 
-public sealed class EndpointCandidatesTests
+public sealed class EndpointCandidatesTests : IDisposable
 {
+    private readonly string _home = Directory.CreateTempSubdirectory("mesh-tests-home-").FullName;
+
     [Fact]
     public void DockerHostIsTheOnlyCandidateWhenSet()
     {
-        var candidates = EndpointCandidates.Get(null, Env(("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("XDG_RUNTIME_DIR", "/run/user/1000")));
+        var candidates = Get(Env(("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("XDG_RUNTIME_DIR", "/run/user/1000")));
 
-        Assert.Equal([new Uri("tcp://127.0.0.1:2375")], candidates);
+        Assert.Equal([new Uri("tcp://127.0.0.1:2375")], candidates.Select(c => c.Address));
+        Assert.Null(candidates[0].Tls);
     }
 
     [Fact]
     public void WithoutDockerHostTheDefaultSocketComesFirstThenRootlessThenPodman()
     {
-        var candidates = EndpointCandidates.Get(null, Env(("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/dev")));
+        var candidates = Get(Env(("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/dev"))).Select(c => c.Address).ToList();
 
         Assert.Equal("unix:///var/run/docker.sock", candidates[0].ToString());
         Assert.Equal("unix:///run/user/1000/docker.sock", candidates[1].ToString());
@@ -25,20 +28,221 @@ public sealed class EndpointCandidatesTests
     }
 
     [Fact]
-    public void ConfiguredEndpointWinsOverDockerHost()
+    public void ConfiguredEndpointWinsOverDockerHostAndIsNotSecuredByTheEnvironment()
     {
-        var candidates = EndpointCandidates.Get(new Uri("unix:///tmp/engine.sock"), Env(("DOCKER_HOST", "tcp://127.0.0.1:2375")));
+        var candidates = Get(Env(("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("DOCKER_TLS_VERIFY", "1")), new DockerEngineOptions { Endpoint = new Uri("tcp://127.0.0.1:2375") });
 
-        Assert.Equal([new Uri("unix:///tmp/engine.sock")], candidates);
+        Assert.Equal([new Uri("tcp://127.0.0.1:2375")], candidates.Select(c => c.Address));
+        Assert.Null(candidates[0].Tls);
     }
 
     [Fact]
-    public void SshEndpointIsRejectedWithTheSupportedSchemes()
+    public void TlsVerifyTakesTheCertificatesFromDockerCertPath()
     {
-        var error = Assert.Throws<DockerEngineUnavailableException>(() => EndpointCandidates.Get(null, Env(("DOCKER_HOST", "ssh://me@host"))));
+        var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs/client"), ("HOME", _home))));
 
-        Assert.Contains("unix, tcp", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(candidate.Tls);
+        Assert.Equal("/certs/client/ca.pem", candidate.Tls.CaFile);
+        Assert.Equal("/certs/client/cert.pem", candidate.Tls.CertFile);
+        Assert.Equal("/certs/client/key.pem", candidate.Tls.KeyFile);
+        Assert.True(candidate.Tls.Required);
     }
+
+    [Fact]
+    public void TlsVerifyWithoutCertPathDefaultsToTheDockerConfigurationDirectory()
+    {
+        var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "true"), ("HOME", "/home/dev"))));
+
+        Assert.Equal("/home/dev/.docker/ca.pem", candidate.Tls!.CaFile);
+        Assert.Equal("/etc/docker-cli/ca.pem", Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CONFIG", "/etc/docker-cli"), ("HOME", "/home/dev")))).Tls!.CaFile);
+    }
+
+    [Fact]
+    public void OptionsTakeTheSamePlaceAsTheEnvironment()
+    {
+        var candidate = Assert.Single(Get(Env(("HOME", _home)), new DockerEngineOptions { Endpoint = new Uri("tcp://docker:2376"), TlsVerify = true, TlsCertificatePath = "/certs" }));
+
+        Assert.Equal("/certs/cert.pem", candidate.Tls!.CertFile);
+        Assert.Contains("DockerEngineOptions.TlsCertificatePath", candidate.Tls.Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TlsVerifyWithoutHostUsesTheDockerDefaultTlsHost()
+    {
+        var candidate = Assert.Single(Get(Env(("DOCKER_TLS_VERIFY", "1"), ("HOME", _home))));
+
+        Assert.Equal(new Uri("tcp://localhost:2376"), candidate.Address);
+        Assert.NotNull(candidate.Tls);
+    }
+
+    [Fact]
+    public void TcpWithoutPortGetsTheDockerDefaultPorts()
+    {
+        Assert.Equal(2376, Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker"), ("DOCKER_TLS_VERIFY", "1"), ("HOME", _home)))).Address.Port);
+        Assert.Equal(2375, Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker"), ("HOME", _home)))).Address.Port);
+    }
+
+    [Fact]
+    public void TlsWithoutVerificationIsRefusedNamingTheVariables()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS", "1"))));
+
+        Assert.Contains("DOCKER_TLS=1 without DOCKER_TLS_VERIFY", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TlsVerifyThatIsNotAFlagIsRefusedWithTheAllowedValues()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "yes"))));
+
+        Assert.Contains("DOCKER_TLS_VERIFY='yes'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("1, true, 0, false", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SocketsNeverUseTls()
+    {
+        var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "unix:///var/run/docker.sock"), ("DOCKER_TLS_VERIFY", "1"))));
+
+        Assert.Null(candidate.Tls);
+    }
+
+    [Fact]
+    public void SshEndpointIsRejectedWithHowToForwardTheSocket()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "ssh://me@host"))));
+
+        Assert.Contains("ssh -nNT -L", error.Message, StringComparison.Ordinal);
+        Assert.Contains("supported schemes: unix, tcp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CurrentContextOfTheConfigurationDecidesTheEndpointAndItsTlsMaterial()
+    {
+        var store = WriteContext(Path.Combine(_home, ".docker"), "ci", "tcp://docker:2376", withTls: true);
+        File.WriteAllText(Path.Combine(store, "config.json"), """{ "auths": {}, "currentContext": "ci" }""");
+
+        var candidate = Assert.Single(Get(Env(("HOME", _home))));
+
+        Assert.Equal(new Uri("tcp://docker:2376"), candidate.Address);
+        Assert.Equal("ci", candidate.Context);
+        Assert.Equal(Path.Combine(store, "contexts", "tls", DockerContextStore.DirectoryName("ci"), "docker", "ca.pem"), candidate.Tls!.CaFile);
+        Assert.False(candidate.Tls.Required);
+    }
+
+    [Fact]
+    public void DockerContextWinsOverCurrentContextAndDockerHostWinsOverBoth()
+    {
+        var store = WriteContext(Path.Combine(_home, ".docker"), "ci", "tcp://docker:2376", withTls: true);
+        WriteContext(store, "other", "unix:///run/other.sock", withTls: false);
+        File.WriteAllText(Path.Combine(store, "config.json"), """{ "currentContext": "ci" }""");
+
+        Assert.Equal(new Uri("unix:///run/other.sock"), Assert.Single(Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "other")))).Address);
+        Assert.Equal(new Uri("unix:///run/mine.sock"), Assert.Single(Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "other"), ("DOCKER_HOST", "unix:///run/mine.sock")))).Address);
+        Assert.Equal(new Uri("unix:///run/other.sock"), Assert.Single(Get(Env(("HOME", _home)), new DockerEngineOptions { Context = "other" })).Address);
+    }
+
+    [Fact]
+    public void DefaultContextMeansTheDefaultSockets()
+    {
+        Directory.CreateDirectory(Path.Combine(_home, ".docker"));
+        File.WriteAllText(Path.Combine(_home, ".docker", "config.json"), """{ "currentContext": "default" }""");
+
+        Assert.Equal("unix:///var/run/docker.sock", Get(Env(("HOME", _home)))[0].Address.ToString());
+    }
+
+    [Fact]
+    public void TcpContextWithoutTlsMaterialIsPlainTcpAsWithTheDockerCli()
+    {
+        WriteContext(Path.Combine(_home, ".docker"), "plain", "tcp://127.0.0.1:2375", withTls: false);
+
+        var candidate = Assert.Single(Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "plain"))));
+
+        Assert.Null(candidate.Tls);
+    }
+
+    [Fact]
+    public void UnknownContextIsReportedWithWhereItWasLookedFor()
+    {
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "nope"))));
+
+        Assert.Contains("'nope' (DOCKER_CONTEXT) does not exist", error.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_home, ".docker", "contexts", "meta", DockerContextStore.DirectoryName("nope"), "meta.json"), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ContextThatSkipsTlsVerificationIsRefused()
+    {
+        WriteContext(Path.Combine(_home, ".docker"), "insecure", "tcp://docker:2376", withTls: true, skipTlsVerify: true);
+
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "insecure"))));
+
+        Assert.Contains("SkipTLSVerify", error.Message, StringComparison.Ordinal);
+        Assert.Contains("always verifies", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MalformedConfigurationIsReportedWithItsPath()
+    {
+        Directory.CreateDirectory(Path.Combine(_home, ".docker"));
+        File.WriteAllText(Path.Combine(_home, ".docker", "config.json"), "{ currentContext: ");
+
+        var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("HOME", _home))));
+
+        Assert.Contains(Path.Combine(_home, ".docker", "config.json"), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ContextStoreDirectoryIsTheSha256OfTheName()
+    {
+        // As the docker CLI names it: the lowercase hex SHA-256 of the UTF-8 name ("default" is never stored).
+        Assert.Equal("37a8eec1ce19687d132fe29051dca629d164e2c4958ba141d5f4133a33f0688f", DockerContextStore.DirectoryName("default"));
+    }
+
+    [Fact]
+    public void EndpointAndContextTogetherAreRefused()
+    {
+        Assert.Throws<ArgumentException>(() => Get(Env(), new DockerEngineOptions { Endpoint = new Uri("unix:///var/run/docker.sock"), Context = "ci" }));
+    }
+
+    public void Dispose() => Directory.Delete(_home, recursive: true);
+
+    /// <summary>Writes a context the way 'docker context create' stores it; returns the configuration directory.</summary>
+    internal static string WriteContext(string configDirectory, string name, string host, bool withTls, bool skipTlsVerify = false, string? tlsFrom = null)
+    {
+        var hash = DockerContextStore.DirectoryName(name);
+        var meta = Path.Combine(configDirectory, "contexts", "meta", hash);
+        Directory.CreateDirectory(meta);
+        File.WriteAllText(Path.Combine(meta, "meta.json"),
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["Name"] = name,
+                ["Metadata"] = new Dictionary<string, string> { ["Description"] = "written by a test" },
+                ["Endpoints"] = new Dictionary<string, object> { ["docker"] = new Dictionary<string, object> { ["Host"] = host, ["SkipTLSVerify"] = skipTlsVerify } },
+            }));
+        if (withTls)
+        {
+            var tls = Path.Combine(configDirectory, "contexts", "tls", hash, "docker");
+            Directory.CreateDirectory(tls);
+            foreach (var file in new[] { "ca.pem", "cert.pem", "key.pem" })
+            {
+                var source = tlsFrom is null ? null : Path.Combine(tlsFrom, file);
+                if (source is null)
+                {
+                    File.WriteAllText(Path.Combine(tls, file), "");
+                }
+                else if (File.Exists(source))
+                {
+                    File.Copy(source, Path.Combine(tls, file));
+                }
+            }
+        }
+
+        return configDirectory;
+    }
+
+    private static IReadOnlyList<EngineEndpoint> Get(Func<string, string?> environment, DockerEngineOptions? options = null) =>
+        EndpointCandidates.Get(options ?? new DockerEngineOptions(), environment);
 
     private static Func<string, string?> Env(params (string Name, string Value)[] variables) =>
         name => variables.FirstOrDefault(v => v.Name == name).Value;

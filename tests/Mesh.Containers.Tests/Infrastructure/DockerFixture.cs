@@ -74,9 +74,9 @@ public sealed class DockerFixture : IAsyncLifetime
     {
         try
         {
-            await Engine.Client.Images.DeleteImageAsync(image.Reference, new Docker.DotNet.Models.ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await Engine.RemoveImageAsync(image.Reference, force: true, CancellationToken.None);
         }
-        catch (Docker.DotNet.DockerApiException)
+        catch (DockerEngineException)
         {
             // Still in use by a container being removed, or already gone: not worth failing a test over.
         }
@@ -110,6 +110,7 @@ public sealed class DockerFixture : IAsyncLifetime
         }
 
         _engine?.Dispose();
+        TestPki.DeleteDirectories();
     }
 
     private T Require<T>(T? value)

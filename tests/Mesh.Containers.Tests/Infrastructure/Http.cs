@@ -1,6 +1,7 @@
 namespace Mesh.Containers.Tests;
 
-/// <summary>HTTP to 127.0.0.1 only, with short timeouts and no connection reuse (so a frozen container shows at once).</summary>
+/// <summary>HTTP to loopback addresses only (127.0.0.0/8: a TLS engine endpoint of the tests may publish ports on 127.0.0.2),
+/// with short timeouts and no connection reuse (so a frozen container shows at once).</summary>
 internal static class Http
 {
     public static HttpClient Client { get; } = new(new SocketsHttpHandler
@@ -15,14 +16,17 @@ internal static class Http
 
     public static async Task<string> GetStringAsync(Uri uri, CancellationToken cancellationToken = default)
     {
-        Assert.True(uri.Host == "127.0.0.1", $"tests only send traffic to 127.0.0.1, not {uri.Host}");
+        AssertLoopback(uri);
         return await Client.GetStringAsync(uri, cancellationToken);
     }
+
+    public static void AssertLoopback(Uri uri) =>
+        Assert.True(System.Net.IPAddress.TryParse(uri.Host, out var address) && System.Net.IPAddress.IsLoopback(address), $"tests only send traffic to loopback addresses, not {uri.Host}");
 
     /// <summary>True when a GET answers with any status within <paramref name="timeout"/>.</summary>
     public static async Task<bool> AnswersAsync(Uri uri, TimeSpan timeout)
     {
-        Assert.True(uri.Host == "127.0.0.1", $"tests only send traffic to 127.0.0.1, not {uri.Host}");
+        AssertLoopback(uri);
         using var cts = new CancellationTokenSource(timeout);
         try
         {

@@ -61,7 +61,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
             .WithWaitStrategy(WaitStrategy.ForPort(80))
             .StartAsync(fixture.Session, Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(1)));
+        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
 
         var lines = await container.GetLogsAsync(cancellationToken: Ct);
         Assert.Contains(lines, l => l.Text == "second");
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(1)));
+        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]

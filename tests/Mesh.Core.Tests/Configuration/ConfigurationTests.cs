@@ -10,6 +10,7 @@ namespace Mesh.Tests.Configuration;
 /// <summary>The configuration schema, validation on start, and reloads.</summary>
 public sealed class ConfigurationTests
 {
+    /// <summary>What the registered configuration steps bind (without validation, which the other tests cover).</summary>
     private static MeshOptions Bind(Dictionary<string, string?> settings, Action<IServiceCollection>? more = null)
     {
         var services = new ServiceCollection();
@@ -17,7 +18,14 @@ public sealed class ConfigurationTests
         services.AddMeshClient();
         more?.Invoke(services);
         using var provider = services.BuildServiceProvider();
-        return provider.GetRequiredService<IOptions<MeshOptions>>().Value;
+        var options = new MeshOptions();
+        foreach (var configure in provider.GetServices<IConfigureOptions<MeshOptions>>())
+        {
+            configure.Configure(options);
+        }
+
+        Assert.Empty(options.ConfigurationErrors);
+        return options;
     }
 
     private static async Task<string> StartFailureAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? more = null)
@@ -76,8 +84,8 @@ public sealed class ConfigurationTests
 
     [Theory]
     [InlineData("Mesh:Services:catalog:LoadBalancer", "Fastest", "Mesh:Services:catalog:LoadBalancer: 'Fastest' is not valid; allowed values: PeakEwma, RoundRobin, WeightedRoundRobin, Random, LeastRequest, ConsistentHash.")]
-    [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "0", "Mesh:Services:catalog:Endpoints:0:Weight: 0 is not allowed; a weight is a positive integer")]
-    [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "-2", "Mesh:Services:catalog:Endpoints:0:Weight: -2 is not allowed")]
+    [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "0", "Mesh:Services:catalog:Endpoints:0:Weight: 0 is out of range; allowed: a positive integer (default 1)")]
+    [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "-2", "Mesh:Services:catalog:Endpoints:0:Weight: -2 is out of range")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Address", "127.0.0.1:5001", "Mesh:Services:catalog:Endpoints:0:Address: '127.0.0.1:5001' is not an absolute address; expected scheme://host:port")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Address", "tcp://127.0.0.1:5001", "Mesh:Services:catalog:Endpoints:0:Address: 'tcp://127.0.0.1:5001/' has the scheme 'tcp'; allowed schemes: http, https.")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Address", "http://127.0.0.1:5001/api", "has a path, query, fragment or user info")]
@@ -88,7 +96,7 @@ public sealed class ConfigurationTests
     [InlineData("Mesh:ConnectTimeout", "30", "Mesh:ConnectTimeout: '30' is not a time span; use hh:mm:ss[.fff]")]
     [InlineData("Mesh:ConnectTimeout", "00:00:00", "Mesh:ConnectTimeout: 00:00:00 is out of range; allowed: 00:00:00.100 to 00:05:00.")]
     [InlineData("Mesh:Services:catalog:ServerIdentity", "spiffe://Mesh.Test/catalog", "Mesh:Services:catalog:ServerIdentity: 'spiffe://Mesh.Test/catalog' is not a SPIFFE ID or pattern")]
-    [InlineData("Mesh:Identity:CertificatePath", "certs/svid.pem", "Mesh:Identity:KeyPath is required")]
+    [InlineData("Mesh:Identity:CertificatePath", "certs/svid.pem", "Mesh:Identity:KeyPath: required")]
     [InlineData("Services:inventory:http:0", "inventory.local:bad", "Services:inventory:http:0: 'http://inventory.local:bad' is not an absolute address")]
     [InlineData("Mesh:Services:catalog:OutlierDetection:FailureKinds", "Timeout, Teapot", "'Teapot' is not valid; allowed values (comma-separated): None, ConnectionFailure, Timeout, ServerError, Cancellation.")]
     public async Task Invalid_configuration_stops_the_host_naming_the_key_and_allowed_values(string key, string value, string expected)
@@ -203,5 +211,45 @@ public sealed class ConfigurationTests
         Assert.Equal(20, perReplica.Values.Sum());
         Assert.Equal(LoadBalancerKind.PeakEwma, host.Monitor.GetService("catalog").LoadBalancer);
         Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ReloadRefused" && r.Message.Contains("'Fastest' is not valid", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_that_throws_while_building_the_options_is_refused_without_throwing_into_Reload()
+    {
+        var fail = false;
+        await using var host = await MeshTestHost.StartAsync(1, configureServices: s => s.PostConfigure<MeshOptions>(_ =>
+        {
+            if (Volatile.Read(ref fail))
+            {
+                throw new InvalidOperationException("a configure step failed");
+            }
+        }));
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<MeshOptions>>();
+        var before = monitor.CurrentValue;
+
+        Volatile.Write(ref fail, true);
+        host.Configuration["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin";
+        host.Configuration.Reload();
+
+        Assert.Same(before, monitor.CurrentValue);
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ReloadRefused" && r.Message.Contains("InvalidOperationException: a configure step failed", StringComparison.Ordinal));
+        Assert.Equal(LoadBalancerKind.PeakEwma, host.Monitor.GetService("catalog").LoadBalancer);
+        var (_, failures) = await host.SendAsync(5);
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task A_change_listener_that_throws_does_not_keep_the_mesh_from_applying_a_reload()
+    {
+        await using var host = await MeshTestHost.StartAsync(1);
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<MeshOptions>>();
+        using var listener = monitor.OnChange((_, _) => throw new InvalidOperationException("listener failed"));
+
+        host.Configuration["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin";
+        host.Configuration.Reload();
+
+        Assert.Equal(LoadBalancerKind.RoundRobin, host.Monitor.GetService("catalog").LoadBalancer);
+        Assert.Equal(LoadBalancerKind.RoundRobin, monitor.CurrentValue.Services["catalog"].LoadBalancer);
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ChangeHandlerFailed");
     }
 }

@@ -13,42 +13,15 @@ public sealed class FailoverIntegrationTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    /// <summary>Runs <paramref name="workers"/> request loops until <paramref name="stop"/>; counts per replica and failures.</summary>
-    private static async Task<(Dictionary<string, int> PerReplica, List<Exception> Failures)> LoadAsync(HttpClient client, int workers, Func<Task> during, TimeSpan tail)
+    /// <summary>Runs traffic from <paramref name="workers"/> workers while <paramref name="during"/> happens and for
+    /// <paramref name="tail"/> after it; the requests in flight at the end finish and count.</summary>
+    private static async Task<TrafficReport> LoadAsync(MeshTestHost host, int workers, Func<Task> during, TimeSpan tail)
     {
-        var perReplica = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
-        var failures = new System.Collections.Concurrent.ConcurrentBag<Exception>();
-        using var stop = new CancellationTokenSource();
-        var loops = Enumerable.Range(0, workers).Select(async _ =>
-        {
-            for (var i = 0; i < 100_000 && !stop.IsCancellationRequested; i++)
-            {
-                try
-                {
-                    using var response = await client.GetAsync("/", Token);
-                    var id = response.Headers.GetValues(InProcessReplica.ReplicaHeader).First();
-                    if (response.IsSuccessStatusCode)
-                    {
-                        perReplica.AddOrUpdate(id, 1, (_, n) => n + 1);
-                    }
-                    else
-                    {
-                        failures.Add(new HttpRequestException($"{id}: HTTP {(int)response.StatusCode}"));
-                    }
-                }
-                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !Token.IsCancellationRequested)
-                {
-                    failures.Add(ex);
-                }
-            }
-        }).ToList();
-
+        await using var traffic = host.StartTraffic(new TrafficOptions { Concurrency = workers, IsSuccess = static r => r.IsSuccessStatusCode });
         await Task.Delay(200, Token);
         await during();
         await Task.Delay(tail, Token);
-        await stop.CancelAsync();
-        await Task.WhenAll(loops);
-        return (new(perReplica), [.. failures]);
+        return await traffic.StopAsync();
     }
 
     [Theory]
@@ -58,15 +31,15 @@ public sealed class FailoverIntegrationTests
     {
         await using var host = await MeshTestHost.StartAsync(3, new() { ["Mesh:Services:catalog:LoadBalancer"] = balancer });
 
-        var (perReplica, failures) = await LoadAsync(host.Client, workers: 1, during: async () =>
+        var report = await LoadAsync(host, workers: 1, during: async () =>
         {
             await host.Replicas[1].StopAsync();
         }, tail: TimeSpan.FromSeconds(1));
 
-        Assert.InRange(failures.Count, 1, 5);
-        Assert.All(failures, f => Assert.IsType<HttpRequestException>(f));
+        Assert.InRange(report.Failed, 1, 5);
+        Assert.All(report.Failures, f => Assert.IsType<HttpRequestException>(f.Exception));
         // The survivors carried the load (Peak-EWMA with one worker may favour just the fastest of them).
-        Assert.True(perReplica.GetValueOrDefault("r0") + perReplica.GetValueOrDefault("r2") > 100, string.Join(", ", perReplica));
+        Assert.True(report.CountOf("r0") + report.CountOf("r2") > 100, report.ToString());
     }
 
     [Fact]
@@ -75,10 +48,10 @@ public sealed class FailoverIntegrationTests
         await using var host = await MeshTestHost.StartAsync(3,
             configureClient: c => c.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)));
 
-        var (perReplica, failures) = await LoadAsync(host.Client, workers: 4, during: () => host.Replicas[1].StopAsync(), tail: TimeSpan.FromSeconds(1));
+        var report = await LoadAsync(host, workers: 4, during: () => host.Replicas[1].StopAsync(), tail: TimeSpan.FromSeconds(1));
 
-        Assert.Empty(failures);
-        Assert.True(perReplica.Values.Sum() > 200);
+        report.AssertNoFailures();
+        Assert.True(report.CountOf("r0") + report.CountOf("r1") + report.CountOf("r2") > 200, report.ToString());
     }
 
     [Fact]
@@ -90,7 +63,7 @@ public sealed class FailoverIntegrationTests
             ["Mesh:Services:catalog:AttemptTimeout"] = "00:00:00.500",
         });
 
-        var (perReplica, failures) = await LoadAsync(host.Client, workers: 4, during: () =>
+        var report = await LoadAsync(host, workers: 4, during: () =>
         {
             host.Replicas[2].Behavior.Hang = true;
             return Task.CompletedTask;
@@ -100,9 +73,9 @@ public sealed class FailoverIntegrationTests
         Assert.Equal(MeshEndpointHealth.Ejected, snapshot.Endpoints[2].Health);
         Assert.Contains("consecutive failures (last: no response within 00:00:00.5000000)", snapshot.Endpoints[2].Reason, StringComparison.Ordinal);
         // Only the first timeouts fail: one ejection's worth plus the requests already in flight to it.
-        Assert.True(failures.Count is >= 5 and <= 5 + 3, string.Join("\n", failures.Select(f => f.Message)));
-        Assert.All(failures, f => Assert.Equal(host.Replicas[2].Address.ToString().TrimEnd('/'), Assert.IsType<MeshAttemptTimeoutException>(f).Endpoint));
-        Assert.True(perReplica["r0"] > 100 && perReplica["r1"] > 100);
+        Assert.True(report.Failed is >= 5 and <= 5 + 3, string.Join("\n", report.Failures));
+        Assert.All(report.Failures, f => Assert.Equal(host.Replicas[2].Address.ToString().TrimEnd('/'), Assert.IsType<MeshAttemptTimeoutException>(f.Exception).Endpoint));
+        Assert.True(report.CountOf("r0") > 100 && report.CountOf("r1") > 100, report.ToString());
     }
 
     [Fact]
@@ -210,7 +183,7 @@ public sealed class FailoverIntegrationTests
 
         var (perReplica, failures) = await host.SendAsync(60);
 
-        Assert.Equal(5, failures.Count);
+        Assert.True(failures.Count == 5, $"{failures.Count} failures (expected the 5 that eject the endpoint):\n{string.Join("\n", failures)}");
         Assert.All(failures, f => Assert.Contains("within the connect timeout (Mesh:ConnectTimeout)", f, StringComparison.Ordinal));
         Assert.Equal(MeshEndpointHealth.Ejected, host.Monitor.GetService("catalog").Endpoints[2].Health);
         Assert.Equal(55, perReplica.Values.Sum());

@@ -1,6 +1,7 @@
-using System.Diagnostics;
 using Mesh.Identity;
+using Mesh.Testing;
 using Mesh.Testing.Identity;
+using Mesh.Tests.TestSupport;
 
 namespace Mesh.Tests.Identity;
 
@@ -39,48 +40,26 @@ public sealed class CertificateRotationTests : IDisposable
         var newServer = _ca.IssueSvid(Catalog);
         var newClient = _ca.IssueSvid(Orders);
 
-        var seen = new List<(TimeSpan At, MeshTlsTestHost.WhoAmI Answer)>();
-        var failures = new List<Exception>();
-        var clock = Stopwatch.StartNew();
-        // Bounded: four concurrent request loops for three seconds; the files are rotated after one second.
-        async Task DriveAsync()
-        {
-            while (clock.Elapsed < TimeSpan.FromSeconds(3))
-            {
-                try
-                {
-                    var answer = await server.GetWhoAmIAsync(client);
-                    lock (seen)
-                    {
-                        seen.Add((clock.Elapsed, answer));
-                    }
-                }
-                catch (HttpRequestException e)
-                {
-                    lock (failures)
-                    {
-                        failures.Add(e);
-                    }
-                }
-            }
-        }
-
-        var drivers = Enumerable.Range(0, 4).Select(_ => Task.Run(DriveAsync, ct)).ToArray();
+        // Bounded: four workers for three seconds; the files are rotated after one second.
+        await using var traffic = TrafficDriver.Start(client, server.WhoAmITraffic(concurrency: 4, duration: TimeSpan.FromSeconds(3)), cancellationToken: ct);
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         _ca.WriteIdentityFiles(newServer, serverDirectory);
         _ca.WriteIdentityFiles(newClient, clientDirectory);
-        var rotatedAt = clock.Elapsed;
-        await Task.WhenAll(drivers);
+        // A second after the rotation (connections live 100 ms), every new connection carries both new certificates:
+        // the answers from then on are those of the recorder's next window.
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        traffic.Recorder.TakeWindow();
+        var report = await traffic.Completion;
+        var late = traffic.Recorder.TakeWindow().Replicas.Where(r => r.Requests > 0).Select(r => MeshTlsTestHost.WhoAmI.Parse(r.Replica)).ToList();
+        var seen = report.Replicas.Select(r => MeshTlsTestHost.WhoAmI.Parse(r.Replica)).ToList();
 
-        Assert.Empty(failures);
-        Assert.Contains(seen, s => s.Answer.ClientSerial == oldClient.Certificate.SerialNumber && s.Answer.ServerSerial == oldServer.Certificate.SerialNumber);
-        // A second after the rotation (connections live 100 ms), every new connection carries both new certificates.
-        var late = seen.Where(s => s.At > rotatedAt + TimeSpan.FromSeconds(1)).Select(s => s.Answer).ToList();
+        report.AssertNoFailures();
+        Assert.Contains(seen, s => s.ClientSerial == oldClient.Certificate.SerialNumber && s.ServerSerial == oldServer.Certificate.SerialNumber);
         Assert.NotEmpty(late);
         Assert.All(late, a => Assert.Equal(newClient.Certificate.SerialNumber, a.ClientSerial));
         Assert.All(late, a => Assert.Equal(newServer.Certificate.SerialNumber, a.ServerSerial));
-        Assert.All(seen, s => Assert.Equal(Orders, s.Answer.PeerId));
-        TestContext.Current.SendDiagnosticMessage($"{seen.Count} requests, {late.Count} after the rotation settled, 0 failed");
+        Assert.All(seen, s => Assert.Equal(Orders, s.PeerId));
+        TestContext.Current.SendDiagnosticMessage($"{report.Succeeded} requests, 0 failed; answers after the rotation settled: {string.Join(", ", late)}");
     }
 
     [Fact]

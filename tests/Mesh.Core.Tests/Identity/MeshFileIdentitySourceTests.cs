@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Tests.Identity;
 
@@ -118,7 +119,9 @@ public sealed class MeshFileIdentitySourceTests : IDisposable
     {
         var first = _ca.IssueSvid(Catalog);
         var options = _ca.WriteIdentityFiles(first, _directory);
-        using var source = new MeshFileIdentitySource(options);
+        // The watcher's settle delay and the poll run on this clock, which stands still: only the explicit ReloadAsync
+        // calls read the files, so each step is seen (a background reload could otherwise take the pair first).
+        using var source = new MeshFileIdentitySource(options, timeProvider: new FakeTimeProvider(DateTimeOffset.UtcNow));
         var next = _ca.IssueSvid(Catalog);
         var staging = Path.Combine(_directory, "staging");
         var staged = _ca.WriteIdentityFiles(next, staging);

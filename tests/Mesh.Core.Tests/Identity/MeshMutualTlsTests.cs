@@ -1,6 +1,7 @@
 using Mesh.Identity;
 using Mesh.Testing;
 using Mesh.Testing.Identity;
+using Mesh.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Http.Resilience;
@@ -74,14 +75,11 @@ public sealed class MeshMutualTlsTests : IDisposable
         await using var provider = Client([a, b], "spiffe://mesh.test/catalog");
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 
-        var answers = new List<string>();
-        for (var i = 0; i < 10; i++)
-        {
-            answers.Add(await client.GetStringAsync("/", Token));
-        }
+        var report = await TrafficDriver.RunAsync(client, TestTraffic.Requests(10), Token);
 
-        Assert.Equal(5, answers.Count(x => x == "a"));
-        Assert.Equal(5, answers.Count(x => x == "b"));
+        report.AssertNoFailures();
+        Assert.Equal(5, report.CountOf("a"));
+        Assert.Equal(5, report.CountOf("b"));
         Assert.StartsWith("https://", a.Address.ToString(), StringComparison.Ordinal);
         Assert.All(callers, c => Assert.Equal("spiffe://mesh.test/storefront", c));
     }
@@ -114,13 +112,10 @@ public sealed class MeshMutualTlsTests : IDisposable
         await using var provider = Client([good1, impostor, good2], "spiffe://mesh.test/catalog", retries: true);
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 
-        var answers = new List<string>();
-        for (var i = 0; i < 60; i++)
-        {
-            answers.Add(await client.GetStringAsync("/", Token));
-        }
+        var report = await TrafficDriver.RunAsync(client, TestTraffic.Requests(60), Token);
 
-        Assert.DoesNotContain("impostor", answers);
+        report.AssertNoFailures();
+        Assert.Equal(60, report.CountOf("good1") + report.CountOf("good2"));
         Assert.Equal(MeshEndpointHealth.Ejected, provider.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints[1].Health);
     }
 

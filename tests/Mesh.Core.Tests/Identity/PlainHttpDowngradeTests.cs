@@ -1,6 +1,7 @@
 using Mesh.Identity;
 using Mesh.Testing;
 using Mesh.Testing.Identity;
+using Mesh.Tests.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -123,11 +124,7 @@ public sealed class PlainHttpDowngradeTests : IDisposable
         await host.StartAsync(Token);
         var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("payments");
 
-        for (var i = 0; i < 10; i++)
-        {
-            using var response = await client.GetAsync("/", Token);
-            response.EnsureSuccessStatusCode();
-        }
+        (await TrafficDriver.RunAsync(client, TestTraffic.Requests(10), Token)).AssertNoFailures();
 
         Assert.Equal(5, a.RequestCount);
         Assert.Equal(5, b.RequestCount);
@@ -149,11 +146,7 @@ public sealed class PlainHttpDowngradeTests : IDisposable
         await host.StartAsync(Token);
         var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("payments");
 
-        for (var i = 0; i < 4; i++)
-        {
-            using var response = await client.GetAsync("/", Token);
-            response.EnsureSuccessStatusCode();
-        }
+        (await TrafficDriver.RunAsync(client, TestTraffic.Requests(4), Token)).AssertNoFailures();
 
         Assert.Equal(2, secure.RequestCount);
         Assert.Equal(2, plain.RequestCount);
@@ -173,11 +166,7 @@ public sealed class PlainHttpDowngradeTests : IDisposable
         await host.StartAsync(Token);
         var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("payments");
 
-        for (var i = 0; i < 6; i++)
-        {
-            using var response = await client.GetAsync("/", Token);
-            response.EnsureSuccessStatusCode();
-        }
+        (await TrafficDriver.RunAsync(client, TestTraffic.Requests(6), Token)).AssertNoFailures();
 
         var warnings = logs.GetSnapshot().Where(r => r.Id.Name == "PlainHttpEndpointAdmitted").ToList();
         Assert.Equal(2, warnings.Count);

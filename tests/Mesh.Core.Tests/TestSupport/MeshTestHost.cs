@@ -80,67 +80,33 @@ internal sealed class MeshTestHost : IAsyncDisposable
     }
 
     /// <summary>Sends <paramref name="count"/> GETs one after another; returns how many each replica answered and the failures.</summary>
-    public async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendAsync(int count, string path = "/", Func<HttpRequestMessage, HttpRequestMessage>? decorate = null)
-    {
-        var perReplica = new Dictionary<string, int>(StringComparer.Ordinal);
-        var failures = new List<string>();
-        var client = Client;
-        for (var i = 0; i < count; i++)
-        {
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                decorate?.Invoke(request);
-                using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
-                var id = response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?";
-                if (!response.IsSuccessStatusCode)
-                {
-                    failures.Add($"{id}: HTTP {(int)response.StatusCode}");
-                    continue;
-                }
-
-                perReplica[id] = perReplica.GetValueOrDefault(id) + 1;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException)
-            {
-                failures.Add(ex.GetType().Name + ": " + ex.Message);
-            }
-        }
-
-        return (perReplica, failures);
-    }
+    public Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendAsync(int count, string path = "/", Func<HttpRequestMessage, HttpRequestMessage>? decorate = null) =>
+        SendAsync(count, concurrency: 1, path, decorate);
 
     /// <summary>Sends requests with <paramref name="concurrency"/> workers for <paramref name="count"/> requests in all.</summary>
-    public async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendConcurrentAsync(int count, int concurrency, string path = "/")
-    {
-        var perReplica = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
-        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var client = Client;
-        var remaining = count;
-        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            while (Interlocked.Decrement(ref remaining) >= 0)
-            {
-                try
-                {
-                    using var response = await client.GetAsync(path, TestContext.Current.CancellationToken);
-                    var id = response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?";
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        failures.Add($"{id}: HTTP {(int)response.StatusCode}");
-                        continue;
-                    }
+    public Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendConcurrentAsync(int count, int concurrency, string path = "/") =>
+        SendAsync(count, concurrency, path, decorate: null);
 
-                    perReplica.AddOrUpdate(id, 1, (_, n) => n + 1);
-                }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException)
-                {
-                    failures.Add(ex.GetType().Name + ": " + ex.Message);
-                }
-            }
-        });
-        await Task.WhenAll(workers);
-        return (new Dictionary<string, int>(perReplica), [.. failures]);
+    /// <summary>Runs <see cref="TrafficDriver"/> through <see cref="Client"/>; the report keeps each failure's status or exception.</summary>
+    public Task<TrafficReport> RunTrafficAsync(TrafficOptions options) => TrafficDriver.RunAsync(Client, options, TestContext.Current.CancellationToken);
+
+    /// <summary>Starts <see cref="TrafficDriver"/> through <see cref="Client"/> until <see cref="TrafficRun.StopAsync"/>.</summary>
+    public TrafficRun StartTraffic(TrafficOptions options) => TrafficDriver.Start(Client, options, cancellationToken: TestContext.Current.CancellationToken);
+
+    private async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendAsync(int count, int concurrency, string path, Func<HttpRequestMessage, HttpRequestMessage>? decorate)
+    {
+        var report = await RunTrafficAsync(TestTraffic.Requests(count, concurrency, path, decorate));
+        // A failure the mesh should never produce (anything but a failed request, a timeout or a spent retry budget)
+        // fails the test with its own stack trace, as it would outside the traffic driver.
+        var unexpected = report.Failures.FirstOrDefault(f => f.Exception is not (null or HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException));
+        if (unexpected is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unexpected.Exception!);
+        }
+
+        Assert.True(report.Failed == report.Failures.Count, $"{report.Failed} failures, more than the report keeps");
+        var failures = report.Failures.Select(f => f.Exception is { } e ? $"{e.GetType().Name}: {e.Message}" : $"{f.Replica ?? "?"}: HTTP {(int)f.StatusCode!}");
+        return (report.Replicas.ToDictionary(r => r.Replica, r => (int)r.Requests, StringComparer.Ordinal), [.. failures]);
     }
 
     public async ValueTask DisposeAsync()

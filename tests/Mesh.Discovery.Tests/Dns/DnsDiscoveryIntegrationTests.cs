@@ -62,12 +62,12 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
         await using var client = MeshClientHost.Start(Settings("catalog", new() { ["Name"] = name }), "catalog");
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("catalog").Count == 2, TimeSpan.FromSeconds(5), "the SRV records are resolved");
 
-        var (perReplica, failures) = await client.SendAsync("catalog", 400);
+        var report = await client.SendAsync("catalog", 400);
 
-        Assert.Empty(failures);
-        Assert.Equal(100, perReplica.GetValueOrDefault("r0"));
-        Assert.Equal(300, perReplica.GetValueOrDefault("r1"));
-        Assert.False(perReplica.ContainsKey("r2"));
+        report.AssertNoFailures();
+        Assert.Equal(100, report.CountOf("r0"));
+        Assert.Equal(300, report.CountOf("r1"));
+        Assert.Equal(0, report.CountOf("r2"));
         var weights = client.Monitor.GetService("catalog").Endpoints.ToDictionary(e => e.Endpoint.Address.Port, e => e.Endpoint.Weight);
         Assert.Equal(1, weights[Port(0)]);
         Assert.Equal(3, weights[Port(1)]);
@@ -97,10 +97,10 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
 
         // TTL 1 s, refresh floor 1 s: the change is seen within one TTL (plus a retry if the refresh hit the restart).
         Assert.True(seen < TimeSpan.FromSeconds(DnsmasqServer.Ttl + 1.5), $"the change was seen after {seen.TotalMilliseconds:0} ms");
-        var (perReplica, failures) = await client.SendAsync("inventory", 30);
-        Assert.Empty(failures);
-        Assert.Equal(10, perReplica["r0"]);
-        Assert.Equal(20, perReplica["r1"]);
+        var report = await client.SendAsync("inventory", 30);
+        report.AssertNoFailures();
+        Assert.Equal(10, report.CountOf("r0"));
+        Assert.Equal(20, report.CountOf("r1"));
         TestContext.Current.SendDiagnosticMessage($"DNS record change seen after {seen.TotalMilliseconds:0} ms (TTL {DnsmasqServer.Ttl} s)");
     }
 
@@ -113,10 +113,10 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
             Settings("api", new() { ["Name"] = "api.mesh.test", ["Port"] = Port(2).ToString(CultureInfo.InvariantCulture) }), "api");
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("api").Count == 1, TimeSpan.FromSeconds(5), "the A record is resolved");
 
-        var (perReplica, failures) = await client.SendAsync("api", 5);
+        var report = await client.SendAsync("api", 5);
 
-        Assert.Empty(failures);
-        Assert.Equal(5, perReplica["r2"]);
+        report.AssertNoFailures();
+        Assert.Equal(5, report.CountOf("r2"));
         Assert.Equal($"http://127.0.0.1:{Port(2)}", Assert.Single(client.Endpoints("api")));
     }
 
@@ -130,7 +130,8 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
         await using var client = MeshClientHost.Start(Settings("ledger", new() { ["Name"] = name }), "ledger");
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 2, TimeSpan.FromSeconds(5), "the records are resolved");
 
-        var load = client.StartLoad("ledger", workers: 2);
+        await using var load = client.StartLoad("ledger", workers: 2);
+        TrafficReport report;
         try
         {
             await dns.StopAsync();
@@ -148,10 +149,10 @@ public sealed class DnsDiscoveryIntegrationTests(DnsmasqServer dns) : IClassFixt
         }
         finally
         {
-            await load.StopAsync();
+            report = await load.StopAsync();
         }
 
-        Assert.Empty(load.Failures);
-        Assert.True(load.PerReplica["r0"] > 0 && load.PerReplica["r1"] > 0);
+        report.AssertNoFailures();
+        Assert.True(report.CountOf("r0") > 0 && report.CountOf("r1") > 0, report.ToString());
     }
 }

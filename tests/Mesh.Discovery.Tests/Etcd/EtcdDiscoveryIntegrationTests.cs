@@ -21,6 +21,9 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         [$"Mesh:Services:{service}:SlowStart:Window"] = "00:00:00",
     };
 
+    /// <summary>Requests of a load run so far, answered or failed.</summary>
+    private static long Requests(TrafficRun load) => load.Recorder.Succeeded + load.Recorder.Failed;
+
     [Fact]
     public async Task A_registering_replica_receives_traffic_within_one_second()
     {
@@ -31,26 +34,16 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
 
         var joining = await InProcessReplica.StartAsync("o2", cancellationToken: TestContext.Current.CancellationToken);
         await using var _ = joining;
+        await using var load = client.StartLoad("orders", workers: 1, requestsPerSecond: 200);
         var started = Stopwatch.StartNew();
         using var host = await RegisteredInstance.StartHostAsync(etcd.Url, "orders", joining.Address.ToString().TrimEnd('/'), "o2");
-        var http = client.Client("orders");
-        TimeSpan? firstAnswer = null;
-        while (started.Elapsed < TimeSpan.FromSeconds(3))
-        {
-            var (replica, failure) = await MeshClientHost.SendOneAsync(http);
-            Assert.Null(failure);
-            if (replica == "o2")
-            {
-                firstAnswer = started.Elapsed;
-                break;
-            }
+        await MeshClientHost.WaitUntilAsync(() => load.Recorder.CountOf("o2") > 0, TimeSpan.FromSeconds(3), "the new replica answers");
+        var firstAnswer = started.Elapsed;
+        var report = await load.StopAsync();
 
-            await Task.Delay(5, TestContext.Current.CancellationToken);
-        }
-
-        Assert.NotNull(firstAnswer);
-        Assert.True(firstAnswer < TimeSpan.FromSeconds(1), $"the new replica got its first request after {firstAnswer.Value.TotalMilliseconds:0} ms");
-        TestContext.Current.SendDiagnosticMessage($"registration to first request: {firstAnswer.Value.TotalMilliseconds:0} ms");
+        report.AssertNoFailures();
+        Assert.True(firstAnswer < TimeSpan.FromSeconds(1), $"the new replica got its first request after {firstAnswer.TotalMilliseconds:0} ms");
+        TestContext.Current.SendDiagnosticMessage($"registration to first request: {firstAnswer.TotalMilliseconds:0} ms");
         await host.StopAsync(TestContext.Current.CancellationToken);
     }
 
@@ -63,7 +56,7 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         await using var b = await RegisteredInstance.StartAsync("b2", etcd.Url, "billing");
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("billing").Count == 2, TimeSpan.FromSeconds(5), "both replicas are known");
 
-        var load = client.StartLoad("billing", workers: 2);
+        await using var load = client.StartLoad("billing", workers: 2);
         await Task.Delay(200, TestContext.Current.CancellationToken);
         var stopped = Stopwatch.StartNew();
         await b.Host.StopAsync(TestContext.Current.CancellationToken); // deregisters before its server would stop
@@ -71,13 +64,13 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         var left = stopped.Elapsed;
         await b.Replica.StopAsync(); // the process ends after it left the registry
         await Task.Delay(300, TestContext.Current.CancellationToken);
-        await load.StopAsync();
+        var report = await load.StopAsync();
 
         Assert.Equal([a.Key], client.Endpoints("billing"));
         Assert.True(left < TimeSpan.FromMilliseconds(500), $"left {left.TotalMilliseconds:0} ms after the graceful stop began");
-        Assert.Empty(load.Failures);
+        report.AssertNoFailures();
         Assert.False(b.Registration.IsRegistered);
-        TestContext.Current.SendDiagnosticMessage($"graceful stop to removal: {left.TotalMilliseconds:0} ms; {load.Requests} requests, none failed");
+        TestContext.Current.SendDiagnosticMessage($"graceful stop to removal: {left.TotalMilliseconds:0} ms; {report.Succeeded} requests, none failed");
     }
 
     [Fact]
@@ -125,9 +118,9 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("catalog").Count == 2, TimeSpan.FromSeconds(2), "the second valid entry is known");
         await Task.Delay(100, TestContext.Current.CancellationToken);
 
-        var (perReplica, failures) = await client.SendAsync("catalog", 20);
-        Assert.Empty(failures);
-        Assert.Equal(2, perReplica.Count);
+        var report = await client.SendAsync("catalog", 20);
+        report.AssertNoFailures();
+        Assert.Equal(2, report.Replicas.Count);
         var skipped = client.Logs.GetSnapshot().Where(r => r.Id.Name == "EtcdEntrySkipped").Select(r => r.Message).ToList();
         Assert.Contains(skipped, m => m.Contains(prefix + "broken-json", StringComparison.Ordinal));
         Assert.Contains(skipped, m => m.Contains(prefix + "no-address", StringComparison.Ordinal));
@@ -148,22 +141,23 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         await using var b = await RegisteredInstance.StartAsync("p2", etcd.Url, "payments");
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("payments").Count == 2, TimeSpan.FromSeconds(5), "both replicas are known");
 
-        var load = client.StartLoad("payments", workers: 4);
+        await using var load = client.StartLoad("payments", workers: 4);
+        TrafficReport report;
         try
         {
             await Task.Delay(300, TestContext.Current.CancellationToken);
             await etcd.StopAsync();
             await MeshClientHost.WaitUntilAsync(() => client.Problem("payments") is not null, TimeSpan.FromSeconds(3), "the outage is reported");
-            var during = load.Requests;
+            var during = Requests(load);
             await Task.Delay(1500, TestContext.Current.CancellationToken);
-            Assert.True(load.Requests - during > 20, $"traffic kept flowing while etcd was down ({load.Requests - during} requests in 1.5 s)");
+            Assert.True(Requests(load) - during > 20, $"traffic kept flowing while etcd was down ({Requests(load) - during} requests in 1.5 s)");
             Assert.Equal(2, client.Endpoints("payments").Count);
             Assert.Contains("etcd at " + etcd.Url, client.Problem("payments"), StringComparison.Ordinal);
 
             await etcd.StartAsync();
             await using var c = await RegisteredInstance.StartAsync("p3", etcd.Url, "payments");
             var seen = await MeshClientHost.WaitUntilAsync(() => client.Endpoints("payments").Count == 3, TimeSpan.FromSeconds(10), "a registration after the outage is seen");
-            await MeshClientHost.WaitUntilAsync(() => load.PerReplica.ContainsKey("p3"), TimeSpan.FromSeconds(2), "the new replica gets traffic");
+            await MeshClientHost.WaitUntilAsync(() => load.Recorder.CountOf("p3") > 0, TimeSpan.FromSeconds(2), "the new replica gets traffic");
             await MeshClientHost.WaitUntilAsync(() => client.Problem("payments") is null, TimeSpan.FromSeconds(5), "the outage is no longer reported");
             TestContext.Current.SendDiagnosticMessage($"after etcd came back, a new registration was seen in {seen.TotalMilliseconds:0} ms");
         }
@@ -174,11 +168,11 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
                 await etcd.StartAsync();
             }
 
-            await load.StopAsync();
+            report = await load.StopAsync();
         }
 
-        Assert.Empty(load.Failures);
-        Assert.True(load.PerReplica["p1"] > 0 && load.PerReplica["p2"] > 0);
+        report.AssertNoFailures();
+        Assert.True(report.CountOf("p1") > 0 && report.CountOf("p2") > 0, report.ToString());
     }
 
     [Fact]
@@ -192,9 +186,9 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         var value = "{\"Address\": \"" + replica.Address.ToString().TrimEnd('/') + "\", \"Weight\": 2}";
         await RunAsync(etcdctl, "put", "/mesh/services/ledger/l1", value);
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 1, TimeSpan.FromSeconds(2), "the etcdctl registration is seen");
-        var (perReplica, failures) = await client.SendAsync("ledger", 3);
-        Assert.Empty(failures);
-        Assert.Equal(3, perReplica["l1"]);
+        var report = await client.SendAsync("ledger", 3);
+        report.AssertNoFailures();
+        Assert.Equal(3, report.CountOf("l1"));
         Assert.Equal(2, Assert.Single(client.Monitor.GetService("ledger").Endpoints).Endpoint.Weight);
 
         await RunAsync(etcdctl, "del", "/mesh/services/ledger/l1");

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Mesh.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -74,82 +73,27 @@ internal sealed class MeshClientHost : IAsyncDisposable
         return watch.Elapsed;
     }
 
-    /// <summary>Sends <paramref name="count"/> GETs one after another; counts answers per replica and failures.</summary>
-    public async Task<(Dictionary<string, int> PerReplica, List<string> Failures)> SendAsync(string service, int count)
-    {
-        var perReplica = new Dictionary<string, int>(StringComparer.Ordinal);
-        var failures = new List<string>();
-        var client = Client(service);
-        for (var i = 0; i < count; i++)
-        {
-            var (id, failure) = await SendOneAsync(client);
-            if (failure is not null)
-            {
-                failures.Add(failure);
-            }
-            else
-            {
-                perReplica[id!] = perReplica.GetValueOrDefault(id!) + 1;
-            }
-        }
+    /// <summary>Sends <paramref name="count"/> GETs to <paramref name="service"/> one after another.</summary>
+    public Task<TrafficReport> SendAsync(string service, int count) =>
+        TrafficDriver.RunAsync(Client(service), Requests(concurrency: 1, count), TestContext.Current.CancellationToken);
 
-        return (perReplica, failures);
+    /// <summary>Starts load from <paramref name="workers"/> workers (at <paramref name="requestsPerSecond"/> in all, or as
+    /// fast as they can) until <see cref="TrafficRun.StopAsync"/>, which lets the requests in flight finish and count.</summary>
+    public TrafficRun StartLoad(string service, int workers, double? requestsPerSecond = null)
+    {
+        var options = Requests(workers, count: null);
+        options.RequestsPerSecond = requestsPerSecond;
+        return TrafficDriver.Start(Client(service), options, cancellationToken: TestContext.Current.CancellationToken);
     }
 
-    public static async Task<(string? Replica, string? Failure)> SendOneAsync(HttpClient client)
+    /// <summary>A success is a 2xx answer, named by the replica header ("?" without one).</summary>
+    private static TrafficOptions Requests(int concurrency, long? count) => new()
     {
-        try
-        {
-            using var response = await client.GetAsync("/", TestContext.Current.CancellationToken);
-            var id = response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?";
-            return response.IsSuccessStatusCode ? (id, null) : (id, $"{id}: HTTP {(int)response.StatusCode}");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException or InvalidOperationException)
-        {
-            return (null, ex.GetType().Name + ": " + ex.Message);
-        }
-    }
-
-    /// <summary>Load from <paramref name="workers"/> concurrent loops until stopped; counts per replica and failures.</summary>
-    public LoadRun StartLoad(string service, int workers) => new(Client(service), workers);
+        Concurrency = concurrency,
+        RequestCount = count,
+        IdentifyReplica = static response => response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var v) ? v.First() : "?",
+        IsSuccess = static response => response.IsSuccessStatusCode,
+    };
 
     public async ValueTask DisposeAsync() => await Services.DisposeAsync();
-
-    internal sealed class LoadRun
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _run;
-
-        public LoadRun(HttpClient client, int workers)
-        {
-            _run = Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    var (id, failure) = await SendOneAsync(client);
-                    if (failure is not null)
-                    {
-                        Failures.Add(failure);
-                    }
-                    else
-                    {
-                        PerReplica.AddOrUpdate(id!, 1, (_, n) => n + 1);
-                    }
-                }
-            })));
-        }
-
-        public ConcurrentDictionary<string, int> PerReplica { get; } = new(StringComparer.Ordinal);
-
-        public ConcurrentBag<string> Failures { get; } = [];
-
-        public int Requests => PerReplica.Values.Sum() + Failures.Count;
-
-        public async Task StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _run;
-            _stop.Dispose();
-        }
-    }
 }

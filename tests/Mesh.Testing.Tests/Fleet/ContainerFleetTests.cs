@@ -134,13 +134,11 @@ public sealed class ContainerFleetTests(ContainerCatalogFleet catalog)
         var fleet = Fleet;
         await using var mesh = catalog.CreateClient(configureClient: c => c.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(5)));
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        var traffic = TrafficDriver.RunAsync(mesh.Client, Load(TimeSpan.FromMinutes(2)), stop.Token);
+        await using var traffic = TrafficDriver.Start(mesh.Client, Load(TimeSpan.FromMinutes(2)), cancellationToken: Token);
         await Task.Delay(500, Token);
         await fleet.RollingUpdateAsync("v2", cancellationToken: Token);
         await Task.Delay(500, Token);
-        await stop.CancelAsync();
-        var during = await traffic;
+        var during = await traffic.StopAsync(); // the requests in flight finish and count too
         var after = await TrafficDriver.RunAsync(mesh.Client, new TrafficOptions
         {
             RequestCount = 60,

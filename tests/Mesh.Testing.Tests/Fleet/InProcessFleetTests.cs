@@ -87,6 +87,7 @@ public sealed class InProcessFleetTests
 
         Assert.InRange(report.Failed, 1, 8); // only the first timeouts
         Assert.All(report.Failures, f => Assert.Contains("timed out after 00:00:00.3000000", f.Reason, StringComparison.Ordinal));
+        Assert.All(report.Failures, f => Assert.Equal(fleet[2].Address.ToString().TrimEnd('/'), Assert.IsType<MeshAttemptTimeoutException>(f.Exception).Endpoint));
         Assert.True(report.Succeeded > 500, report.ToString());
         Assert.Equal(0, report.CountOf(fleet[2].Id));
     }

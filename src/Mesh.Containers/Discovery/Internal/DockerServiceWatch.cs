@@ -35,33 +35,38 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
-    /// <summary>Per-service settings: the options, overridden by <c>Mesh:Services:{name}:Docker:*</c>.</summary>
+    /// <summary>Per-service settings: the options, overridden by <c>{mesh}:Services:{name}:Docker:*</c>.</summary>
     internal sealed record Settings(string ServiceLabel, DockerDiscoveryAddressMode AddressMode, int? Port, string Scheme, string? Network)
     {
-        public static Settings From(DockerDiscoveryOptions options, IConfiguration configuration)
+        /// <summary>Reads the service's <c>Docker</c> keys in the dialect of every Mesh package; every problem is
+        /// reported, naming the full key.</summary>
+        public static bool TryRead(DockerDiscoveryOptions options, IConfiguration service, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Settings? settings, out List<string> errors)
         {
-            var section = configuration.GetSection("Docker");
-            var mode = options.AddressMode;
-            if (section["AddressMode"] is { Length: > 0 } modeText && !Enum.TryParse(modeText, ignoreCase: true, out mode))
-            {
-                throw new ArgumentException($"Mesh:Services:...:Docker:AddressMode is '{modeText}'; allowed values: PublishedPort, ContainerAddress.");
-            }
-
+            errors = [];
+            var reader = new Mesh.Configuration.Internal.ConfigurationReader(errors);
+            var section = service.GetSection("Docker");
+            var mode = reader.Enum<DockerDiscoveryAddressMode>(section, "AddressMode") ?? options.AddressMode;
             int? port = null;
-            if (section["Port"] is { Length: > 0 } portText)
+            if (Mesh.Configuration.Internal.ConfigurationReader.Value(section, "Port") is { } portText)
             {
-                port = int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 65535
-                    ? p
-                    : throw new ArgumentException($"Mesh:Services:...:Docker:Port is '{portText}'; expected a TCP port number (1-65535).");
+                if (int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 65535)
+                {
+                    port = p;
+                }
+                else
+                {
+                    errors.Add($"{Mesh.Configuration.Internal.ConfigurationReader.PathOf(section, "Port")}: '{portText}' is not a port; allowed: 1 to 65535 (or absent for the container's single exposed port or its mesh.port label).");
+                }
             }
 
-            var scheme = section["Scheme"] is { Length: > 0 } s ? s : options.Scheme;
+            var scheme = reader.String(section, "Scheme")?.ToLowerInvariant() ?? options.Scheme;
             if (scheme is not ("http" or "https"))
             {
-                throw new ArgumentException($"Mesh:Services:...:Docker:Scheme is '{scheme}'; allowed values: http, https.");
+                errors.Add($"{Mesh.Configuration.Internal.ConfigurationReader.PathOf(section, "Scheme")}: '{scheme}' is not allowed; allowed: http, https.");
             }
 
-            return new Settings(options.ServiceLabel, mode, port, scheme, section["Network"] is { Length: > 0 } n ? n : null);
+            settings = errors.Count == 0 ? new Settings(options.ServiceLabel, mode, port, scheme, reader.String(section, "Network")) : null;
+            return settings is not null;
         }
     }
 
@@ -221,7 +226,7 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         var endpoints = new List<MeshEndpoint>();
         foreach (var container in containers.OrderBy(c => c.ID, StringComparer.Ordinal))
         {
-            if (ToEndpoint(container) is { } endpoint && !endpoints.Exists(e => e.Key == endpoint.Key))
+            if (ToEndpoint(engine, container) is { } endpoint && !endpoints.Exists(e => e.Key == endpoint.Key))
             {
                 endpoints.Add(endpoint);
             }
@@ -237,7 +242,7 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         _context.Publish(endpoints);
     }
 
-    private MeshEndpoint? ToEndpoint(ContainerListResponse container)
+    private MeshEndpoint? ToEndpoint(DockerEngine engine, ContainerListResponse container)
     {
         if (container.State != "running")
         {
@@ -266,14 +271,17 @@ internal sealed class DockerServiceWatch : IAsyncDisposable
         int hostPort;
         if (_settings.AddressMode == DockerDiscoveryAddressMode.PublishedPort)
         {
-            var published = tcpPorts.FirstOrDefault(p => p.PrivatePort == port && p.PublicPort is > 0 && (p.IP is "127.0.0.1" or "0.0.0.0" or "" or null));
+            var published = tcpPorts
+                .Where(p => p.PrivatePort == port && p.PublicPort is > 0 && engine.PublishedPorts.ReachableHost(p.IP) is not null)
+                .OrderByDescending(p => engine.PublishedPorts.Matches(p.IP))
+                .FirstOrDefault();
             if (published?.PublicPort is not { } publicPort)
             {
-                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published on 127.0.0.1");
+                DiscoveryLog.Skipped(_logger, _context.ServiceName, Name(container), $"port {port} is not published where it can be reached (the engine's host is {engine.Host})");
                 return null;
             }
 
-            host = "127.0.0.1";
+            host = engine.PublishedPorts.ReachableHost(published.IP)!;
             hostPort = publicPort;
         }
         else

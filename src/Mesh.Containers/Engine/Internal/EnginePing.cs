@@ -8,9 +8,9 @@ internal static class EnginePing
 {
     public readonly record struct Answer(string? ApiVersion, string? Server);
 
-    public static async Task<Answer> PingAsync(Uri endpoint, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<Answer> PingAsync(Uri endpoint, EngineTls? tls, EngineCertificateVerifier? verifier, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var handler = CreateHandler(endpoint, out var baseAddress);
+        using var handler = CreateHandler(endpoint, tls, verifier, out var baseAddress);
         using var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -28,9 +28,14 @@ internal static class EnginePing
         }
     }
 
-    private static SocketsHttpHandler CreateHandler(Uri endpoint, out Uri baseAddress)
+    private static SocketsHttpHandler CreateHandler(Uri endpoint, EngineTls? tls, EngineCertificateVerifier? verifier, out Uri baseAddress)
     {
         var handler = new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false };
+        if (tls is not null)
+        {
+            tls.Configure(handler, verifier!);
+        }
+
         if (endpoint.Scheme == "unix")
         {
             var path = endpoint.LocalPath;
@@ -52,7 +57,7 @@ internal static class EnginePing
         }
         else
         {
-            baseAddress = new UriBuilder(endpoint) { Scheme = "http", Path = "/" }.Uri;
+            baseAddress = new UriBuilder(endpoint) { Scheme = tls is null ? "http" : "https", Path = "/" }.Uri;
         }
 
         return handler;

@@ -33,7 +33,7 @@ internal sealed record PortWaitStrategy(int ContainerPort) : WaitStrategy
         for (var attempt = 0; ; attempt++)
         {
             var port = container.GetMappedPort(ContainerPort);
-            if (await Probe.TcpAsync(port, cancellationToken).ConfigureAwait(false))
+            if (await Probe.TcpAsync(container.Host, port, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
@@ -140,7 +140,7 @@ internal sealed record AllWaitStrategy(IReadOnlyList<WaitStrategy> Parts) : Wait
     public override int GetHashCode() => HashCode.Combine(Timeout, Parts.Count);
 }
 
-/// <summary>Readiness probes against 127.0.0.1.</summary>
+/// <summary>Readiness probes against published ports on the engine's host (<see cref="DockerContainer.Host"/>).</summary>
 internal static class Probe
 {
     private static readonly HttpClient s_http = new(new SocketsHttpHandler
@@ -157,14 +157,14 @@ internal static class Probe
     /// <summary>25 ms at first, growing to 250 ms: quick for fast starters, light for slow ones.</summary>
     public static TimeSpan Interval(int attempt) => TimeSpan.FromMilliseconds(Math.Min(250, 25 * (1 << Math.Min(attempt, 4))));
 
-    public static async Task<bool> TcpAsync(int port, CancellationToken cancellationToken)
+    public static async Task<bool> TcpAsync(string host, int port, CancellationToken cancellationToken)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             connect.CancelAfter(TimeSpan.FromSeconds(2));
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), connect.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(IPAddress.TryParse(host, out var address) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port), connect.Token).ConfigureAwait(false);
 
             // The engine's userland proxy accepts every connection and closes it at once when nothing listens behind it.
             using var read = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

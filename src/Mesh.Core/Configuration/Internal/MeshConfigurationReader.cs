@@ -1,44 +1,104 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
 
 namespace Mesh.Configuration.Internal;
 
 /// <summary>
-/// Reads the <c>Mesh</c> section by hand (no reflection binder: AOT-safe, and every error names its full key).
-/// Endpoints may be objects or plain address strings. Errors are collected, not thrown, so that validation on start
-/// reports all of them at once.
+/// Reads a section shaped like <c>Mesh</c> into <see cref="MeshOptions"/>, in the one dialect of every Mesh package
+/// (<see cref="ConfigurationReader"/>): the reader takes what the binder cannot express strictly — the services map, endpoint
+/// lists (objects or plain addresses, a plain value replacing earlier providers' items), flags, time spans and enums on
+/// this level — and the configuration binder source generator binds the flat option groups (<c>HealthCheck</c>,
+/// <c>OutlierDetection</c>, <c>SlowStart</c>, <c>RetryBudget</c>, <c>PeakEwma</c>, <c>Identity</c>) once their values
+/// passed the strict check. Every problem is collected in <see cref="MeshOptions.ConfigurationErrors"/>, naming the full
+/// key of the section that was bound.
 /// </summary>
 internal static class MeshConfigurationReader
 {
-    public static void Read(IConfiguration mesh, MeshOptions options)
+    private static readonly ConfigurationKey[] s_healthCheck =
+    [
+        ConfigurationKey.String(nameof(HealthCheckOptions.Path)),
+        ConfigurationKey.Enum<HealthCheckProtocol>(nameof(HealthCheckOptions.Protocol)),
+        ConfigurationKey.String(nameof(HealthCheckOptions.GrpcService)),
+        ConfigurationKey.TimeSpan(nameof(HealthCheckOptions.Interval)),
+        ConfigurationKey.TimeSpan(nameof(HealthCheckOptions.Timeout)),
+        ConfigurationKey.Int32(nameof(HealthCheckOptions.UnhealthyThreshold)),
+        ConfigurationKey.Int32(nameof(HealthCheckOptions.HealthyThreshold)),
+    ];
+
+    private static readonly ConfigurationKey[] s_outlierDetection =
+    [
+        ConfigurationKey.Int32(nameof(OutlierDetectionOptions.ConsecutiveFailures)),
+        ConfigurationKey.TimeSpan(nameof(OutlierDetectionOptions.BaseEjectionTime)),
+        ConfigurationKey.TimeSpan(nameof(OutlierDetectionOptions.MaxEjectionTime)),
+        ConfigurationKey.Int32(nameof(OutlierDetectionOptions.MaxEjectionPercent)),
+        ConfigurationKey.Int32(nameof(OutlierDetectionOptions.FailureRateThreshold)),
+        ConfigurationKey.Int32(nameof(OutlierDetectionOptions.FailureRateMinimumRequests)),
+        ConfigurationKey.TimeSpan(nameof(OutlierDetectionOptions.FailureRateWindow)),
+
+        // FailureKinds (flags) is read by the reader.
+    ];
+
+    private static readonly ConfigurationKey[] s_slowStart =
+    [
+        ConfigurationKey.TimeSpan(nameof(SlowStartOptions.Window)),
+        ConfigurationKey.Double(nameof(SlowStartOptions.Aggression)),
+        ConfigurationKey.Int32(nameof(SlowStartOptions.MinWeightPercent)),
+    ];
+
+    private static readonly ConfigurationKey[] s_retryBudget =
+    [
+        ConfigurationKey.Double(nameof(RetryBudgetOptions.RetryRatio)),
+        ConfigurationKey.Int32(nameof(RetryBudgetOptions.MinRetriesPerSecond)),
+        ConfigurationKey.TimeSpan(nameof(RetryBudgetOptions.Window)),
+    ];
+
+    private static readonly ConfigurationKey[] s_peakEwma =
+    [
+        ConfigurationKey.TimeSpan(nameof(PeakEwmaOptions.DecayTime)),
+        ConfigurationKey.TimeSpan(nameof(PeakEwmaOptions.DefaultRtt)),
+    ];
+
+    /// <summary>The keys the binder binds, per options type (a test checks that every settable property is listed with its kind).</summary>
+    internal static IReadOnlyDictionary<Type, IReadOnlyList<ConfigurationKey>> BoundKeys { get; } = new Dictionary<Type, IReadOnlyList<ConfigurationKey>>
     {
-        var errors = options.ConfigurationErrors;
-        if (NonEmpty(mesh["Zone"]) is { } zone)
+        [typeof(HealthCheckOptions)] = s_healthCheck,
+        [typeof(OutlierDetectionOptions)] = s_outlierDetection,
+        [typeof(SlowStartOptions)] = s_slowStart,
+        [typeof(RetryBudgetOptions)] = s_retryBudget,
+        [typeof(PeakEwmaOptions)] = s_peakEwma,
+    };
+
+    /// <summary>Reads <paramref name="mesh"/> (the <c>Mesh</c> section or one shaped like it).</summary>
+    /// <param name="mesh">The section.</param>
+    /// <param name="options">The options to fill.</param>
+    /// <param name="root">The configuration root the section belongs to, when known (see <see cref="ConfigurationReader.List"/>).</param>
+    public static void Read(IConfiguration mesh, MeshOptions options, IConfigurationRoot? root)
+    {
+        var reader = new ConfigurationReader(options.ConfigurationErrors, root);
+        options.SectionPath = ConfigurationReader.SectionPath(mesh, MeshOptions.SectionName);
+        options.SectionFound |= mesh is not IConfigurationSection bound || bound.Exists();
+
+        if (reader.String(mesh, nameof(MeshOptions.Zone)) is { } zone)
         {
             options.Zone = zone;
         }
 
-        ReadBool(mesh, "PassThroughUnknownHosts", errors, v => options.PassThroughUnknownHosts = v);
-        ReadBool(mesh, "ReadServiceDiscoveryConfiguration", errors, v => options.ReadServiceDiscoveryConfiguration = v);
-        ReadBool(mesh, "RequireMutualTls", errors, v => options.RequireMutualTls = v);
-        ReadInt(mesh, "MaxConcurrentHealthChecks", errors, v => options.MaxConcurrentHealthChecks = v);
-        var identity = mesh.GetSection("Identity");
+        options.PassThroughUnknownHosts = reader.Boolean(mesh, nameof(MeshOptions.PassThroughUnknownHosts)) ?? options.PassThroughUnknownHosts;
+        options.ReadServiceDiscoveryConfiguration = reader.Boolean(mesh, nameof(MeshOptions.ReadServiceDiscoveryConfiguration)) ?? options.ReadServiceDiscoveryConfiguration;
+        options.RequireMutualTls = reader.Boolean(mesh, nameof(MeshOptions.RequireMutualTls)) ?? options.RequireMutualTls;
+        options.MaxConcurrentHealthChecks = reader.Int32(mesh, nameof(MeshOptions.MaxConcurrentHealthChecks)) ?? options.MaxConcurrentHealthChecks;
+        options.ConnectTimeout = reader.TimeSpan(mesh, nameof(MeshOptions.ConnectTimeout)) ?? options.ConnectTimeout;
+
+        var identity = mesh.GetSection(nameof(MeshOptions.Identity));
         if (identity.Exists())
         {
-            try
-            {
-                options.Identity.ReadFrom(identity);
-            }
-            catch (InvalidOperationException ex)
-            {
-                errors.Add(ex.Message);
-            }
+            options.Identity.ReadFrom(identity);
+            options.ConfigurationErrors.AddRange(options.Identity.ConfigurationErrors);
+            options.Identity.ConfigurationErrors.Clear();
         }
 
-        ReadTimeSpan(mesh, "ConnectTimeout", errors, v => options.ConnectTimeout = v);
-        ReadTimeSpan(mesh, "DiscoveryTimeout", errors, v => options.DiscoveryTimeout = v);
+        options.DiscoveryTimeout = reader.TimeSpan(mesh, nameof(MeshOptions.DiscoveryTimeout)) ?? options.DiscoveryTimeout;
 
-        foreach (var section in mesh.GetSection("Services").GetChildren())
+        foreach (var section in mesh.GetSection(nameof(MeshOptions.Services)).GetChildren())
         {
             if (!options.Services.TryGetValue(section.Key, out var service))
             {
@@ -46,23 +106,24 @@ internal static class MeshConfigurationReader
                 options.Services[section.Key] = service;
             }
 
-            ReadService(section, service, errors);
+            options.ServicePaths[section.Key] = section.Path;
+            ReadService(section, service, reader);
         }
     }
 
-    /// <summary>Reads Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{scheme}:{i}</c> entries.</summary>
+    /// <summary>Reads Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{scheme}:{i}</c> entries (or one value per scheme).</summary>
     public static void ReadServiceDiscovery(IConfiguration root, MeshOptions options)
     {
+        var reader = new ConfigurationReader(options.ConfigurationErrors, root as IConfigurationRoot);
         foreach (var serviceSection in root.GetSection("Services").GetChildren())
         {
             var service = new MeshServiceOptions();
             foreach (var endpointGroup in serviceSection.GetChildren())
             {
                 var scheme = endpointGroup.Key;
-                var entries = endpointGroup.Value is not null ? [endpointGroup] : endpointGroup.GetChildren();
-                foreach (var entry in entries)
+                foreach (var entry in reader.List(endpointGroup))
                 {
-                    if (NonEmpty(entry.Value) is not { } value)
+                    if (entry.Value is not { Length: > 0 } value)
                     {
                         continue;
                     }
@@ -81,7 +142,7 @@ internal static class MeshConfigurationReader
                         continue; // a named endpoint (_grpc, _dashboard) without a scheme: not for HTTP routing
                     }
 
-                    service.Endpoints.Add(new MeshEndpointOptions { Address = address, SourcePath = entry.Path });
+                    service.Endpoints.Add(new MeshEndpointOptions { Address = address, SourcePath = entry.Path, PlainAddress = true });
                 }
             }
 
@@ -92,239 +153,100 @@ internal static class MeshConfigurationReader
         }
     }
 
-    private static void ReadService(IConfigurationSection section, MeshServiceOptions service, List<string> errors)
+    private static void ReadService(IConfigurationSection section, MeshServiceOptions service, ConfigurationReader reader)
     {
-        ReadEnum<LoadBalancerKind>(section, "LoadBalancer", errors, v => service.LoadBalancer = v);
-        if (NonEmpty(section["Discovery"]) is { } discovery)
+        service.LoadBalancer = reader.Enum<LoadBalancerKind>(section, nameof(MeshServiceOptions.LoadBalancer)) ?? service.LoadBalancer;
+        if (reader.JoinedList(section, nameof(MeshServiceOptions.Discovery)) is { Length: > 0 } discovery)
         {
             service.Discovery = discovery;
         }
 
-        if (section["ServerIdentity"] is { } identity)
+        // For these strings an empty value clears a setting made earlier (in code or by an earlier section).
+        if (section[nameof(MeshServiceOptions.ServerIdentity)] is not null)
         {
-            service.ServerIdentity = NonEmpty(identity);
+            service.ServerIdentity = reader.String(section, nameof(MeshServiceOptions.ServerIdentity));
         }
 
-        if (section["HashHeader"] is { } hashHeader)
+        if (section[nameof(MeshServiceOptions.HashHeader)] is not null)
         {
-            service.HashHeader = NonEmpty(hashHeader);
+            service.HashHeader = reader.String(section, nameof(MeshServiceOptions.HashHeader));
         }
 
-        ReadBool(section, "AllowPlainHttp", errors, v => service.AllowPlainHttp = v);
-        ReadInt(section, "PanicThreshold", errors, v => service.PanicThreshold = v);
-        ReadBool(section.GetSection("Telemetry"), "EndpointLabels", errors, v => service.EndpointLabels = v);
-        ReadTimeSpan(section, "AttemptTimeout", errors, v => service.AttemptTimeout = v);
-        ReadTimeSpan(section, "DiscoveryTimeout", errors, v => service.DiscoveryTimeout = v);
+        service.AllowPlainHttp = reader.Boolean(section, nameof(MeshServiceOptions.AllowPlainHttp)) ?? service.AllowPlainHttp;
+        service.PanicThreshold = reader.Int32(section, nameof(MeshServiceOptions.PanicThreshold)) ?? service.PanicThreshold;
+        service.EndpointLabels = reader.Boolean(section.GetSection("Telemetry"), nameof(MeshServiceOptions.EndpointLabels)) ?? service.EndpointLabels;
+        service.AttemptTimeout = reader.TimeSpan(section, nameof(MeshServiceOptions.AttemptTimeout)) ?? service.AttemptTimeout;
+        service.DiscoveryTimeout = reader.TimeSpan(section, nameof(MeshServiceOptions.DiscoveryTimeout)) ?? service.DiscoveryTimeout;
 
-        var endpoints = section.GetSection("Endpoints");
-        if (endpoints.Exists())
+        var endpoints = section.GetSection(nameof(MeshServiceOptions.Endpoints));
+        if (ConfigurationReader.Value(section, nameof(MeshServiceOptions.Endpoints)) is not null || endpoints.GetChildren().Any())
         {
+            // A configuration source that sets Endpoints replaces the whole list (also endpoints added in code earlier).
             service.Endpoints.Clear();
-            if (endpoints.Value is { } single)
+            foreach (var item in reader.List(endpoints))
             {
-                service.Endpoints.Add(new MeshEndpointOptions { Address = single.Trim() });
-            }
-
-            foreach (var entry in endpoints.GetChildren())
-            {
-                service.Endpoints.Add(ReadEndpoint(entry, errors));
+                service.Endpoints.Add(ReadEndpoint(item, reader));
             }
         }
 
-        var health = section.GetSection("HealthCheck");
-        var hc = service.HealthCheck;
-        if (health["Path"] is { } path)
+        var health = section.GetSection(nameof(MeshServiceOptions.HealthCheck));
+        reader.Bind(health, service.HealthCheck, s_healthCheck, static (checkedValues, options) => checkedValues.Bind(options));
+        if (ConfigurationReader.IsBlank(health, nameof(HealthCheckOptions.Path)))
         {
-            hc.Path = NonEmpty(path);
+            service.HealthCheck.Path = null;
         }
 
-        ReadEnum<HealthCheckProtocol>(health, "Protocol", errors, v => hc.Protocol = v);
-        if (health["GrpcService"] is { } grpcService)
+        var outlier = section.GetSection(nameof(MeshServiceOptions.OutlierDetection));
+        reader.Bind(outlier, service.OutlierDetection, s_outlierDetection, static (checkedValues, options) => checkedValues.Bind(options));
+        service.OutlierDetection.FailureKinds = reader.Flags<OutlierFailureKinds>(outlier, nameof(OutlierDetectionOptions.FailureKinds)) ?? service.OutlierDetection.FailureKinds;
+
+        reader.Bind(section.GetSection(nameof(MeshServiceOptions.SlowStart)), service.SlowStart, s_slowStart, static (checkedValues, options) => checkedValues.Bind(options));
+        reader.Bind(section.GetSection(nameof(MeshServiceOptions.RetryBudget)), service.RetryBudget, s_retryBudget, static (checkedValues, options) => checkedValues.Bind(options));
+        reader.Bind(section.GetSection(nameof(MeshServiceOptions.PeakEwma)), service.PeakEwma, s_peakEwma, static (checkedValues, options) => checkedValues.Bind(options));
+
+        var split = section.GetSection(nameof(MeshServiceOptions.TrafficSplit));
+        if (split[nameof(TrafficSplitOptions.MetadataKey)] is not null)
         {
-            hc.GrpcService = grpcService.Trim();
+            service.TrafficSplit.MetadataKey = reader.String(split, nameof(TrafficSplitOptions.MetadataKey));
         }
 
-        ReadTimeSpan(health, "Interval", errors, v => hc.Interval = v);
-        ReadTimeSpan(health, "Timeout", errors, v => hc.Timeout = v);
-        ReadInt(health, "UnhealthyThreshold", errors, v => hc.UnhealthyThreshold = v);
-        ReadInt(health, "HealthyThreshold", errors, v => hc.HealthyThreshold = v);
-
-        var outlier = section.GetSection("OutlierDetection");
-        var od = service.OutlierDetection;
-        ReadInt(outlier, "ConsecutiveFailures", errors, v => od.ConsecutiveFailures = v);
-        ReadTimeSpan(outlier, "BaseEjectionTime", errors, v => od.BaseEjectionTime = v);
-        ReadTimeSpan(outlier, "MaxEjectionTime", errors, v => od.MaxEjectionTime = v);
-        ReadInt(outlier, "MaxEjectionPercent", errors, v => od.MaxEjectionPercent = v);
-        ReadFlags<OutlierFailureKinds>(outlier, "FailureKinds", errors, v => od.FailureKinds = v);
-        ReadInt(outlier, "FailureRateThreshold", errors, v => od.FailureRateThreshold = v);
-        ReadInt(outlier, "FailureRateMinimumRequests", errors, v => od.FailureRateMinimumRequests = v);
-        ReadTimeSpan(outlier, "FailureRateWindow", errors, v => od.FailureRateWindow = v);
-
-        var slow = section.GetSection("SlowStart");
-        ReadTimeSpan(slow, "Window", errors, v => service.SlowStart.Window = v);
-        ReadDouble(slow, "Aggression", errors, v => service.SlowStart.Aggression = v);
-        ReadInt(slow, "MinWeightPercent", errors, v => service.SlowStart.MinWeightPercent = v);
-
-        var budget = section.GetSection("RetryBudget");
-        ReadDouble(budget, "RetryRatio", errors, v => service.RetryBudget.RetryRatio = v);
-        ReadInt(budget, "MinRetriesPerSecond", errors, v => service.RetryBudget.MinRetriesPerSecond = v);
-        ReadTimeSpan(budget, "Window", errors, v => service.RetryBudget.Window = v);
-
-        var ewma = section.GetSection("PeakEwma");
-        ReadTimeSpan(ewma, "DecayTime", errors, v => service.PeakEwma.DecayTime = v);
-        ReadTimeSpan(ewma, "DefaultRtt", errors, v => service.PeakEwma.DefaultRtt = v);
-
-        var split = section.GetSection("TrafficSplit");
-        if (split["MetadataKey"] is { } key)
-        {
-            service.TrafficSplit.MetadataKey = NonEmpty(key);
-        }
-
-        var weights = split.GetSection("Weights");
+        var weights = split.GetSection(nameof(TrafficSplitOptions.Weights));
         if (weights.Exists())
         {
+            // A configuration source that sets Weights replaces the whole map.
             service.TrafficSplit.Weights.Clear();
             foreach (var weight in weights.GetChildren())
             {
-                ReadInt(weights, weight.Key, errors, v => service.TrafficSplit.Weights[weight.Key] = v);
+                if (reader.Int32(weights, weight.Key) is { } value)
+                {
+                    service.TrafficSplit.Weights[weight.Key] = value;
+                }
             }
         }
     }
 
-    private static MeshEndpointOptions ReadEndpoint(IConfigurationSection entry, List<string> errors)
+    private static MeshEndpointOptions ReadEndpoint(ListItem item, ConfigurationReader reader)
     {
-        if (entry.Value is { } plain)
+        if (item.Section is not { } entry || item.Value is not null)
         {
-            return new MeshEndpointOptions { Address = plain.Trim() };
+            return new MeshEndpointOptions { Address = item.Value ?? "", SourcePath = item.Path, PlainAddress = true };
         }
 
-        var endpoint = new MeshEndpointOptions { Address = entry["Address"]?.Trim() ?? "" };
-        ReadInt(entry, "Weight", errors, v => endpoint.Weight = v);
-        endpoint.Zone = NonEmpty(entry["Zone"]);
-        foreach (var item in entry.GetSection("Metadata").GetChildren())
+        var endpoint = new MeshEndpointOptions
         {
-            if (item.Value is { } value)
+            Address = reader.String(entry, nameof(MeshEndpointOptions.Address)) ?? "",
+            Zone = reader.String(entry, nameof(MeshEndpointOptions.Zone)),
+            SourcePath = item.Path,
+        };
+        endpoint.Weight = reader.Int32(entry, nameof(MeshEndpointOptions.Weight)) ?? endpoint.Weight;
+        foreach (var metadata in entry.GetSection(nameof(MeshEndpointOptions.Metadata)).GetChildren())
+        {
+            if (metadata.Value is { } value)
             {
-                endpoint.Metadata[item.Key] = value;
+                endpoint.Metadata[metadata.Key] = value;
             }
         }
 
         return endpoint;
     }
-
-    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
-    private static void ReadInt(IConfiguration section, string key, List<string> errors, Action<int> set)
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{PathOf(section, key)}: '{raw}' is not an integer.");
-        }
-    }
-
-    private static void ReadDouble(IConfiguration section, string key, List<string> errors, Action<double> set)
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        if (double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{PathOf(section, key)}: '{raw}' is not a number.");
-        }
-    }
-
-    private static void ReadBool(IConfiguration section, string key, List<string> errors, Action<bool> set)
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        if (bool.TryParse(raw, out var value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{PathOf(section, key)}: '{raw}' is not valid; allowed values: true, false.");
-        }
-    }
-
-    private static void ReadTimeSpan(IConfiguration section, string key, List<string> errors, Action<TimeSpan> set)
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        // A bare number would be read as days by TimeSpan.Parse ("30" = 30 days): require hh:mm:ss.
-        if (raw.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out var value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{PathOf(section, key)}: '{raw}' is not a time span; use hh:mm:ss[.fff], for example 00:00:05 or 00:00:00.250.");
-        }
-    }
-
-    private static void ReadEnum<T>(IConfiguration section, string key, List<string> errors, Action<T> set)
-        where T : struct, Enum
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        if (!char.IsDigit(raw[0]) && raw[0] != '-' && Enum.TryParse<T>(raw, ignoreCase: true, out var value) && Enum.IsDefined(value))
-        {
-            set(value);
-        }
-        else
-        {
-            errors.Add($"{PathOf(section, key)}: '{raw}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<T>())}.");
-        }
-    }
-
-    private static void ReadFlags<T>(IConfiguration section, string key, List<string> errors, Action<T> set)
-        where T : struct, Enum
-    {
-        if (NonEmpty(section[key]) is not { } raw)
-        {
-            return;
-        }
-
-        var parts = raw.Split([',', '|', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        ulong bits = 0;
-        foreach (var part in parts)
-        {
-            if (char.IsDigit(part[0]) || !Enum.TryParse<T>(part, ignoreCase: true, out var flag) || !Enum.IsDefined(flag))
-            {
-                errors.Add($"{PathOf(section, key)}: '{part}' is not valid; allowed values (comma-separated): {string.Join(", ", Enum.GetNames<T>())}.");
-                return;
-            }
-
-            bits |= Convert.ToUInt64(flag, CultureInfo.InvariantCulture);
-        }
-
-        set((T)Enum.ToObject(typeof(T), bits));
-    }
-
-    private static string PathOf(IConfiguration section, string key) =>
-        section is IConfigurationSection s ? ConfigurationPath.Combine(s.Path, key) : key;
 }

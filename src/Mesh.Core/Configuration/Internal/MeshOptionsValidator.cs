@@ -3,51 +3,46 @@ using System.Globalization;
 namespace Mesh.Configuration.Internal;
 
 /// <summary>
-/// Validates <see cref="MeshOptions"/>. Every message names the full configuration key, the value found and
-/// what is allowed. Run when the host starts (a failure stops it) and on every configuration reload (a failure keeps
-/// the last good configuration).
+/// Validates <see cref="MeshOptions"/>: the limits the options declare with <see cref="AllowedRangeAttribute"/> (checked by
+/// the generated <see cref="MeshOptionsRanges"/>), and here, by hand, the rules across fields and what depends on the
+/// rest of the app (registered discovery providers, an identity source). Every message names the full configuration key
+/// of the section that was bound, the value found and what is allowed. Run when the host starts (a failure stops it, with
+/// every problem at once) and on every configuration reload (a failure keeps the last good configuration).
 /// </summary>
 internal static class MeshOptionsValidator
 {
+    private static MeshOptionsRanges Ranges => MeshOptionsRanges.Instance;
+
     /// <summary>Validates <paramref name="options"/>.</summary>
     /// <param name="options">The options.</param>
-    /// <param name="discoveryProviders">The names of the registered discovery providers.</param>
+    /// <param name="discoveryProviders">The names of the registered discovery providers; <see langword="null"/> when they
+    /// could not be built (their own validation reports why), which skips the check of <c>Discovery</c> names.</param>
     /// <param name="hasIdentitySource">Whether an <see cref="Mesh.Identity.IMeshIdentitySource"/> was registered in code
     /// (an identity from <c>Mesh:Identity</c> is seen in <paramref name="options"/>).</param>
-    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string> discoveryProviders, bool hasIdentitySource = false)
+    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string>? discoveryProviders, bool hasIdentitySource = false)
     {
         var errors = new List<string>(options.ConfigurationErrors);
-        if (options.MaxConcurrentHealthChecks is < 1 or > 1024)
-        {
-            errors.Add($"Mesh:MaxConcurrentHealthChecks: {options.MaxConcurrentHealthChecks} is out of range; allowed: 1 to 1024.");
-        }
-
-        if (options.ConnectTimeout < TimeSpan.FromMilliseconds(100) || options.ConnectTimeout > TimeSpan.FromMinutes(5))
-        {
-            errors.Add($"Mesh:ConnectTimeout: {options.ConnectTimeout} is out of range; allowed: 00:00:00.100 to 00:05:00.");
-        }
+        var mesh = options.SectionPath;
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate(mesh, options));
 
         var identity = options.Identity;
         var hasIdentity = hasIdentitySource || identity.CertificatePath is not null;
         if (options.RequireMutualTls && !hasIdentity)
         {
-            errors.Add("Mesh:RequireMutualTls: true, but the workload has no identity to present; configure Mesh:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
-        }
-
-        if (options.DiscoveryTimeout < TimeSpan.Zero || options.DiscoveryTimeout > TimeSpan.FromMinutes(5))
-        {
-            errors.Add($"Mesh:DiscoveryTimeout: {options.DiscoveryTimeout} is out of range; allowed: 00:00:00 (never wait) to 00:05:00.");
+            errors.Add($"{mesh}:RequireMutualTls: true, but the workload has no identity to present; configure {mesh}:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
         }
 
         foreach (var (name, service) in options.Services)
         {
-            ValidateService($"Mesh:Services:{name}", name, service, discoveryProviders, errors);
-            ValidateTransportSecurity($"Mesh:Services:{name}", name, service, options, hasIdentity, errors);
+            var path = options.ServicePath(name);
+            ValidateService(path, name, service, discoveryProviders, errors);
+            ValidateTransportSecurity(path, name, service, options, hasIdentity, errors);
         }
 
-        if ((identity.CertificatePath ?? identity.KeyPath ?? identity.TrustBundlePath) is not null && !identity.TryValidate(out var identityError))
+        if ((identity.CertificatePath ?? identity.KeyPath ?? identity.TrustBundlePath) is not null)
         {
-            errors.Add(identityError);
+            // Configured in code (or under Mesh:Identity): name the key it has, or would have, under the bound section.
+            errors.AddRange(identity.Validate(identity.ConfigurationPath == Mesh.Identity.MeshIdentityOptions.SectionName ? $"{mesh}:Identity" : null));
         }
 
         foreach (var (name, service) in options.ReadServiceDiscoveryConfiguration ? options.ServiceDiscoveryServices : [])
@@ -62,13 +57,14 @@ internal static class MeshOptionsValidator
         return errors;
     }
 
-    private static void ValidateService(string path, string name, MeshServiceOptions service, IReadOnlyCollection<string> providers, List<string> errors)
+    private static void ValidateService(string path, string name, MeshServiceOptions service, IReadOnlyCollection<string>? providers, List<string> errors)
     {
         if (Uri.CheckHostName(name) != UriHostNameType.Dns)
         {
             errors.Add($"{path}: '{name}' is not a valid service name; a service name is used as a host name (http://{name}), so use letters, digits, '-' and '.'.");
         }
 
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate(path, service));
         if (!Enum.IsDefined(service.LoadBalancer))
         {
             errors.Add($"{path}:LoadBalancer: '{service.LoadBalancer}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<LoadBalancerKind>())}.");
@@ -77,7 +73,7 @@ internal static class MeshOptionsValidator
         var discovery = ParseDiscovery(service.Discovery);
         foreach (var source in discovery)
         {
-            if (!source.Equals(MeshServiceOptions.ConfigurationDiscoveryName, StringComparison.OrdinalIgnoreCase) &&
+            if (providers is not null && !source.Equals(MeshServiceOptions.ConfigurationDiscoveryName, StringComparison.OrdinalIgnoreCase) &&
                 !providers.Contains(source, StringComparer.OrdinalIgnoreCase))
             {
                 errors.Add($"{path}:Discovery: '{source}' is not a registered discovery provider; registered: {string.Join(", ", providers.Prepend(MeshServiceOptions.ConfigurationDiscoveryName))}. " +
@@ -93,27 +89,13 @@ internal static class MeshOptionsValidator
 
         ValidateEndpoints(path, service, errors);
 
-        if (service.PanicThreshold is < 0 or > 100)
-        {
-            errors.Add($"{path}:PanicThreshold: {service.PanicThreshold} is out of range; allowed: 0 (never) to 100 (percent of endpoints healthy).");
-        }
-
         if (service.ServerIdentity is { } serverIdentity && !Mesh.Identity.SpiffeIdPattern.TryParse(serverIdentity, out _))
         {
             errors.Add($"{path}:ServerIdentity: '{serverIdentity}' is not a SPIFFE ID or pattern; expected an exact ID (spiffe://mesh.test/catalog), a prefix ending in /* (spiffe://mesh.test/catalog/*) or a trust domain (spiffe://mesh.test/*).");
         }
 
-        if (service.AttemptTimeout is { } timeout && timeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{path}:AttemptTimeout: {timeout} must be more than zero (or absent for no mesh deadline).");
-        }
-
-        if (service.DiscoveryTimeout is { } discoveryTimeout && (discoveryTimeout < TimeSpan.Zero || discoveryTimeout > TimeSpan.FromMinutes(5)))
-        {
-            errors.Add($"{path}:DiscoveryTimeout: {discoveryTimeout} is out of range; allowed: 00:00:00 (never wait) to 00:05:00, or absent for Mesh:DiscoveryTimeout.");
-        }
-
         var hc = service.HealthCheck;
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:HealthCheck", hc));
         if (hc.Path is { } hcPath && !hcPath.StartsWith('/'))
         {
             errors.Add($"{path}:HealthCheck:Path: '{hcPath}' must start with '/', for example /healthz.");
@@ -124,73 +106,16 @@ internal static class MeshOptionsValidator
             errors.Add($"{path}:HealthCheck:Protocol: '{hc.Protocol}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<HealthCheckProtocol>())}.");
         }
 
-        if (hc.Interval < TimeSpan.FromMilliseconds(100) || hc.Interval > TimeSpan.FromHours(1))
-        {
-            errors.Add($"{path}:HealthCheck:Interval: {hc.Interval} is out of range; allowed: 00:00:00.100 to 01:00:00.");
-        }
-
-        if (hc.Timeout <= TimeSpan.Zero || hc.Timeout > hc.Interval)
-        {
-            errors.Add($"{path}:HealthCheck:Timeout: {hc.Timeout} is out of range; allowed: more than zero and at most the interval ({hc.Interval}).");
-        }
-
-        Range(errors, $"{path}:HealthCheck:UnhealthyThreshold", hc.UnhealthyThreshold, 1, 100);
-        Range(errors, $"{path}:HealthCheck:HealthyThreshold", hc.HealthyThreshold, 1, 100);
-
         var od = service.OutlierDetection;
-        Range(errors, $"{path}:OutlierDetection:ConsecutiveFailures", od.ConsecutiveFailures, 0, 1000);
-        Range(errors, $"{path}:OutlierDetection:MaxEjectionPercent", od.MaxEjectionPercent, 0, 100);
-        Range(errors, $"{path}:OutlierDetection:FailureRateThreshold", od.FailureRateThreshold, 0, 100);
-        Range(errors, $"{path}:OutlierDetection:FailureRateMinimumRequests", od.FailureRateMinimumRequests, 1, 1_000_000);
-        if (od.BaseEjectionTime <= TimeSpan.Zero)
-        {
-            errors.Add($"{path}:OutlierDetection:BaseEjectionTime: {od.BaseEjectionTime} must be more than zero.");
-        }
-
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:OutlierDetection", od));
         if (od.MaxEjectionTime < od.BaseEjectionTime)
         {
-            errors.Add($"{path}:OutlierDetection:MaxEjectionTime: {od.MaxEjectionTime} must be at least BaseEjectionTime ({od.BaseEjectionTime}).");
+            errors.Add($"{path}:OutlierDetection:MaxEjectionTime: {od.MaxEjectionTime:c} must be at least BaseEjectionTime ({od.BaseEjectionTime:c}).");
         }
 
-        if (od.FailureRateWindow < TimeSpan.FromSeconds(1) || od.FailureRateWindow > TimeSpan.FromHours(1))
-        {
-            errors.Add($"{path}:OutlierDetection:FailureRateWindow: {od.FailureRateWindow} is out of range; allowed: 00:00:01 to 01:00:00.");
-        }
-
-        var slow = service.SlowStart;
-        if (slow.Window < TimeSpan.Zero || slow.Window > TimeSpan.FromHours(1))
-        {
-            errors.Add($"{path}:SlowStart:Window: {slow.Window} is out of range; allowed: 00:00:00 (off) to 01:00:00.");
-        }
-
-        if (!(slow.Aggression > 0) || slow.Aggression > 100)
-        {
-            errors.Add($"{path}:SlowStart:Aggression: {slow.Aggression.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: more than 0, up to 100 (1 is linear).");
-        }
-
-        Range(errors, $"{path}:SlowStart:MinWeightPercent", slow.MinWeightPercent, 1, 100);
-
-        var budget = service.RetryBudget;
-        if (budget.RetryRatio is > 10)
-        {
-            errors.Add($"{path}:RetryBudget:RetryRatio: {budget.RetryRatio.ToString(CultureInfo.InvariantCulture)} is out of range; allowed: 0 to 10, or a negative value (-1) to turn the budget off.");
-        }
-
-        Range(errors, $"{path}:RetryBudget:MinRetriesPerSecond", budget.MinRetriesPerSecond, 0, 100_000);
-        if (budget.Window < TimeSpan.FromSeconds(1) || budget.Window > TimeSpan.FromMinutes(10))
-        {
-            errors.Add($"{path}:RetryBudget:Window: {budget.Window} is out of range; allowed: 00:00:01 to 00:10:00.");
-        }
-
-        if (service.PeakEwma.DecayTime <= TimeSpan.Zero)
-        {
-            errors.Add($"{path}:PeakEwma:DecayTime: {service.PeakEwma.DecayTime} must be more than zero.");
-        }
-
-        if (service.PeakEwma.DefaultRtt <= TimeSpan.Zero)
-        {
-            errors.Add($"{path}:PeakEwma:DefaultRtt: {service.PeakEwma.DefaultRtt} must be more than zero.");
-        }
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:SlowStart", service.SlowStart));
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:RetryBudget", service.RetryBudget));
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:PeakEwma", service.PeakEwma));
 
         var split = service.TrafficSplit;
         if (split.Weights.Count > 0 && split.MetadataKey is null)
@@ -200,7 +125,10 @@ internal static class MeshOptionsValidator
 
         foreach (var (group, weight) in split.Weights)
         {
-            Range(errors, $"{path}:TrafficSplit:Weights:{group}", weight, 0, 1_000_000);
+            if (weight is < 0 or > 1_000_000)
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:TrafficSplit:Weights:{group}: {weight} is out of range; allowed: 0 to 1000000."));
+            }
         }
 
         if (split.Enabled && split.Weights.Values.All(w => w <= 0))
@@ -219,7 +147,7 @@ internal static class MeshOptionsValidator
         if (service.ServerIdentity is not null && !hasIdentity)
         {
             errors.Add($"{path}:ServerIdentity: '{service.ServerIdentity}' cannot be verified: the workload has no identity for mutual TLS. " +
-                "Configure Mesh:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
+                $"Configure {mesh.SectionPath}:Identity (CertificatePath, KeyPath, TrustBundlePath) or register an IMeshIdentitySource.");
         }
 
         if (!RequiresMutualTls(service, mesh.RequireMutualTls))
@@ -227,13 +155,13 @@ internal static class MeshOptionsValidator
             return;
         }
 
-        var why = service.ServerIdentity is not null ? $"{path}:ServerIdentity is set" : "Mesh:RequireMutualTls is true";
+        var why = service.ServerIdentity is not null ? $"{path}:ServerIdentity is set" : $"{mesh.SectionPath}:RequireMutualTls is true";
         for (var i = 0; i < service.Endpoints.Count; i++)
         {
             var endpoint = service.Endpoints[i];
             if (Uri.TryCreate(endpoint.Address, UriKind.Absolute, out var uri) && uri.Scheme != Uri.UriSchemeHttps && MeshEndpoint.TryValidateAddress(uri, out _))
             {
-                errors.Add($"{At(endpoint, $"{path}:Endpoints:{i}")}: '{endpoint.Address}' is plain {uri.Scheme}, but mesh service '{name}' requires mutual TLS ({why}); " +
+                errors.Add($"{AddressKey(endpoint, path, i)}: '{endpoint.Address}' is plain {uri.Scheme}, but mesh service '{name}' requires mutual TLS ({why}); " +
                     $"use an https address, or set {path}:AllowPlainHttp to true to send this service's requests in clear text on purpose.");
             }
         }
@@ -245,34 +173,34 @@ internal static class MeshOptionsValidator
         for (var i = 0; i < service.Endpoints.Count; i++)
         {
             var endpoint = service.Endpoints[i];
-            var at = endpoint.SourcePath ?? $"{path}:Endpoints:{i}";
+            var at = ItemKey(endpoint, path, i);
+            if (!endpoint.PlainAddress)
+            {
+                MeshOptionsRanges.AddTo(errors, Ranges.Validate(at, endpoint));
+            }
+
             if (string.IsNullOrWhiteSpace(endpoint.Address))
             {
-                errors.Add($"{At(endpoint, at)}: missing; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                errors.Add($"{AddressKey(endpoint, path, i)}: missing; expected scheme://host:port, for example http://127.0.0.1:5001.");
                 continue;
             }
 
             if (!Uri.TryCreate(endpoint.Address, UriKind.Absolute, out var uri))
             {
-                errors.Add($"{At(endpoint, at)}: '{endpoint.Address}' is not an absolute address; expected scheme://host:port, for example http://127.0.0.1:5001.");
+                errors.Add($"{AddressKey(endpoint, path, i)}: '{endpoint.Address}' is not an absolute address; expected scheme://host:port, for example http://127.0.0.1:5001.");
                 continue;
             }
 
             if (!MeshEndpoint.TryValidateAddress(uri, out var problem))
             {
-                errors.Add($"{At(endpoint, at)}: {problem}");
+                errors.Add($"{AddressKey(endpoint, path, i)}: {problem}");
                 continue;
-            }
-
-            if (endpoint.Weight <= 0)
-            {
-                errors.Add($"{at}:Weight: {endpoint.Weight} is not allowed; a weight is a positive integer (default 1).");
             }
 
             var key = MeshEndpoint.CreateKey(uri);
             if (seen.TryGetValue(key, out var first))
             {
-                errors.Add($"{at}: duplicate endpoint {key} (already at {service.Endpoints[first].SourcePath ?? $"{path}:Endpoints:{first}"}); list each address once and use Weight for a larger share.");
+                errors.Add($"{at}: duplicate endpoint {key} (already at {ItemKey(service.Endpoints[first], path, first)}); list each address once and use Weight for a larger share.");
             }
             else
             {
@@ -281,7 +209,13 @@ internal static class MeshOptionsValidator
         }
     }
 
-    private static string At(MeshEndpointOptions endpoint, string at) => endpoint.SourcePath ?? $"{at}:Address";
+    /// <summary>The key of endpoint <paramref name="i"/>: where it was read from, or where it would be.</summary>
+    private static string ItemKey(MeshEndpointOptions endpoint, string path, int i) =>
+        endpoint.SourcePath ?? string.Create(CultureInfo.InvariantCulture, $"{path}:Endpoints:{i}");
+
+    /// <summary>The key of the endpoint's address: the item itself for a plain address, else its <c>Address</c>.</summary>
+    private static string AddressKey(MeshEndpointOptions endpoint, string path, int i) =>
+        endpoint.PlainAddress ? ItemKey(endpoint, path, i) : $"{ItemKey(endpoint, path, i)}:Address";
 
     internal static string[] ParseDiscovery(string? discovery) =>
         string.IsNullOrWhiteSpace(discovery)
@@ -294,12 +228,4 @@ internal static class MeshOptionsValidator
         "DOCKER" => "Call services.AddMeshDockerDiscovery() from the Mesh.Containers package to register the Docker provider.",
         _ => "Register the provider with services.AddMeshDiscoveryProvider<TProvider>().",
     };
-
-    private static void Range(List<string> errors, string key, int value, int min, int max)
-    {
-        if (value < min || value > max)
-        {
-            errors.Add($"{key}: {value} is out of range; allowed: {min} to {max}.");
-        }
-    }
 }

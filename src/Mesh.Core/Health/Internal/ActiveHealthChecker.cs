@@ -10,7 +10,10 @@ namespace Mesh.Health.Internal;
 /// <summary>
 /// Active health checks of one service: every <c>Interval</c> (shortened by up to 10% of jitter, so that clients
 /// started together do not check in lock step) each endpoint is checked once, over the mesh transport (so mTLS
-/// applies), with at most <c>MaxConcurrentHealthChecks</c> checks in flight across the process. HTTP: a GET of
+/// applies), with at most <c>MaxConcurrentHealthChecks</c> checks in flight across the process. An endpoint whose
+/// previous check is still running (its <c>Timeout</c> may exceed the interval, as with Kubernetes probes and Envoy) is
+/// checked again only after that check ended: never two checks of one endpoint at once, and a slow endpoint does not
+/// delay the checks of the others. HTTP: a GET of
 /// <c>Path</c>, 2xx is healthy. gRPC: the standard <c>grpc.health.v1.Health/Check</c> unary call, SERVING is healthy.
 /// Stops when disposed (the registry disposes it when the service goes away or the host stops).
 /// </summary>
@@ -40,32 +43,51 @@ internal sealed class ActiveHealthChecker : IAsyncDisposable
     private async Task RunAsync()
     {
         var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
+        var running = new Dictionary<EndpointState, Task>(ReferenceEqualityComparer.Instance);
+        try
         {
-            var endpoints = _service.Endpoints;
-            var checks = new Task[endpoints.Length];
-            for (var i = 0; i < endpoints.Length; i++)
+            while (!token.IsCancellationRequested)
             {
-                checks[i] = CheckAsync(endpoints[i], token);
-            }
+                foreach (var (endpoint, check) in running.Where(r => r.Value.IsCompleted).ToList())
+                {
+                    running.Remove(endpoint);
+                }
 
-            try
-            {
-                await Task.WhenAll(checks).ConfigureAwait(false);
+                // Each endpoint on its own: a check still running when the next is due (a Timeout longer than the
+                // Interval, a hung endpoint) delays that endpoint's next check — two checks of one endpoint never
+                // overlap — and holds back no other endpoint's checks.
+                foreach (var endpoint in _service.Endpoints)
+                {
+                    if (!running.ContainsKey(endpoint))
+                    {
+                        running[endpoint] = CheckAsync(endpoint, token);
+                    }
+                }
+
                 var jitter = 1.0 - (System.Random.Shared.NextDouble() * 0.1);
                 await Task.Delay(_options.Interval * jitter, _time, token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
         }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopping: the checks in flight end at the same cancellation.
+        }
+
+        await Task.WhenAll(running.Values).ConfigureAwait(false);
     }
 
     private async Task CheckAsync(EndpointState endpoint, CancellationToken stopping)
     {
         var gate = _concurrency.Current;
-        await gate.WaitAsync(stopping).ConfigureAwait(false);
+        try
+        {
+            await gate.WaitAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // stopping before the check could start
+        }
+
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);

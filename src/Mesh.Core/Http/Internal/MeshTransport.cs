@@ -35,10 +35,7 @@ internal sealed class MeshTransport : IDisposable
 
     public MeshTransport(MeshOptions options, IMeshIdentitySource? identity = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
-        // Out-of-range values are reported by validation on start; until then, keep the handler constructible.
-        _connectTimeout = options.ConnectTimeout >= TimeSpan.FromMilliseconds(100) && options.ConnectTimeout <= TimeSpan.FromMinutes(5)
-            ? options.ConnectTimeout
-            : TimeSpan.FromSeconds(5);
+        _connectTimeout = options.ConnectTimeout; // validated with the options (MeshOptions.ConnectTimeout's range)
         _handler = NewHandler();
         _invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
         _logger = loggerFactory?.CreateLogger("Mesh.Identity.Client");

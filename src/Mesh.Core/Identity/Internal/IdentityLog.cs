@@ -2,7 +2,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Mesh.Identity.Internal;
 
-/// <summary>Every log line of the identity feature. Only identities, serial numbers, thumbprints, paths and reasons are
+/// <summary>Every log line of the identity feature in Mesh.Core: identity files and the client side of the handshake
+/// (the server side logs from Mesh.AspNetCore). Only identities, serial numbers, thumbprints, paths and reasons are
 /// logged; key material never is.</summary>
 internal static partial class IdentityLog
 {
@@ -25,14 +26,6 @@ internal static partial class IdentityLog
     [LoggerMessage(EventId = 5005, EventName = "IdentityReloadFailed", Level = LogLevel.Error,
         Message = "Reloading the identity files failed unexpectedly; keeping the last good identity and retrying at the next change or poll.")]
     public static partial void ReloadFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 5010, EventName = "PeerRefused", Level = LogLevel.Warning,
-        Message = "Refused the TLS connection from {RemoteEndPoint}: {Reason}. {Detail}")]
-    public static partial void ClientRefused(ILogger logger, string remoteEndPoint, X509SvidFailureReason reason, string detail);
-
-    [LoggerMessage(EventId = 5011, EventName = "PeerAccepted", Level = LogLevel.Debug,
-        Message = "Accepted the TLS connection from {RemoteEndPoint} as {SpiffeId}.")]
-    public static partial void ClientAccepted(ILogger logger, string remoteEndPoint, SpiffeId spiffeId);
 
     [LoggerMessage(EventId = 5020, EventName = "ServerRefused", Level = LogLevel.Warning,
         Message = "Refused the server at {Target}: {Reason}. {Detail}")]

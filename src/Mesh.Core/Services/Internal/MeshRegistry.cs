@@ -68,16 +68,16 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
 
         _transport = transport;
         _section = location?.Section;
-        Apply(options.CurrentValue, throwOnInvalid: true);
+        Apply(options.CurrentValue);
         _reloadSubscription = options.OnChange(o =>
         {
             try
             {
-                Apply(o, throwOnInvalid: false);
+                Apply(o);
             }
             catch (Exception ex)
             {
-                RegistryLog.ReloadRefused(Logger, ex.Message);
+                ConfigurationLog.ReloadRefused(Logger, ex.Message);
             }
         });
     }
@@ -98,21 +98,10 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
 
     public IEnumerable<ServiceRuntime> Services => _services.Values;
 
-    /// <summary>Validates and applies options. Invalid options throw (at start) or are refused with a log line (on reload).</summary>
-    public void Apply(MeshOptions options, bool throwOnInvalid)
+    /// <summary>Applies options, validated by the options pipeline (<c>MeshOptionsValidation</c>): on start, and on each
+    /// reload by <c>LastGoodOptionsMonitor</c>, which refuses a reload that does not validate and keeps the last good one.</summary>
+    public void Apply(MeshOptions options)
     {
-        var errors = MeshOptionsValidator.Validate(options, _providers.Keys, _transport.Identity is not null);
-        if (errors.Count > 0)
-        {
-            if (throwOnInvalid)
-            {
-                throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(MeshOptions), errors);
-            }
-
-            RegistryLog.ReloadRefused(Logger, string.Join(" | ", errors));
-            return;
-        }
-
         var stale = new List<IAsyncDisposable>();
         lock (_applyLock)
         {

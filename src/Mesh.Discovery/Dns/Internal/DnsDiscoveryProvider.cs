@@ -39,9 +39,9 @@ internal sealed class DnsDiscoveryProvider : IMeshDiscoveryProvider
     {
         ArgumentNullException.ThrowIfNull(context);
         var publisher = new EndpointSetPublisher(context);
-        if (!DnsServiceSettings.TryRead(context.Configuration, $"Mesh:Services:{context.ServiceName}", out var settings, out var error))
+        if (!DnsServiceSettings.TryRead(context.Configuration, out var settings, out var errors))
         {
-            publisher.ReportFailure(new DnsDiscoveryException(error));
+            publisher.ReportFailure(new DnsDiscoveryException(string.Join(" ", errors)));
             return new BackgroundLoop(static _ => Task.CompletedTask);
         }
 

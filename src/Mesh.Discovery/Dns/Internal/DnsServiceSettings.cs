@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Mesh.Configuration.Internal;
 using Microsoft.Extensions.Configuration;
 
 namespace Mesh.Discovery.Dns.Internal;
@@ -9,44 +10,50 @@ internal sealed record DnsServiceSettings(string Name, int? Port, string Scheme)
 {
     public bool IsSrv => Port is null;
 
-    public static bool TryRead(IConfiguration service, string path, [NotNullWhen(true)] out DnsServiceSettings? settings, [NotNullWhen(false)] out string? error)
+    /// <summary>Reads the keys of <paramref name="service"/> (a <c>{mesh}:Services:{name}</c> section); every problem
+    /// is reported, naming the full key.</summary>
+    public static bool TryRead(IConfiguration service, [NotNullWhen(true)] out DnsServiceSettings? settings, out List<string> errors)
     {
         settings = null;
+        errors = [];
+        var reader = new ConfigurationReader(errors);
+        var path = ConfigurationReader.PathOf(service, "Dns");
         var dns = service.GetSection("Dns");
-        var name = dns["Name"]?.Trim().TrimEnd('.');
+        var name = reader.String(dns, "Name")?.TrimEnd('.');
         if (string.IsNullOrEmpty(name))
         {
-            error = $"{path}:Dns:Name: required by Dns discovery; set an SRV name such as _http._tcp.catalog.mesh.test, or a host name together with {path}:Dns:Port.";
-            return false;
+            errors.Add($"{path}:Name: required by Dns discovery; set an SRV name such as _http._tcp.catalog.mesh.test, or a host name together with {path}:Port.");
         }
-
-        if (name.Length > 253 || name.Split('.').Any(label => label.Length is 0 or > 63 || label.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))))
+        else if (name.Length > 253 || name.Split('.').Any(label => label.Length is 0 or > 63 || label.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))))
         {
-            error = $"{path}:Dns:Name: '{name}' is not a DNS name; use labels of letters, digits, '-' and '_' separated by dots.";
-            return false;
+            errors.Add($"{path}:Name: '{name}' is not a DNS name; use labels of letters, digits, '-' and '_' separated by dots.");
         }
 
         int? port = null;
-        if (dns["Port"] is { Length: > 0 } portText)
+        if (ConfigurationReader.Value(dns, "Port") is { } portText)
         {
-            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            if (int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is >= 1 and <= 65535)
             {
-                error = $"{path}:Dns:Port: '{portText}' is not a port; allowed: 1 to 65535 (or absent to read ports from SRV records).";
-                return false;
+                port = p;
             }
-
-            port = p;
+            else
+            {
+                errors.Add($"{path}:Port: '{portText}' is not a port; allowed: 1 to 65535 (or absent to read ports from SRV records).");
+            }
         }
 
-        var scheme = dns["Scheme"] is { Length: > 0 } s ? s.Trim().ToLowerInvariant() : Uri.UriSchemeHttp;
+        var scheme = reader.String(dns, "Scheme")?.ToLowerInvariant() ?? Uri.UriSchemeHttp;
         if (scheme != Uri.UriSchemeHttp && scheme != Uri.UriSchemeHttps)
         {
-            error = $"{path}:Dns:Scheme: '{dns["Scheme"]}' is not allowed; allowed: http (default), https.";
+            errors.Add($"{path}:Scheme: '{dns["Scheme"]}' is not allowed; allowed: http (default), https.");
+        }
+
+        if (errors.Count > 0)
+        {
             return false;
         }
 
-        settings = new DnsServiceSettings(name, port, scheme);
-        error = null;
+        settings = new DnsServiceSettings(name!, port, scheme);
         return true;
     }
 }

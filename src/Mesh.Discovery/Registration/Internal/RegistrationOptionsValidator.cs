@@ -1,14 +1,16 @@
+using System.Globalization;
 using Mesh.Discovery.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Discovery.Registration.Internal;
 
-/// <summary>Validates <see cref="MeshRegistrationOptions"/> on start; messages name the key and what is allowed.</summary>
+/// <summary>Validates <see cref="MeshRegistrationOptions"/> on start: the limits from their attributes (generated
+/// <see cref="DiscoveryOptionsRanges"/>) and the rest by hand; messages name the key of the bound section and what is allowed.</summary>
 internal sealed class RegistrationOptionsValidator(IOptions<MeshDiscoveryOptions> discovery) : IValidateOptions<MeshRegistrationOptions>
 {
     public ValidateOptionsResult Validate(string? name, MeshRegistrationOptions options)
     {
-        const string path = MeshRegistrationOptions.SectionName;
+        var path = options.SectionPath;
         var errors = new List<string>(options.ConfigurationErrors);
         if (string.IsNullOrWhiteSpace(options.Service))
         {
@@ -32,22 +34,30 @@ internal sealed class RegistrationOptionsValidator(IOptions<MeshDiscoveryOptions
             errors.Add($"{path}:Address: {error}");
         }
 
-        if (options.Weight is < 1 or > 1_000_000)
-        {
-            errors.Add($"{path}:Weight: {options.Weight} is out of range; allowed: 1 to 1000000.");
-        }
-
-        DiscoveryOptionsValidator.Range(errors, $"{path}:LeaseTtl", options.LeaseTtl, TimeSpan.FromSeconds(2), TimeSpan.FromHours(1));
+        DiscoveryOptionsRanges.AddTo(errors, DiscoveryOptionsRanges.Instance.Validate(path, options));
         if (options.InstanceId is { } id && (id.Trim().Length == 0 || id.Contains('/', StringComparison.Ordinal)))
         {
             errors.Add($"{path}:InstanceId: '{id}' must be non-empty and contain no '/' (or be absent to generate one).");
         }
 
-        if (string.IsNullOrWhiteSpace(discovery.Value.Etcd.Endpoints))
+        MeshDiscoveryOptions etcd;
+        try
         {
-            errors.Add("Mesh:Discovery:Etcd:Endpoints: required by Mesh:Registration; set it to the etcd client URLs, for example http://127.0.0.1:2379.");
+            etcd = discovery.Value;
+        }
+        catch (OptionsValidationException)
+        {
+            return Result(errors); // the discovery options report their own problems
         }
 
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        if (string.IsNullOrWhiteSpace(etcd.Etcd.Endpoints))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{etcd.SectionPath}:Etcd:Endpoints: required by {path}; set it to the etcd client URLs, for example http://127.0.0.1:2379."));
+        }
+
+        return Result(errors);
     }
+
+    private static ValidateOptionsResult Result(List<string> errors) =>
+        errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Mesh.Identity;
+using Mesh.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
@@ -16,7 +17,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
-namespace Mesh.Tests.Identity;
+namespace Mesh.Tests.TestSupport;
 
 /// <summary>An in-process Kestrel server on 127.0.0.1 (dynamic port) for real TLS handshakes, with its logs captured.</summary>
 internal sealed class MeshTlsTestHost : IAsyncDisposable
@@ -69,11 +70,13 @@ internal sealed class MeshTlsTestHost : IAsyncDisposable
         app.MapGet("/whoami", static (HttpContext context) =>
         {
             var server = context.Features.Get<ISslStreamFeature>()?.SslStream.LocalCertificate as X509Certificate2;
-            return string.Join('|',
+            var answer = string.Join('|',
                 context.GetPeerSpiffeId()?.ToString() ?? "-",
                 context.Connection.ClientCertificate?.SerialNumber ?? "-",
                 server?.SerialNumber ?? "-",
                 context.Request.Protocol);
+            context.Response.Headers[WhoAmIHeader] = answer; // names each answer for the traffic driver
+            return answer;
         });
         await app.StartAsync(TestContext.Current.CancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
@@ -135,9 +138,27 @@ internal sealed class MeshTlsTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The response header that repeats the answer of <c>/whoami</c>.</summary>
+    public const string WhoAmIHeader = "x-whoami";
+
+    /// <summary>Traffic to <c>/whoami</c> over HTTP/1.1 whose answers are named by their text (parse them with <see cref="WhoAmI.Parse"/>).</summary>
+    public TrafficOptions WhoAmITraffic(int concurrency, TimeSpan duration) => new()
+    {
+        Concurrency = concurrency,
+        Duration = duration,
+        CreateRequest = WhoAmIRequest,
+        IdentifyReplica = static response => response.Headers.TryGetValues(WhoAmIHeader, out var v) ? v.Single() : null,
+        IsSuccess = static response => response.IsSuccessStatusCode,
+    };
+
+    private HttpRequestMessage WhoAmIRequest() => WhoAmIRequest(HttpVersion.Version11);
+
+    private HttpRequestMessage WhoAmIRequest(Version version) =>
+        new(HttpMethod.Get, new Uri(Address, "/whoami")) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
     public async Task<WhoAmI> GetWhoAmIAsync(HttpClient client, Version? version = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Address, "/whoami")) { Version = version ?? HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = WhoAmIRequest(version ?? HttpVersion.Version11);
         using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
         response.EnsureSuccessStatusCode();
         return WhoAmI.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));

@@ -9,7 +9,7 @@ namespace Mesh.Identity.Internal;
 
 /// <summary>The server side of a mesh TLS handshake: presents the current SVID, requires and validates the client's,
 /// authorizes its SPIFFE ID, and records it on the connection.</summary>
-internal sealed class MeshTlsServerAuthenticator
+internal sealed partial class MeshTlsServerAuthenticator
 {
     private readonly IMeshIdentitySource _identity;
     private readonly SpiffeIdPattern[] _authorized;
@@ -59,16 +59,21 @@ internal sealed class MeshTlsServerAuthenticator
             var leaf = certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
             var hints = ChainHints.Combine(chain?.ChainPolicy.ExtraStore, identity.Svid.Intermediates);
             var result = owner._validator.Validate(leaf, hints, identity.Bundles, owner._authorized);
-            var remote = connection?.RemoteEndPoint?.ToString() ?? "(unknown)";
             if (!result.IsValid)
             {
-                IdentityLog.ClientRefused(owner._logger, remote, result.Reason, result.Message);
+                Log.ClientRefused(owner._logger, Remote(), result.Reason, result.Message);
                 return false;
             }
 
             connection?.Features.Set<IMeshPeerIdentityFeature>(new MeshPeerIdentityFeature(result.PeerId!));
-            IdentityLog.ClientAccepted(owner._logger, remote, result.PeerId!);
+            if (owner._logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.ClientAccepted(owner._logger, Remote(), result.PeerId!);
+            }
+
             return true;
         }
+
+        private string Remote() => connection?.RemoteEndPoint?.ToString() ?? "(unknown)";
     }
 }
