@@ -55,6 +55,15 @@ public sealed class MeshOptions
     [AllowedRange("00:00:00.100", "00:05:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a request waits for a service's first endpoint set while its discovery sources (DNS, etcd,
+    /// Docker, your provider) are still resolving it (<c>Mesh:DiscoveryTimeout</c>), for example right after the app
+    /// starts. The wait is asynchronous and ends as soon as a set arrives, when the caller cancels, or after this time
+    /// with a <see cref="MeshNoEndpointsException"/> naming the sources and their last problem. Once a service has had
+    /// endpoints, nothing waits. <c>Mesh:Services:{name}:DiscoveryTimeout</c> overrides it per service.</summary>
+    /// <value>Default: 5 seconds. Allowed: 00:00:00 (never wait) to 00:05:00.</value>
+    [AllowedRange("00:00:00", "00:05:00", Allowed = "00:00:00 (never wait) to 00:05:00")]
+    public TimeSpan DiscoveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Errors found while reading configuration (kept for validation on start).</summary>
     internal List<string> ConfigurationErrors { get; } = [];
 

@@ -23,6 +23,13 @@ public sealed class MeshServiceOptions
     /// <value>Default: <c>Configuration</c>.</value>
     public string Discovery { get; set; } = ConfigurationDiscoveryName;
 
+    /// <summary>How long a request waits for the service's first endpoint set while its discovery sources are still
+    /// resolving it (<c>DiscoveryTimeout</c>), for example right after the app starts. Overrides
+    /// <see cref="MeshOptions.DiscoveryTimeout"/>.</summary>
+    /// <value>Default: <see langword="null"/> (the mesh-wide <c>Mesh:DiscoveryTimeout</c>, 5 seconds). Allowed: 00:00:00 (never wait) to 00:05:00.</value>
+    [AllowedRange("00:00:00", "00:05:00", Allowed = "00:00:00 (never wait) to 00:05:00, or absent for Mesh:DiscoveryTimeout")]
+    public TimeSpan? DiscoveryTimeout { get; set; }
+
     /// <summary>The SPIFFE ID the service's endpoints must present over mTLS (<c>ServerIdentity</c>): an exact ID,
     /// or a prefix ending in <c>/*</c>.</summary>
     /// <value>Default: <see langword="null"/> (any SPIFFE ID of the workload's own trust domain is accepted).</value>

@@ -1,9 +1,28 @@
 namespace Mesh;
 
-/// <summary>Per-request options understood by the mesh handler, set with <c>request.Options.Set(...)</c>.</summary>
+/// <summary>Per-request options understood or filled by the mesh handler (<c>request.Options</c>).</summary>
 public static class MeshRequestOptions
 {
     /// <summary>The consistent-hashing key of a request, for services using <see cref="LoadBalancerKind.ConsistentHash"/>.
-    /// Takes precedence over the service's <c>HashHeader</c>.</summary>
+    /// Takes precedence over the service's <c>HashHeader</c>. Set it with <c>request.Options.Set(MeshRequestOptions.HashKey, key)</c>.</summary>
     public static HttpRequestOptionsKey<string> HashKey { get; } = new("Mesh.HashKey");
+
+    /// <summary>Filled by the mesh: the endpoint that answered the request's last attempt (the request URI itself is
+    /// the logical <c>http://{service}/...</c> again once the call returns). Read it with
+    /// <see cref="MeshHttpResponseMessageExtensions.GetMeshEndpoint(HttpResponseMessage)"/>.</summary>
+    public static HttpRequestOptionsKey<MeshEndpoint> Endpoint { get; } = new("Mesh.Endpoint");
+}
+
+/// <summary>What the mesh knows about a response.</summary>
+public static class MeshHttpResponseMessageExtensions
+{
+    /// <summary>The endpoint of the mesh service that answered with this response (after retries: the last attempt's),
+    /// or <see langword="null"/> when the request did not go through the mesh.</summary>
+    /// <param name="response">A response from an <c>HttpClient</c> with <c>AddMeshHandler()</c>.</param>
+    /// <returns>The endpoint, for example <c>http://127.0.0.1:5001</c> with its weight, zone and metadata.</returns>
+    public static MeshEndpoint? GetMeshEndpoint(this HttpResponseMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return response.RequestMessage is { } request && request.Options.TryGetValue(MeshRequestOptions.Endpoint, out var endpoint) ? endpoint : null;
+    }
 }

@@ -65,9 +65,15 @@ public sealed class ServiceFleet : IAsyncDisposable
     /// <summary>A replica by position.</summary>
     public IFleetReplica this[int index] => Replicas[index];
 
-    /// <summary>The endpoints discovery publishes: each replica's address, with its version as metadata.</summary>
+    /// <summary>The metadata key under which the fleet publishes each replica's <see cref="IFleetReplica.Id"/>.</summary>
+    public const string ReplicaMetadataKey = "replica";
+
+    /// <summary>The endpoints discovery publishes: each replica's address, with its id (<see cref="ReplicaMetadataKey"/>)
+    /// and its version as metadata.</summary>
     public IReadOnlyList<MeshEndpoint> Endpoints =>
-        [.. Replicas.Select(r => new MeshEndpoint(r.Address, 1, null, r.Version is null ? null : new Dictionary<string, string> { [_options.VersionMetadataKey] = r.Version }))];
+        [.. Replicas.Select(r => new MeshEndpoint(r.Address, 1, null, r.Version is null
+            ? new Dictionary<string, string> { [ReplicaMetadataKey] = r.Id }
+            : new Dictionary<string, string> { [ReplicaMetadataKey] = r.Id, [_options.VersionMetadataKey] = r.Version }))];
 
     /// <summary>Starts a fleet and waits until every replica is ready. A replica that fails to start fails the whole
     /// start with a <see cref="FleetStartupException"/> carrying the replicas' logs; replicas already started are removed.</summary>

@@ -27,9 +27,14 @@ public sealed class TrafficOptions
     /// <summary>Creates each request (relative URIs resolve against the client's BaseAddress). Default: GET /.</summary>
     public Func<HttpRequestMessage> CreateRequest { get; set; } = static () => new HttpRequestMessage(HttpMethod.Get, "/");
 
-    /// <summary>Names the replica that answered. Default: the <c>x-replica-id</c> response header.</summary>
+    /// <summary>Names the replica that answered. Default: the test replica's <c>x-replica-id</c> response header when
+    /// there is one; otherwise the endpoint the mesh sent the request to (<c>response.GetMeshEndpoint()</c>): its
+    /// <see cref="ServiceFleet.ReplicaMetadataKey"/> metadata (fleets publish each replica's id there), or its address.
+    /// So fleets of any image identify their replicas without a custom header.</summary>
     public Func<HttpResponseMessage, string?> IdentifyReplica { get; set; } = static response =>
-        response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var values) ? values.FirstOrDefault() : null;
+        response.Headers.TryGetValues(InProcessReplica.ReplicaHeader, out var values) ? values.FirstOrDefault()
+        : response.GetMeshEndpoint() is { } endpoint ? endpoint.Metadata.GetValueOrDefault(ServiceFleet.ReplicaMetadataKey) ?? endpoint.Key
+        : null;
 
     /// <summary>Whether a response counts as a success. Default: 2xx and 3xx.</summary>
     public Func<HttpResponseMessage, bool> IsSuccess { get; set; } = static response => (int)response.StatusCode < 400;

@@ -21,7 +21,7 @@ public sealed class EndpointSetTests
     {
         var options = new MeshServiceOptions { Discovery = "Etcd" };
         configure?.Invoke(options);
-        return ServiceSettings.Compile("catalog", options, null, meshRequiresMutualTls: false, 1000);
+        return ServiceSettings.Compile("catalog", options, default, 1000);
     }
 
     private static MeshEndpoint E(string address, int weight = 1) => new(address, weight);

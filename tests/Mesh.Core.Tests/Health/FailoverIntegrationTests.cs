@@ -60,18 +60,18 @@ public sealed class FailoverIntegrationTests
         await using var host = await MeshTestHost.StartAsync(3, new()
         {
             ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
-            ["Mesh:Services:catalog:AttemptTimeout"] = "00:00:00.500",
+            ["Mesh:Services:catalog:AttemptTimeout"] = "00:00:01.500",
         });
 
         var report = await LoadAsync(host, workers: 4, during: () =>
         {
             host.Replicas[2].Behavior.Hang = true;
             return Task.CompletedTask;
-        }, tail: TimeSpan.FromSeconds(2.5));
+        }, tail: TimeSpan.FromSeconds(4));
 
         var snapshot = host.Monitor.GetService("catalog");
         Assert.Equal(MeshEndpointHealth.Ejected, snapshot.Endpoints[2].Health);
-        Assert.Contains("consecutive failures (last: no response within 00:00:00.5000000)", snapshot.Endpoints[2].Reason, StringComparison.Ordinal);
+        Assert.Contains("consecutive failures (last: no response within 00:00:01.5000000)", snapshot.Endpoints[2].Reason, StringComparison.Ordinal);
         // Only the first timeouts fail: one ejection's worth plus the requests already in flight to it.
         Assert.True(report.Failed is >= 5 and <= 5 + 3, string.Join("\n", report.Failures));
         Assert.All(report.Failures, f => Assert.Equal(host.Replicas[2].Address.ToString().TrimEnd('/'), Assert.IsType<MeshAttemptTimeoutException>(f.Exception).Endpoint));

@@ -61,6 +61,23 @@ public sealed class EndpointSelectorTests
     }
 
     [Fact]
+    public void The_fallback_is_used_only_once_every_preferred_endpoint_was_tried()
+    {
+        var local = Endpoints(2);
+        var remote = new[] { new EndpointState(new MeshEndpoint("http://10.0.1.1:80")) };
+        var preferred = new ScriptedPicker(local, 0, 1);
+        var fallback = new ScriptedPicker(remote, 0);
+        var tried = new TriedEndpoints();
+        tried.Add(local[0]);
+
+        Assert.Same(local[1], EndpointSelector.Select(preferred, fallback, Context, tried, out _));
+        tried.Add(local[1]);
+        Assert.Same(remote[0], EndpointSelector.Select(preferred, fallback, Context, tried, out _));
+        tried.Add(remote[0]);
+        Assert.Contains(EndpointSelector.Select(preferred, fallback, Context, tried, out _), local); // all tried: reuse the preferred group
+    }
+
+    [Fact]
     public void When_every_endpoint_was_tried_one_is_reused_rather_than_failing()
     {
         var all = Endpoints(2);

@@ -15,7 +15,7 @@ public sealed class ServiceSnapshotBuilderTests
     {
         var options = new MeshServiceOptions { LoadBalancer = LoadBalancerKind.RoundRobin };
         configure?.Invoke(options);
-        return ServiceSettings.Compile("catalog", options, zone, meshRequiresMutualTls: false, Frequency);
+        return ServiceSettings.Compile("catalog", options, new MeshDefaults(zone), Frequency);
     }
 
     private static EndpointState Endpoint(int i, string? zone = null, Dictionary<string, string>? metadata = null) =>
@@ -89,13 +89,17 @@ public sealed class ServiceSnapshotBuilderTests
         EndpointState[] all = [Endpoint(1, "eu-1a"), Endpoint(2, "eu-1a"), Endpoint(3, "eu-1b"), Endpoint(4, "eu-1b")];
         var settings = Settings(zone: "EU-1A");
 
-        Assert.Equal([all[0], all[1]], ServiceSnapshotBuilder.Build(all, settings, 10, null).Picker!.Endpoints);
+        var preferred = ServiceSnapshotBuilder.Build(all, settings, 10, null);
+        Assert.Equal([all[0], all[1]], preferred.Picker!.Endpoints);
+        Assert.Equal([all[2], all[3]], preferred.Fallback!.Endpoints); // where retries go once the local zone is tried
 
         all[0].Status = EndpointStatus.Ejected; // 1 of 2 local routable = 50%: still enough
         Assert.Equal([all[1]], ServiceSnapshotBuilder.Build(all, settings, 10, null).Picker!.Endpoints);
 
         all[1].Status = EndpointStatus.Ejected; // none local: the other zone
-        Assert.Equal([all[2], all[3]], ServiceSnapshotBuilder.Build(all, settings, 10, null).Picker!.Endpoints);
+        var remote = ServiceSnapshotBuilder.Build(all, settings, 10, null);
+        Assert.Equal([all[2], all[3]], remote.Picker!.Endpoints);
+        Assert.Null(remote.Fallback);
     }
 
     [Fact]

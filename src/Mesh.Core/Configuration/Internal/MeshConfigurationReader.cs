@@ -96,6 +96,8 @@ internal static class MeshConfigurationReader
             options.Identity.ConfigurationErrors.Clear();
         }
 
+        options.DiscoveryTimeout = reader.TimeSpan(mesh, nameof(MeshOptions.DiscoveryTimeout)) ?? options.DiscoveryTimeout;
+
         foreach (var section in mesh.GetSection(nameof(MeshOptions.Services)).GetChildren())
         {
             if (!options.Services.TryGetValue(section.Key, out var service))
@@ -174,6 +176,7 @@ internal static class MeshConfigurationReader
         service.PanicThreshold = reader.Int32(section, nameof(MeshServiceOptions.PanicThreshold)) ?? service.PanicThreshold;
         service.EndpointLabels = reader.Boolean(section.GetSection("Telemetry"), nameof(MeshServiceOptions.EndpointLabels)) ?? service.EndpointLabels;
         service.AttemptTimeout = reader.TimeSpan(section, nameof(MeshServiceOptions.AttemptTimeout)) ?? service.AttemptTimeout;
+        service.DiscoveryTimeout = reader.TimeSpan(section, nameof(MeshServiceOptions.DiscoveryTimeout)) ?? service.DiscoveryTimeout;
 
         var endpoints = section.GetSection(nameof(MeshServiceOptions.Endpoints));
         if (ConfigurationReader.Value(section, nameof(MeshServiceOptions.Endpoints)) is not null || endpoints.GetChildren().Any())

@@ -1,3 +1,4 @@
+using Mesh.Http.Internal;
 using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,11 +31,6 @@ internal sealed class MeshConfigureOptions(IConfiguration? section, IConfigurati
 /// <summary>Marks a configuration binding as registered, so a second AddMeshClient call with the same source is harmless.</summary>
 internal sealed record MeshConfigurationMarker(object Source);
 
-/// <summary>The named HttpClients that use the mesh handler, and the service each pins (null: the BaseAddress host).</summary>
-internal sealed class MeshHandlerRegistrations
-{
-    public Dictionary<string, string?> Clients { get; } = new(StringComparer.Ordinal);
-}
 
 /// <summary>
 /// The <see cref="IValidateOptions{TOptions}"/> of <see cref="MeshOptions"/> (validated on start, and by

@@ -11,8 +11,14 @@ internal static partial class DiscoveryLog
     [LoggerMessage(1030, LogLevel.Information, "Mesh service {Service}: endpoints updated from {Source}: {Count} endpoints ({Added} added, {Removed} removed)", EventName = "EndpointsUpdated")]
     public static partial void EndpointsUpdated(ILogger logger, string service, string source, int count, int added, int removed);
 
-    [LoggerMessage(1031, LogLevel.Warning, "Mesh service {Service}: discovery source {Source} failed; keeping the last known endpoints ({Count})", EventName = "DiscoveryFailed")]
-    public static partial void DiscoveryFailed(ILogger logger, Exception error, string service, string source, int count);
+    [LoggerMessage(1031, LogLevel.Warning, "Mesh service {Service}: discovery source {Source} is failing: {Reason}; keeping the last known endpoints ({Count})", EventName = "DiscoveryFailed")]
+    public static partial void DiscoveryFailed(ILogger logger, Exception? unexpected, string service, string source, string reason, int count);
+
+    [LoggerMessage(1035, LogLevel.Debug, "Mesh service {Service}: discovery source {Source} is still failing ({Failures} failures in a row): {Reason}", EventName = "DiscoveryStillFailing")]
+    public static partial void DiscoveryStillFailing(ILogger logger, string service, string source, int failures, string reason);
+
+    [LoggerMessage(1036, LogLevel.Information, "Mesh service {Service}: discovery source {Source} recovered after {Failures} failures in a row; it publishes {Count} endpoints", EventName = "DiscoveryRecovered")]
+    public static partial void DiscoveryRecovered(ILogger logger, string service, string source, int failures, int count);
 
     [LoggerMessage(1032, LogLevel.Warning, "Mesh service {Service}: skipped endpoint {Endpoint} from {Source}: {Reason}", EventName = "EndpointSkipped")]
     public static partial void EndpointSkipped(ILogger logger, string service, string endpoint, string source, string reason);

@@ -17,6 +17,7 @@ internal sealed class EndpointSet(ServiceRuntime owner, ServiceEvents events)
 {
     private readonly Dictionary<string, IReadOnlyList<MeshEndpoint>> _sources = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _problems = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, int> _failuresInARow = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _refusedPlainHttp = new(StringComparer.Ordinal);
     private readonly HashSet<string> _warnedPlainHttp = new(StringComparer.Ordinal);
     private EndpointState[] _states = [];
@@ -28,27 +29,35 @@ internal sealed class EndpointSet(ServiceRuntime owner, ServiceEvents events)
     /// <summary>The current problem of each failing source, joined ("Etcd: connection refused; Dns: ..."), or null.</summary>
     public string? Problems => _problems.Count == 0 ? null : string.Join("; ", _problems.Select(p => $"{p.Key}: {p.Value}"));
 
-    /// <summary>Replaces one source's set (the caller then merges).</summary>
-    public void SetSource(string source, IReadOnlyList<MeshEndpoint> endpoints)
+    /// <summary>Whether <paramref name="source"/> has published a set (it may have been empty).</summary>
+    public bool HasPublished(string source) => _sources.ContainsKey(source);
+
+    /// <summary>Replaces one source's set (the caller then merges); returns how many failures in a row it recovered
+    /// from (0 when it was not failing).</summary>
+    public int SetSource(string source, IReadOnlyList<MeshEndpoint> endpoints)
     {
         _sources[source] = endpoints;
         _problems.Remove(source);
+        return _failuresInARow.Remove(source, out var failures) ? failures : 0;
     }
 
-    /// <summary>Records that a source failed; returns how many endpoints its last set had (they stay in use).</summary>
-    public int SetProblem(string source, string problem)
+    /// <summary>Records that a source failed; returns its failures in a row (1 for the first) and how many endpoints its
+    /// last set had (they stay in use).</summary>
+    public (int FailuresInARow, int LastCount) SetProblem(string source, string problem)
     {
         _problems[source] = problem;
-        return _sources.TryGetValue(source, out var last) ? last.Count : 0;
+        var failures = _failuresInARow[source] = _failuresInARow.GetValueOrDefault(source) + 1;
+        return (failures, _sources.TryGetValue(source, out var last) ? last.Count : 0);
     }
 
     /// <summary>Drops the sets and problems of sources no longer configured.</summary>
     public void RetainSources(IReadOnlyCollection<string> sources)
     {
-        foreach (var stale in _sources.Keys.Concat(_problems.Keys).Where(s => !sources.Contains(s, StringComparer.OrdinalIgnoreCase)).ToList())
+        foreach (var stale in _sources.Keys.Concat(_problems.Keys).Distinct(StringComparer.OrdinalIgnoreCase).Where(s => !sources.Contains(s, StringComparer.OrdinalIgnoreCase)).ToList())
         {
             _sources.Remove(stale);
             _problems.Remove(stale);
+            _failuresInARow.Remove(stale);
         }
     }
 

@@ -71,6 +71,19 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, AttemptState? previous, CancellationToken cancellationToken)
     {
+        if (previous is not null && Interlocked.Exchange(ref previous.CancelledBy, null) is { } cancelled)
+        {
+            // The same message is being resent after an attempt that ended by cancellation: the caller did not give up,
+            // so that cancellation was an outer per-attempt timeout (for example the standard resilience handler's).
+            service.OnOutcome(cancelled, RequestOutcome.Timeout, isProbe: false, "no response before the caller's attempt timeout (the request was resent)");
+        }
+
+        if (service.Snapshot.FirstSet is { } firstSet)
+        {
+            // Right after start-up: the service's discovery providers have not published yet. Wait for them (bounded).
+            await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
+        }
+
         var settings = service.Settings;
         var env = service.Environment;
         var start = env.Now();
@@ -131,6 +144,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
 
             var response = await sending.ConfigureAwait(false);
+            request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
             var status = (int)response.StatusCode;
             if (status >= 500)
             {
@@ -163,6 +177,8 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         }
         catch (OperationCanceledException)
         {
+            // Either the caller gave up or an outer per-attempt timeout fired; only a resend of this message tells them
+            // apart (see the start of SendCoreAsync), so the endpoint is not charged now.
             outcome = RequestOutcome.Cancellation;
             failure = "cancelled by the caller";
             retryable = true;
@@ -196,6 +212,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
                 var state = s_attempts.GetValue(request, static _ => new AttemptState());
                 state.Tried.Add(endpoint);
                 Interlocked.Increment(ref state.Failed);
+                if (outcome == RequestOutcome.Cancellation && !isProbe)
+                {
+                    Volatile.Write(ref state.CancelledBy, endpoint);
+                }
             }
 
             deadline?.Dispose();
@@ -238,6 +258,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     {
         /// <summary>Attempts of this request that failed (so the next one is resend number <c>Failed</c>).</summary>
         public int Failed;
+
+        /// <summary>The endpoint of the last attempt, when it ended by cancellation; charged as a timeout if the
+        /// message is resent (then the cancellation came from an outer attempt timeout, not from a caller giving up).</summary>
+        public EndpointState? CancelledBy;
 
         public TriedEndpoints Tried { get; } = new();
     }

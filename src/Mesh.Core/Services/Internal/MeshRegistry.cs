@@ -129,12 +129,12 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
                 var name = configuredName.ToLowerInvariant();
                 if (old.TryGetValue(name, out var runtime))
                 {
-                    runtime.Configure(serviceOptions, options.Zone, options.RequireMutualTls);
+                    runtime.Configure(serviceOptions, MeshDefaults.From(options));
                 }
                 else
                 {
-                    runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone, options.RequireMutualTls);
-                    runtime.Configure(serviceOptions, options.Zone, options.RequireMutualTls);
+                    runtime = new ServiceRuntime(name, Environment, serviceOptions, options.Zone, options.RequireMutualTls, options.DiscoveryTimeout);
+                    runtime.Configure(serviceOptions, MeshDefaults.From(options));
                 }
 
                 next[name] = runtime;

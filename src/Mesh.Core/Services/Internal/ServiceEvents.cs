@@ -86,11 +86,25 @@ internal sealed class ServiceEvents(string service, MeshEnvironment env)
 
     public void SourceUpdated(string source) => env.Metrics.RecordDiscoveryUpdate(service, source);
 
-    public void SourceFailed(Exception error, string source, int lastCount)
+    /// <summary>A source failed. Its first failure in a row is a Warning (with the stack trace only for an unexpected
+    /// exception, one that is not a <see cref="Mesh.Discovery.MeshDiscoveryException"/>); later ones are Debug.</summary>
+    public void SourceFailed(Exception error, string source, int failuresInARow, int lastCount)
     {
-        DiscoveryLog.DiscoveryFailed(env.DiscoveryLogger, error, service, source, lastCount);
+        if (failuresInARow == 1)
+        {
+            DiscoveryLog.DiscoveryFailed(env.DiscoveryLogger, error is Mesh.Discovery.MeshDiscoveryException ? null : error, service, source, error.Message, lastCount);
+        }
+        else
+        {
+            DiscoveryLog.DiscoveryStillFailing(env.DiscoveryLogger, service, source, failuresInARow, error.Message);
+        }
+
         env.Metrics.RecordDiscoveryFailure(service, source);
     }
+
+    /// <summary>A failing source published again.</summary>
+    public void SourceRecovered(string source, int failures, int count) =>
+        DiscoveryLog.DiscoveryRecovered(env.DiscoveryLogger, service, source, failures, count);
 
     public void EndpointSkipped(string endpoint, string source, string reason) =>
         DiscoveryLog.EndpointSkipped(env.DiscoveryLogger, service, endpoint, source, reason);

@@ -27,16 +27,17 @@ internal sealed class ServiceRuntime : IDisposable
     private volatile ServiceSettings _settings;
     private volatile ServiceSnapshot _snapshot = ServiceSnapshot.Unavailable("no endpoints have been published yet");
     private RetryBudget _budget;
+    private TaskCompletionSource? _firstSet;
     private bool _disposed;
 
-    public ServiceRuntime(string name, MeshEnvironment env, MeshServiceOptions options, string? zone, bool requireMutualTls = false)
+    public ServiceRuntime(string name, MeshEnvironment env, MeshServiceOptions options, string? zone = null, bool requireMutualTls = false, TimeSpan? discoveryTimeout = null)
     {
         Name = name;
         _env = env;
         Events = new ServiceEvents(name, env);
         _set = new EndpointSet(this, Events);
         _ejections = new EjectionScheduler(env.Time, OnEjectionsDue);
-        _settings = ServiceSettings.Compile(name, options, zone, requireMutualTls, env.Frequency);
+        _settings = ServiceSettings.Compile(name, options, new MeshDefaults(zone, requireMutualTls, discoveryTimeout), env.Frequency);
         _budget = NewBudget(_settings);
     }
 
@@ -73,12 +74,17 @@ internal sealed class ServiceRuntime : IDisposable
     // ------------------------------------------------------------------ configuration and endpoint sets
 
     /// <summary>Applies (re)loaded options; endpoint states that stay keep their statistics and health.</summary>
-    public void Configure(MeshServiceOptions options, string? zone, bool requireMutualTls = false)
+    public void Configure(MeshServiceOptions options, string? zone = null, bool requireMutualTls = false, TimeSpan? discoveryTimeout = null) =>
+        Configure(options, new MeshDefaults(zone, requireMutualTls, discoveryTimeout));
+
+    /// <summary>Applies (re)loaded options with the mesh-wide settings they inherit.</summary>
+    public void Configure(MeshServiceOptions options, in MeshDefaults mesh)
     {
+        var defaults = mesh;
         lock (_lock)
         {
             var previous = _settings;
-            var settings = ServiceSettings.Compile(Name, options, zone, requireMutualTls, _env.Frequency, previous);
+            var settings = ServiceSettings.Compile(Name, options, defaults, _env.Frequency, previous);
             _settings = settings;
             if (settings.RetryBudget != previous.RetryBudget)
             {
@@ -108,9 +114,13 @@ internal sealed class ServiceRuntime : IDisposable
                 return;
             }
 
-            _set.SetSource(source, copy);
+            var recoveredFrom = _set.SetSource(source, copy);
             MergeLocked(source);
             Events.SourceUpdated(source);
+            if (recoveredFrom > 0)
+            {
+                Events.SourceRecovered(source, recoveredFrom, copy.Length);
+            }
         }
 
         Events.Flush();
@@ -119,17 +129,22 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>Records that a source failed; its last set stays in use.</summary>
     public void ReportSourceFailure(string source, Exception error)
     {
-        int count;
+        (int FailuresInARow, int LastCount) failure;
         lock (_lock)
         {
-            count = _set.SetProblem(source, error.Message);
+            if (_disposed)
+            {
+                return;
+            }
+
+            failure = _set.SetProblem(source, error.Message);
             if (_set.States.Length == 0)
             {
                 PublishLocked(Now()); // so that "no endpoints" names the discovery failure
             }
         }
 
-        Events.SourceFailed(error, source, count);
+        Events.SourceFailed(error, source, failure.FailuresInARow, failure.LastCount);
     }
 
     private void MergeLocked(string changedSource)
@@ -160,7 +175,7 @@ internal sealed class ServiceRuntime : IDisposable
         }
 
         var picker = snapshot.Picker ?? throw new MeshNoEndpointsException(Name, snapshot.UnavailableReason ?? "no endpoints");
-        return EndpointSelector.Select(picker, context, tried, out isProbe);
+        return EndpointSelector.Select(picker, snapshot.Fallback, context, tried, out isProbe);
     }
 
     private ServiceSnapshot TryRefresh(long now)
@@ -339,10 +354,52 @@ internal sealed class ServiceRuntime : IDisposable
 
         var wasPanic = _snapshot.Panic;
         var snapshot = ServiceSnapshotBuilder.Build(states, settings, now, _set.Problems);
+        var awaiting = !_disposed && snapshot.Picker is null && states.Length == 0 && AwaitedProvidersLocked().Any();
+        if (awaiting)
+        {
+            _firstSet ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            snapshot = snapshot.Awaiting(_firstSet.Task);
+        }
+
         _snapshot = snapshot;
+        if (!awaiting && _firstSet is { } arrived)
+        {
+            _firstSet = null;
+            arrived.TrySetResult(); // after the new snapshot is published: waiters resume and pick from it
+        }
+
         if (snapshot.Panic != wasPanic && snapshot.Picker is not null)
         {
             Events.PanicChanged(snapshot, settings.PanicThreshold);
+        }
+    }
+
+    private IEnumerable<string> AwaitedProvidersLocked() => _settings.DiscoveryProviders.Where(p => !_set.HasPublished(p));
+
+    /// <summary>
+    /// Waits (asynchronously) for the service's first endpoint set while discovery providers are still resolving it:
+    /// until a set arrives, the caller cancels, or <c>DiscoveryTimeout</c> passes (then the error names the providers
+    /// and their last problem). Like Microsoft.Extensions.ServiceDiscovery's endpoint watcher, so that requests sent
+    /// right after start-up do not fail.
+    /// </summary>
+    public async Task WaitForFirstSetAsync(Task firstSet, CancellationToken cancellationToken)
+    {
+        var timeout = _settings.DiscoveryTimeout;
+        try
+        {
+            await firstSet.WaitAsync(timeout, _env.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            string providers, problems;
+            lock (_lock)
+            {
+                providers = string.Join(", ", AwaitedProvidersLocked());
+                problems = _set.Problems ?? "none reported yet";
+            }
+
+            throw new MeshNoEndpointsException(Name, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the first endpoint set from {providers} did not arrive within {timeout} (DiscoveryTimeout: Mesh:Services:{Name}:DiscoveryTimeout, or Mesh:DiscoveryTimeout for all services); last problem: {problems}"));
         }
     }
 
@@ -380,6 +437,8 @@ internal sealed class ServiceRuntime : IDisposable
         {
             _disposed = true;
             _ejections.Dispose();
+            _firstSet?.TrySetResult(); // waiting requests go on and find no endpoints
+            _firstSet = null;
         }
     }
 

@@ -11,12 +11,13 @@ namespace Mesh.Services.Internal;
 /// </summary>
 internal sealed class ServiceSettings
 {
-    private ServiceSettings(string name, MeshServiceOptions options, string? zone, bool requiresMutualTls, double frequency, ServiceSettings? previous)
+    private ServiceSettings(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous)
     {
         Name = name;
         Options = options;
-        Zone = zone;
-        RequiresMutualTls = requiresMutualTls;
+        Zone = mesh.Zone;
+        RequiresMutualTls = MeshOptionsValidator.RequiresMutualTls(options, mesh.RequireMutualTls);
+        DiscoveryTimeout = options.DiscoveryTimeout ?? mesh.DiscoveryTimeout ?? TimeSpan.FromSeconds(5);
         LoadBalancer = options.LoadBalancer;
         BalancerName = options.LoadBalancer.ToString();
         Picker = new PickerSettings(Ticks(options.PeakEwma.DecayTime, frequency), Ticks(options.PeakEwma.DefaultRtt, frequency));
@@ -44,6 +45,7 @@ internal sealed class ServiceSettings
             ? new TrafficSplitSettings(options.TrafficSplit.MetadataKey!, [.. options.TrafficSplit.Weights.Select(w => (w.Key, w.Value))])
             : null;
         DiscoverySources = MeshOptionsValidator.ParseDiscovery(options.Discovery);
+        DiscoveryProviders = [.. DiscoverySources.Where(s => !s.Equals(MeshServiceOptions.ConfigurationDiscoveryName, StringComparison.OrdinalIgnoreCase))];
         UsesConfiguration = DiscoverySources.Contains(MeshServiceOptions.ConfigurationDiscoveryName, StringComparer.OrdinalIgnoreCase);
         ConfiguredEndpoints = UsesConfiguration
             ? [.. options.Endpoints.Select(e => new MeshEndpoint(e.Address, e.Weight, e.Zone, e.Metadata.Count == 0 ? null : new Dictionary<string, string>(e.Metadata)))]
@@ -93,6 +95,12 @@ internal sealed class ServiceSettings
     /// <summary>The discovery sources, in configured order (<c>Configuration</c> among them when listed).</summary>
     public string[] DiscoverySources { get; }
 
+    /// <summary>The discovery sources other than <c>Configuration</c>: providers that resolve endpoints at run time.</summary>
+    public string[] DiscoveryProviders { get; }
+
+    /// <summary>How long a request waits for the first endpoint set while providers are still resolving it.</summary>
+    public TimeSpan DiscoveryTimeout { get; }
+
     public bool UsesConfiguration { get; }
 
     /// <summary>The endpoints listed under <c>Endpoints</c>, when <c>Configuration</c> is a source.</summary>
@@ -101,10 +109,16 @@ internal sealed class ServiceSettings
     public (double Ratio, int MinPerSecond, TimeSpan Window) RetryBudget { get; }
 
     /// <summary>Compiles <paramref name="options"/>; <paramref name="previous"/> lets unchanged parts keep their instances.</summary>
-    public static ServiceSettings Compile(string name, MeshServiceOptions options, string? zone, bool meshRequiresMutualTls, double frequency, ServiceSettings? previous = null) =>
-        new(name, options, zone, MeshOptionsValidator.RequiresMutualTls(options, meshRequiresMutualTls), frequency, previous);
+    public static ServiceSettings Compile(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous = null) =>
+        new(name, options, mesh, frequency, previous);
 
     private static long Ticks(TimeSpan span, double frequency) => (long)(span.TotalSeconds * frequency);
+}
+
+/// <summary>Mesh-wide settings a service inherits: <c>Mesh:Zone</c>, <c>Mesh:RequireMutualTls</c>, <c>Mesh:DiscoveryTimeout</c>.</summary>
+internal readonly record struct MeshDefaults(string? Zone = null, bool RequireMutualTls = false, TimeSpan? DiscoveryTimeout = null)
+{
+    public static MeshDefaults From(MeshOptions options) => new(options.Zone, options.RequireMutualTls, options.DiscoveryTimeout);
 }
 
 /// <summary>Outlier detection settings in ticks (<c>OutlierDetection:*</c>).</summary>

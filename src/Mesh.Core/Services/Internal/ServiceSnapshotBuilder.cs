@@ -8,7 +8,8 @@ namespace Mesh.Services.Internal;
 /// Builds a <see cref="ServiceSnapshot"/> from the endpoint states and the settings, in the order the decisions are
 /// made (as YARP separates "available destinations" from the balancing policy):
 /// routable endpoints → panic (Envoy's <c>healthy_panic_threshold</c>: under <c>PanicThreshold</c>% routable, use all)
-/// → zone preference (local-zone endpoints while enough of them are routable) → slow-start weights → traffic split
+/// → zone preference (local-zone endpoints while enough of them are routable; the others become the fallback for
+/// retries that tried every local endpoint) → slow-start weights → traffic split
 /// (one picker per metadata group, smooth weighted round robin between groups) → the balancer's picker.
 /// A pure function: it reads the states and writes nothing.
 /// </summary>
@@ -41,12 +42,14 @@ internal static class ServiceSnapshotBuilder
                 $"all {all.Length} endpoints are ejected or unhealthy and PanicThreshold is 0 (Mesh:Services:{settings.Name}:PanicThreshold)", all.Length);
         }
 
+        EndpointState[]? elsewhere = null;
         if (!panic && settings.Zone is { } zone)
         {
             var local = candidates.Where(e => string.Equals(e.Endpoint.Zone, zone, StringComparison.OrdinalIgnoreCase)).ToList();
             var localTotal = all.Count(e => string.Equals(e.Endpoint.Zone, zone, StringComparison.OrdinalIgnoreCase));
             if (local.Count > 0 && local.Count * 100 >= Math.Max(threshold, 1) * localTotal)
             {
+                elsewhere = [.. candidates.Where(e => !string.Equals(e.Endpoint.Zone, zone, StringComparison.OrdinalIgnoreCase))];
                 candidates = local;
             }
         }
@@ -92,6 +95,10 @@ internal static class ServiceSnapshotBuilder
             picker = EndpointPickerFactory.Create(settings.LoadBalancer, array, [.. array.Select(Weight)], settings.Picker);
         }
 
-        return new ServiceSnapshot(picker, panic, routable.Count, all.Length, refreshAt);
+        // Retries that tried every local endpoint go on in the other zones (weighted and balanced there too).
+        var fallback = elsewhere is { Length: > 0 }
+            ? EndpointPickerFactory.Create(settings.LoadBalancer, elsewhere, [.. elsewhere.Select(Weight)], settings.Picker)
+            : null;
+        return new ServiceSnapshot(picker, panic, routable.Count, all.Length, refreshAt, fallback);
     }
 }

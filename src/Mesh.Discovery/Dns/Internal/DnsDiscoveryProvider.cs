@@ -41,7 +41,7 @@ internal sealed class DnsDiscoveryProvider : IMeshDiscoveryProvider
         var publisher = new EndpointSetPublisher(context);
         if (!DnsServiceSettings.TryRead(context.Configuration, out var settings, out var errors))
         {
-            publisher.ReportFailure(new InvalidOperationException(string.Join(" ", errors)));
+            publisher.ReportFailure(new DnsDiscoveryException(string.Join(" ", errors)));
             return new BackgroundLoop(static _ => Task.CompletedTask);
         }
 
@@ -82,9 +82,10 @@ internal sealed class DnsDiscoveryProvider : IMeshDiscoveryProvider
             {
                 attempt++;
                 delay = backoff.Delay(attempt);
-                var error = ex as DnsDiscoveryException ?? new DnsDiscoveryException($"DNS refresh of {settings.Name} failed: {ex.Message}", ex);
+                var error = ex as DnsDiscoveryException
+                    ?? (DiscoveryFailures.IsExpected(ex) ? new DnsDiscoveryException($"DNS refresh of {settings.Name} failed: {ex.Message}", ex) : ex);
                 DiscoveryLog.DnsRefreshFailed(_logger, service, settings.Name, attempt, delay, error.Message);
-                publisher.ReportFailure(error);
+                publisher.ReportFailure(error); // an unexpected exception is reported as it is, to be logged with its stack
             }
 
             try

@@ -20,7 +20,7 @@ internal readonly record struct SkippedRecord(string Record, string Reason)
 }
 
 /// <summary>A refresh that could not find endpoints; the last known set stays in use.</summary>
-internal sealed class DnsDiscoveryException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class DnsDiscoveryException(string message, Exception? inner = null) : MeshDiscoveryException(message, inner);
 
 /// <summary>
 /// Turns DNS records into endpoints. SRV: records are grouped by priority and only the lowest-priority group with at

@@ -69,8 +69,11 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
                         connection.OnFailure(clients);
                     }
 
-                    _publisher.ReportFailure(new EtcdDiscoveryException(
-                        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{message}; retrying in {delay.TotalSeconds:0.###} s"), ex));
+                    // An unreachable or failing etcd is expected and reported by its message; anything else is a bug
+                    // worth a stack trace, so it is reported as it is.
+                    _publisher.ReportFailure(DiscoveryFailures.IsExpected(ex)
+                        ? new EtcdDiscoveryException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{message}; retrying in {delay.TotalSeconds:0.###} s"), ex)
+                        : ex);
                     try
                     {
                         await Task.Delay(delay, provider._time, cancellationToken).ConfigureAwait(false);
@@ -204,4 +207,4 @@ internal sealed class EtcdDiscoveryProvider(EtcdConnection connection, ILoggerFa
 }
 
 /// <summary>etcd could not be listed or watched; the last known set stays in use.</summary>
-internal sealed class EtcdDiscoveryException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class EtcdDiscoveryException(string message, Exception? inner = null) : MeshDiscoveryException(message, inner);

@@ -1,0 +1,60 @@
+using Mesh.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Mesh.Tests.Http;
+
+/// <summary>After a call, the response says which endpoint answered (the request URI is the logical one again).</summary>
+public sealed class AnsweringEndpointTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task GetMeshEndpoint_names_the_endpoint_that_answered_even_after_a_retry()
+    {
+        await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
+        await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+            ["Mesh:Services:catalog:Endpoints:0"] = a.Address.ToString(),
+            ["Mesh:Services:catalog:Endpoints:1"] = b.Address.ToString(),
+        });
+        builder.Services.AddMeshClient();
+        builder.Services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)).Services
+            .AddHttpClient("catalog").AddMeshHandler();
+        using var host = builder.Build();
+        await host.StartAsync(Token);
+        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.GetAsync("/items?page=2", Token);
+            var replica = response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single();
+
+            Assert.Equal((replica == "a" ? a : b).Port, response.GetMeshEndpoint()!.Address.Port);
+            Assert.Equal(new Uri("http://catalog/items?page=2"), response.RequestMessage!.RequestUri);
+        }
+
+        await b.StopAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.GetAsync("/", Token); // half of these try b first, then retry on a
+            Assert.Equal(a.Port, response.GetMeshEndpoint()!.Address.Port);
+        }
+
+        await host.StopAsync(Token);
+    }
+
+    [Fact]
+    public void A_response_that_did_not_go_through_the_mesh_has_no_mesh_endpoint()
+    {
+        using var response = new HttpResponseMessage { RequestMessage = new HttpRequestMessage(HttpMethod.Get, "http://example.invalid/") };
+
+        Assert.Null(response.GetMeshEndpoint());
+    }
+}
