@@ -6,7 +6,7 @@ using Mesh.LoadBench;
 //
 //   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
-//   scenarios: overhead | overhead-mtls | trouble | failover | all (default);  --quick: fewer, shorter rounds
+//   scenarios: overhead | overhead-mtls | trouble | failover | tail | all (default);  --quick: fewer, shorter rounds
 if (args.Length >= 2 && args[0] == "serve")
 {
     return await ReplicaProcess.ServeAsync(args[1], args.Length >= 3 ? args[2] : null);
@@ -42,6 +42,19 @@ if (scenario is "failover" or "all")
 }
 
 var root = FindRoot();
+if (scenario is "tail" or "all")
+{
+    var tail = await TailScenario.RunAsync(settings);
+    var tailWritten = TailScenario.Write(tail, machine, string.Join(' ', args.Prepend("dotnet run -c Release --project bench/Mesh.LoadBench --")), settings,
+        Path.Combine(root, "bench", "results"), Path.Combine(root, "bench", "README.md"));
+    Console.WriteLine(TailScenario.Markdown(tail));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Written: {string.Join(", ", tailWritten)}"));
+    if (scenario == "tail")
+    {
+        return 0;
+    }
+}
+
 var written = report.Write(Path.Combine(root, "bench", "results"), Path.Combine(root, "bench", "README.md"));
 Console.WriteLine(report.Markdown());
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Written: {string.Join(", ", written)}"));

@@ -64,16 +64,24 @@ internal static class Clients
             catalog.OutlierDetection.BaseEjectionTime = TimeSpan.FromSeconds(30);
             o.Services["catalog"] = catalog;
         });
+        services.AddMetrics();
         var builder = services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
         outer?.Invoke(builder);
         builder.AddMeshHandler();
-        if (inner is not null)
+        if (inner is not null and not AttemptRecorder)
         {
-            builder.AddHttpMessageHandler(() => inner);
+            builder.AddHttpMessageHandler(() => inner); // the mesh places itself innermost: this handler sees logical requests
         }
 
         var provider = services.BuildServiceProvider();
-        return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        if (inner is AttemptRecorder recorder)
+        {
+            // The mesh is always the innermost handler, so attempts are observed where the mesh reports them: its request metric.
+            recorder.ListenToMesh(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        }
+
+        return new(name, client, provider);
     }
 
     /// <summary>Microsoft.Extensions.ServiceDiscovery with configuration endpoints (round robin, no health input).</summary>
@@ -106,7 +114,49 @@ internal static class Clients
 /// <summary>Records every attempt (after the balancer rewrote it): when and to which port.</summary>
 internal sealed class AttemptRecorder : DelegatingHandler
 {
+    private System.Diagnostics.Metrics.MeterListener? _listener;
+
     public ConcurrentQueue<(long Timestamp, int Port, bool Ok)> Attempts { get; } = new();
+
+    /// <summary>Records the attempts of a mesh client from its <c>mesh.client.requests</c> metric (endpoint labels on).</summary>
+    public void ListenToMesh(System.Diagnostics.Metrics.IMeterFactory factory)
+    {
+        _listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == "mesh.client.requests")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            int port = 0;
+            var ok = false;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.port" && tag.Value is int p)
+                {
+                    port = p;
+                }
+                else if (tag.Key == "mesh.outcome")
+                {
+                    ok = tag.Value as string == "success";
+                }
+            }
+
+            Attempts.Enqueue((Stopwatch.GetTimestamp(), port, ok));
+        });
+        _listener.Start();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _listener?.Dispose();
+        base.Dispose(disposing);
+    }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

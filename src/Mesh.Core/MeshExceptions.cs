@@ -84,3 +84,22 @@ public sealed class MeshRetryBudgetExceededException : Exception
     /// <summary>The service.</summary>
     public string ServiceName { get; }
 }
+
+/// <summary>A hedged attempt was not sent because the service's hedge budget (<c>Mesh:Services:{name}:Hedging:BudgetRatio</c>)
+/// is spent, so that a slow or overloaded service is not hit by a hedging storm. An <see cref="HttpRequestException"/>:
+/// a hedging handler treats it as a failed hedge and waits for the attempts already in flight.</summary>
+public sealed class MeshHedgeBudgetExceededException : HttpRequestException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="serviceName">The service.</param>
+    /// <param name="budgetRatio">The service's hedge budget ratio.</param>
+    public MeshHedgeBudgetExceededException(string serviceName, double budgetRatio)
+        : base(HttpRequestError.Unknown, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"No hedge of the request to mesh service '{serviceName}' was sent: its hedge budget ({budgetRatio:P0} of requests plus Hedging:MinHedgesPerSecond) is spent."))
+    {
+        ServiceName = serviceName;
+    }
+
+    /// <summary>The service.</summary>
+    public string ServiceName { get; }
+}

@@ -1,4 +1,6 @@
 using Mesh.Http.Internal;
+using Mesh.Resilience.Internal;
+using Mesh.Services.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
@@ -71,6 +73,43 @@ public static class MeshHttpClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         Register(builder.Services, builder.Name, serviceName);
         return builder;
+    }
+
+    /// <summary>
+    /// Mesh-aware hedging on top of the standard hedging handler: routes the client through the mesh (as
+    /// <see cref="AddMeshHandler(IStandardHedgingHandlerBuilder, string?)"/>) and replaces the handler's fixed delay
+    /// (2 s by default) by one taken from the mesh's own latency knowledge of the service: the
+    /// <c>Mesh:Services:{name}:Hedging:DelayPercentile</c>th percentile (95th by default) of its recent attempts,
+    /// within <c>Hedging:MinDelay</c> and <c>Hedging:MaxDelay</c>. Every hedged attempt goes to an endpoint no other
+    /// attempt of the request is using or has used, and is charged to the service's hedge budget
+    /// (<c>Hedging:BudgetRatio</c>, 5% of requests by default); when the budget is spent no hedge is sent (a hedge is
+    /// then only sent after a failure, like a retry) and <c>mesh.client.hedges</c> counts the refusal.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddStandardHedgingHandler()</c>.</param>
+    /// <param name="serviceName">The service every request goes to; <see langword="null"/> to use each request's host.</param>
+    /// <returns>The builder, to go on configuring hedging (for example <c>MaxHedgedAttempts</c>).</returns>
+    public static IStandardHedgingHandlerBuilder AddMeshHedging(this IStandardHedgingHandlerBuilder builder, string? serviceName = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddMeshHandler(serviceName);
+        var pinned = Pin(serviceName);
+        builder.Services.AddOptions<HttpStandardHedgingResilienceOptions>(builder.Name)
+            .Configure<IServiceProvider>((options, services) =>
+                options.Hedging.DelayGenerator = MeshHedgingDelay.Create(services.GetRequiredService<MeshRegistry>(), pinned));
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the standard hedging handler with mesh-aware hedging in one call: <c>AddStandardHedgingHandler().AddMeshHedging()</c>
+    /// (see <see cref="AddMeshHedging(IStandardHedgingHandlerBuilder, string?)"/>).
+    /// </summary>
+    /// <param name="builder">The HttpClient builder.</param>
+    /// <param name="serviceName">The service every request goes to; <see langword="null"/> to use each request's host.</param>
+    /// <returns>The hedging handler's builder.</returns>
+    public static IStandardHedgingHandlerBuilder AddMeshHedging(this IHttpClientBuilder builder, string? serviceName = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddStandardHedgingHandler().AddMeshHedging(serviceName);
     }
 
     /// <summary>

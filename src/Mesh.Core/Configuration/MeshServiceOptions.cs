@@ -73,6 +73,10 @@ public sealed class MeshServiceOptions
     /// <summary>The retry budget (<c>RetryBudget</c>).</summary>
     public RetryBudgetOptions RetryBudget { get; } = new();
 
+    /// <summary>Mesh-aware hedging (<c>Hedging</c>): the delay <c>AddMeshHedging()</c> gives the standard hedging
+    /// handler, and the budget every hedged attempt of this service is charged to.</summary>
+    public HedgingOptions Hedging { get; } = new();
+
     /// <summary>Peak-EWMA tuning (<c>PeakEwma</c>).</summary>
     public PeakEwmaOptions PeakEwma { get; } = new();
 #pragma warning restore SYSLIB1212
@@ -288,6 +292,47 @@ public sealed class RetryBudgetOptions
     public int MinRetriesPerSecond { get; set; } = 10;
 
     /// <summary>The window over which requests and retries are counted (<c>Window</c>).</summary>
+    /// <value>Default: 10 seconds. Allowed: 1 second to 10 minutes.</value>
+    [AllowedRange("00:00:01", "00:10:00")]
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Mesh-aware hedging (<c>Mesh:Services:{name}:Hedging</c>), after "The Tail at Scale" (Dean and Barroso, 2013): send a
+/// second copy of a request once the first has waited longer than a high percentile of the service's recent latency,
+/// to an endpoint no other attempt of the request uses, within a budget of extra requests. The delay applies to
+/// clients set up with <c>AddStandardHedgingHandler().AddMeshHedging()</c>; the budget and the choice of a different
+/// endpoint apply to every hedged attempt that reaches the mesh.
+/// </summary>
+public sealed class HedgingOptions
+{
+    /// <summary>The percentile of the service's recent attempt latencies after which a hedge is sent (<c>DelayPercentile</c>).</summary>
+    /// <value>Default: 95 (The Tail at Scale). Allowed: 50 to 99.9.</value>
+    [AllowedRange(50.0, 99.9)]
+    public double DelayPercentile { get; set; } = 95;
+
+    /// <summary>The shortest hedging delay (<c>MinDelay</c>): the percentile is never taken below it.</summary>
+    /// <value>Default: 1 millisecond. Allowed: 0 to 00:01:00.</value>
+    [AllowedRange("00:00:00", "00:01:00")]
+    public TimeSpan MinDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The longest hedging delay (<c>MaxDelay</c>), also used while too few attempts were measured.</summary>
+    /// <value>Default: 2 seconds (the standard hedging handler's fixed delay). Allowed: 00:00:00.001 to 00:10:00, at least <see cref="MinDelay"/>.</value>
+    [AllowedRange("00:00:00.001", "00:10:00")]
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Hedged attempts allowed per request over <see cref="Window"/> (<c>BudgetRatio</c>); 0.05 means at most
+    /// 5% extra requests. When the budget is spent no hedge is sent (and <c>mesh.client.hedges</c> counts it as refused).</summary>
+    /// <value>Default: 0.05. Allowed: 0 to 10.</value>
+    [AllowedRange(0.0, 10.0)]
+    public double BudgetRatio { get; set; } = 0.05;
+
+    /// <summary>Hedged attempts always allowed per second, whatever the traffic (<c>MinHedgesPerSecond</c>).</summary>
+    /// <value>Default: 1. Allowed: 0 to 100,000.</value>
+    [AllowedRange(0, 100_000)]
+    public int MinHedgesPerSecond { get; set; } = 1;
+
+    /// <summary>The window over which latencies are kept and requests and hedges are counted (<c>Window</c>).</summary>
     /// <value>Default: 10 seconds. Allowed: 1 second to 10 minutes.</value>
     [AllowedRange("00:00:01", "00:10:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);

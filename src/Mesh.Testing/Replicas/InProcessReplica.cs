@@ -12,7 +12,7 @@ namespace Mesh.Testing;
 /// <summary>
 /// A test replica running in this process: Kestrel on a loopback port, answering every request with its replica id
 /// (header <c>x-replica-id</c> and body), with <c>/healthz</c> and a control API (<c>/control/...</c>) to inject
-/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|errors|hang|healthy|version|reset}?value=...</c>, latency in milliseconds). Stopping it closes its listener (connections are refused
+/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|latency-rate|errors|hang|healthy|version|reset}?value=...</c>, latency in milliseconds). Stopping it closes its listener (connections are refused
 /// afterwards); starting it again listens on the same port.
 /// </summary>
 public sealed class InProcessReplica : IAsyncDisposable
@@ -168,6 +168,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             return context.Response.WriteAsync(Behavior.Healthy ? "healthy" : "unhealthy", context.RequestAborted);
         });
         app.MapPost("/control/latency", context => Control(context, v => Behavior.Latency = TimeSpan.FromMilliseconds(double.Parse(v, CultureInfo.InvariantCulture))));
+        app.MapPost("/control/latency-rate", context => Control(context, v => Behavior.LatencyRate = double.Parse(v, CultureInfo.InvariantCulture)));
         app.MapPost("/control/errors", context => Control(context, v => Behavior.ErrorRate = double.Parse(v, CultureInfo.InvariantCulture)));
         app.MapPost("/control/hang", context => Control(context, v => Behavior.Hang = bool.Parse(v)));
         app.MapPost("/control/healthy", context => Control(context, v => Behavior.Healthy = bool.Parse(v)));
@@ -202,7 +203,8 @@ public sealed class InProcessReplica : IAsyncDisposable
         }
 
         var latency = Behavior.Latency;
-        if (latency > TimeSpan.Zero)
+        var latencyRate = Behavior.LatencyRate;
+        if (latency > TimeSpan.Zero && (latencyRate >= 1 || System.Random.Shared.NextDouble() < latencyRate))
         {
             await Task.Delay(latency, aborted).ConfigureAwait(false);
         }

@@ -7,6 +7,7 @@ namespace Mesh.Testing;
 public sealed class ReplicaBehavior
 {
     private long _latencyTicks;
+    private double _latencyRate = 1.0;
     private double _errorRate;
     private volatile bool _hang;
     private volatile bool _healthy = true;
@@ -17,6 +18,14 @@ public sealed class ReplicaBehavior
     {
         get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
         set => Interlocked.Exchange(ref _latencyTicks, Math.Max(0, value.Ticks));
+    }
+
+    /// <summary>The share of requests (0 to 1) that wait <see cref="Latency"/>; the others answer at once. Default: 1
+    /// (every request). For example 0.1 with 50 ms: a replica slow on 10% of its answers, a tail to hedge.</summary>
+    public double LatencyRate
+    {
+        get => Volatile.Read(ref _latencyRate);
+        set => Volatile.Write(ref _latencyRate, Math.Clamp(value, 0, 1));
     }
 
     /// <summary>The share of requests (0 to 1) answered with 500.</summary>
@@ -47,10 +56,11 @@ public sealed class ReplicaBehavior
         set => _version = value;
     }
 
-    /// <summary>Back to normal: no latency, no errors, no hang, healthy.</summary>
+    /// <summary>Back to normal: no latency (on every request again), no errors, no hang, healthy.</summary>
     public void Reset()
     {
         Latency = TimeSpan.Zero;
+        LatencyRate = 1.0;
         ErrorRate = 0;
         Hang = false;
         Healthy = true;

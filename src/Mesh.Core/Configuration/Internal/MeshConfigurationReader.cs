@@ -51,6 +51,16 @@ internal static class MeshConfigurationReader
         ConfigurationKey.TimeSpan(nameof(RetryBudgetOptions.Window)),
     ];
 
+    private static readonly ConfigurationKey[] s_hedging =
+    [
+        ConfigurationKey.Double(nameof(HedgingOptions.DelayPercentile)),
+        ConfigurationKey.TimeSpan(nameof(HedgingOptions.MinDelay)),
+        ConfigurationKey.TimeSpan(nameof(HedgingOptions.MaxDelay)),
+        ConfigurationKey.Double(nameof(HedgingOptions.BudgetRatio)),
+        ConfigurationKey.Int32(nameof(HedgingOptions.MinHedgesPerSecond)),
+        ConfigurationKey.TimeSpan(nameof(HedgingOptions.Window)),
+    ];
+
     private static readonly ConfigurationKey[] s_peakEwma =
     [
         ConfigurationKey.TimeSpan(nameof(PeakEwmaOptions.DecayTime)),
@@ -65,6 +75,7 @@ internal static class MeshConfigurationReader
         [typeof(SlowStartOptions)] = s_slowStart,
         [typeof(RetryBudgetOptions)] = s_retryBudget,
         [typeof(PeakEwmaOptions)] = s_peakEwma,
+        [typeof(HedgingOptions)] = s_hedging,
     };
 
     /// <summary>Reads <paramref name="mesh"/> (the <c>Mesh</c> section or one shaped like it).</summary>
@@ -203,6 +214,7 @@ internal static class MeshConfigurationReader
         reader.Bind(section.GetSection(nameof(MeshServiceOptions.SlowStart)), service.SlowStart, s_slowStart, static (checkedValues, options) => checkedValues.Bind(options));
         reader.Bind(section.GetSection(nameof(MeshServiceOptions.RetryBudget)), service.RetryBudget, s_retryBudget, static (checkedValues, options) => checkedValues.Bind(options));
         reader.Bind(section.GetSection(nameof(MeshServiceOptions.PeakEwma)), service.PeakEwma, s_peakEwma, static (checkedValues, options) => checkedValues.Bind(options));
+        reader.Bind(section.GetSection(nameof(MeshServiceOptions.Hedging)), service.Hedging, s_hedging, static (checkedValues, options) => checkedValues.Bind(options));
 
         var split = section.GetSection(nameof(MeshServiceOptions.TrafficSplit));
         if (split[nameof(TrafficSplitOptions.MetadataKey)] is not null)

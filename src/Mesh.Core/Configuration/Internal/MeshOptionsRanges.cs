@@ -19,6 +19,7 @@ internal sealed partial class MeshOptionsRanges :
     IValidateOptions<SlowStartOptions>,
     IValidateOptions<RetryBudgetOptions>,
     IValidateOptions<PeakEwmaOptions>,
+    IValidateOptions<HedgingOptions>,
     IValidateOptions<MeshIdentityOptions>
 {
     public static readonly MeshOptionsRanges Instance = new();

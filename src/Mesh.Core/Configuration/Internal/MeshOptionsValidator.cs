@@ -116,6 +116,12 @@ internal static class MeshOptionsValidator
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:SlowStart", service.SlowStart));
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:RetryBudget", service.RetryBudget));
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:PeakEwma", service.PeakEwma));
+        var hedging = service.Hedging;
+        MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:Hedging", hedging));
+        if (hedging.MaxDelay < hedging.MinDelay)
+        {
+            errors.Add($"{path}:Hedging:MaxDelay: {hedging.MaxDelay:c} must be at least MinDelay ({hedging.MinDelay:c}).");
+        }
 
         var split = service.TrafficSplit;
         if (split.Weights.Count > 0 && split.MetadataKey is null)

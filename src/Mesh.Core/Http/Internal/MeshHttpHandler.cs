@@ -1,8 +1,7 @@
-using System.Net;
-using System.Runtime.CompilerServices;
 using Mesh.Endpoints.Internal;
 using Mesh.Health.Internal;
 using Mesh.LoadBalancing.Internal;
+using Mesh.Resilience.Internal;
 using Mesh.Services.Internal;
 
 namespace Mesh.Http.Internal;
@@ -10,15 +9,13 @@ namespace Mesh.Http.Internal;
 /// <summary>
 /// The in-process proxy: resolves the request's host (the logical service) to an endpoint, rewrites the request URI
 /// to it (scheme, host and port; path and query kept), sends, records the outcome for the balancer and outlier
-/// detection, and restores the logical URI afterwards, so an outer resilience handler that resends the same message
-/// is balanced anew, avoids the endpoints already tried, and is charged to the retry budget.
+/// detection, and restores the logical URI afterwards. The attempts of one logical request — an outer retry resending
+/// the same message, hedged copies cloned by a hedging handler — share a <see cref="RequestScope"/>: each later attempt
+/// avoids the endpoints the others used or are using, and is charged to the retry budget (one after another) or to
+/// the hedge budget (while another attempt is in flight).
 /// </summary>
 internal sealed class MeshHttpHandler : DelegatingHandler
 {
-    // Attempts of the same HttpRequestMessage (resent by an outer retry handler). Only failed attempts add an entry,
-    // so the first attempt of a request allocates nothing here.
-    private static readonly ConditionalWeakTable<HttpRequestMessage, AttemptState> s_attempts = new();
-
     [ThreadStatic]
     private static AttemptInfo? t_attempt;
 
@@ -65,15 +62,14 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             throw new MeshServiceNotFoundException(name, _registry.ServiceNames);
         }
 
-        s_attempts.TryGetValue(request, out var previous);
-        return SendCoreAsync(request, uri, service, previous, cancellationToken);
+        return SendCoreAsync(request, uri, service, RequestScope.Of(request), cancellationToken);
     }
 
-    private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, AttemptState? previous, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope scope, CancellationToken cancellationToken)
     {
-        if (previous is not null && Interlocked.Exchange(ref previous.CancelledBy, null) is { } cancelled)
+        if (scope.TakeCancelled() is { } cancelled)
         {
-            // The same message is being resent after an attempt that ended by cancellation: the caller did not give up,
+            // The request goes on with another attempt after one that ended by cancellation: the caller did not give up,
             // so that cancellation was an outer per-attempt timeout (for example the standard resilience handler's).
             service.OnOutcome(cancelled, RequestOutcome.Timeout, isProbe: false, "no response before the caller's attempt timeout (the request was resent)");
         }
@@ -87,21 +83,28 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var settings = service.Settings;
         var env = service.Environment;
         var start = env.Now();
-        var budget = service.Budget;
-        if (previous is null)
+        var index = scope.Begin(out var concurrent);
+        if (index == 0)
         {
-            budget.OnRequest(start);
-        }
-        else if (!budget.TryRetry(start))
-        {
-            HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
-            env.Metrics.RecordRetryBudgetExhausted(service.Name);
-            throw new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            scope.Service = service;
         }
 
-        var hash = 0UL;
-        var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
-        var endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), previous?.Tried, out var isProbe);
+        EndpointState endpoint;
+        bool isProbe;
+        try
+        {
+            Charge(service, index, concurrent, start);
+            var hash = 0UL;
+            var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
+            endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), index == 0 ? null : scope.Used, out isProbe);
+        }
+        catch
+        {
+            scope.End();
+            throw;
+        }
+
+        scope.Used.Add(endpoint);
 
         request.RequestUri = endpoint.Rewrite(logical);
         endpoint.OnRequestStart();
@@ -116,12 +119,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
         var outcome = RequestOutcome.Success;
         string? failure = null;
-        var retryable = false;
         try
         {
             Task<HttpResponseMessage> sending;
             var attempt = t_attempt ??= new AttemptInfo();
-            var resend = previous is null ? 0 : Volatile.Read(ref previous.Failed);
+            var resend = index;
             attempt.Set(service, endpoint, resend, isProbe);
             if (Telemetry.Internal.MeshTracing.Enabled)
             {
@@ -150,11 +152,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             {
                 outcome = RequestOutcome.ServerError;
                 failure = $"HTTP {status} {response.ReasonPhrase}";
-                retryable = true;
-            }
-            else if (response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests)
-            {
-                retryable = true;
             }
 
             return response;
@@ -163,7 +160,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             outcome = RequestOutcome.Timeout;
             failure = $"no response within {settings.AttemptTimeout}";
-            retryable = true;
             throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, settings.AttemptTimeout!.Value) { Source = ex.Source };
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
@@ -171,7 +167,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             // Neither the caller nor the mesh deadline: the transport's connect timeout. The endpoint is unreachable.
             outcome = RequestOutcome.ConnectionFailure;
             failure = "no connection within the connect timeout";
-            retryable = true;
             throw new HttpRequestException(HttpRequestError.ConnectionError,
                 $"Could not connect to {endpoint.Key} of mesh service '{service.Name}' within the connect timeout (Mesh:ConnectTimeout).", ex);
         }
@@ -181,14 +176,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             // apart (see the start of SendCoreAsync), so the endpoint is not charged now.
             outcome = RequestOutcome.Cancellation;
             failure = "cancelled by the caller";
-            retryable = true;
             throw;
         }
         catch (HttpRequestException ex) when (ex.InnerException is Mesh.Identity.SpiffeAuthenticationException spiffe)
         {
             outcome = RequestOutcome.ConnectionFailure;
             failure = spiffe.Message;
-            retryable = true;
             env.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
             throw new HttpRequestException(HttpRequestError.SecureConnectionError,
                 $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe);
@@ -197,7 +190,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             outcome = RequestOutcome.ConnectionFailure;
             failure = Describe(ex);
-            retryable = true;
             throw;
         }
         finally
@@ -207,18 +199,53 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, settings.Picker.DefaultRttTicks);
             service.OnOutcome(endpoint, outcome, isProbe, failure);
             env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency);
-            if (retryable)
+            if (outcome == RequestOutcome.Cancellation)
             {
-                var state = s_attempts.GetValue(request, static _ => new AttemptState());
-                state.Tried.Add(endpoint);
-                Interlocked.Increment(ref state.Failed);
-                if (outcome == RequestOutcome.Cancellation && !isProbe)
+                if (!isProbe)
                 {
-                    Volatile.Write(ref state.CancelledBy, endpoint);
+                    scope.Cancelled(endpoint);
                 }
             }
+            else
+            {
+                service.Latency.Record(end - start, end);
+            }
 
+            scope.End();
             deadline?.Dispose();
+        }
+    }
+
+    /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
+    /// attempt of the request is in flight (hedge budget), otherwise a retry (retry budget).</summary>
+    private static void Charge(ServiceRuntime service, int index, bool concurrent, long now)
+    {
+        var env = service.Environment;
+        if (index == 0)
+        {
+            service.Budget.OnRequest(now);
+            service.HedgeBudget.OnRequest(now);
+            return;
+        }
+
+        if (concurrent)
+        {
+            if (!service.HedgeBudget.TryRetry(now))
+            {
+                env.Metrics.RecordHedge(service.Name, sent: false);
+                throw new MeshHedgeBudgetExceededException(service.Name, service.Settings.Hedging.BudgetRatio);
+            }
+
+            env.Metrics.RecordHedge(service.Name, sent: true);
+            return;
+        }
+
+        var budget = service.Budget;
+        if (!budget.TryRetry(now))
+        {
+            HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
+            env.Metrics.RecordRetryBudgetExhausted(service.Name);
+            throw new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
         }
     }
 
@@ -252,18 +279,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         }
 
         return ReferenceEquals(inner, ex) ? ex.Message : $"{ex.Message} ({inner.Message})";
-    }
-
-    private sealed class AttemptState
-    {
-        /// <summary>Attempts of this request that failed (so the next one is resend number <c>Failed</c>).</summary>
-        public int Failed;
-
-        /// <summary>The endpoint of the last attempt, when it ended by cancellation; charged as a timeout if the
-        /// message is resent (then the cancellation came from an outer attempt timeout, not from a caller giving up).</summary>
-        public EndpointState? CancelledBy;
-
-        public TriedEndpoints Tried { get; } = new();
     }
 
     /// <summary>The attempt in progress on a thread (see <see cref="CurrentAttempt"/>).</summary>

@@ -2,23 +2,33 @@ using Mesh.Endpoints.Internal;
 
 namespace Mesh.LoadBalancing.Internal;
 
-/// <summary>The endpoints the attempts of one request have used, so later attempts avoid them. Thread-safe: attempts
-/// of one request may run at the same time (hedging). Lock-free reads; adds take a private lock.</summary>
+/// <summary>The endpoints the attempts of one request have used, so later attempts avoid them. Thread-safe and lock-free:
+/// attempts of one request may run at the same time (hedging). The first endpoint is kept in a field, so a request with
+/// one attempt allocates nothing; later ones go to a copy-on-write array (an attempt is rare enough for that).</summary>
 internal sealed class TriedEndpoints
 {
-    private readonly Lock _gate = new();
-    private EndpointState?[] _items = new EndpointState?[4];
-    private int _count;
+    private EndpointState? _first;
+    private EndpointState[]? _more;
 
-    public int Count => Volatile.Read(ref _count);
+    /// <summary>How many endpoints were added.</summary>
+    public int Count => (Volatile.Read(ref _first) is null ? 0 : 1) + (Volatile.Read(ref _more)?.Length ?? 0);
 
     public bool Contains(EndpointState endpoint)
     {
-        var items = Volatile.Read(ref _items);
-        var count = Math.Min(Volatile.Read(ref _count), items.Length);
-        for (var i = 0; i < count; i++)
+        if (ReferenceEquals(Volatile.Read(ref _first), endpoint))
         {
-            if (ReferenceEquals(items[i], endpoint))
+            return true;
+        }
+
+        var more = Volatile.Read(ref _more);
+        if (more is null)
+        {
+            return false;
+        }
+
+        foreach (var e in more)
+        {
+            if (ReferenceEquals(e, endpoint))
             {
                 return true;
             }
@@ -29,22 +39,24 @@ internal sealed class TriedEndpoints
 
     public void Add(EndpointState endpoint)
     {
-        lock (_gate)
+        if (Interlocked.CompareExchange(ref _first, endpoint, null) is null || Contains(endpoint))
         {
-            if (Contains(endpoint))
+            return;
+        }
+
+        while (true)
+        {
+            var more = Volatile.Read(ref _more);
+            if (more is not null && Array.IndexOf(more, endpoint) >= 0)
             {
                 return;
             }
 
-            var items = _items;
-            if (_count == items.Length)
+            EndpointState[] next = more is null ? [endpoint] : [.. more, endpoint];
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _more, next, more), more))
             {
-                Array.Resize(ref items, items.Length * 2);
-                Volatile.Write(ref _items, items);
+                return;
             }
-
-            items[_count] = endpoint;
-            Volatile.Write(ref _count, _count + 1);
         }
     }
 }

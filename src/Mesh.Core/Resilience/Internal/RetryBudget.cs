@@ -16,11 +16,18 @@ internal sealed class RetryBudget
     private readonly double _floor;
 
     public RetryBudget(RetryBudgetOptions options, long timestampFrequency)
+        : this(options.RetryRatio, options.MinRetriesPerSecond, options.Window, timestampFrequency)
     {
-        Enabled = options.RetryRatio >= 0;
-        _ratio = options.RetryRatio;
-        _floor = options.MinRetriesPerSecond * options.Window.TotalSeconds;
-        _bucketTicks = Math.Max(1, (long)(options.Window.TotalSeconds * timestampFrequency / BucketCount));
+    }
+
+    /// <summary>A budget of <paramref name="ratio"/> × requests + <paramref name="minPerSecond"/> × window seconds
+    /// over <paramref name="window"/>; a negative ratio turns it off (everything is allowed).</summary>
+    public RetryBudget(double ratio, double minPerSecond, TimeSpan window, long timestampFrequency)
+    {
+        Enabled = ratio >= 0;
+        _ratio = ratio;
+        _floor = minPerSecond * window.TotalSeconds;
+        _bucketTicks = Math.Max(1, (long)(window.TotalSeconds * timestampFrequency / BucketCount));
         Array.Fill(_epochs, long.MinValue / 2);
     }
 
@@ -38,6 +45,34 @@ internal sealed class RetryBudget
 
         var i = Roll(now);
         Interlocked.Increment(ref _requests[i]);
+    }
+
+    /// <summary>Whether one more retry would fit the budget now (withdraws nothing).</summary>
+    public bool CanRetry(long now)
+    {
+        if (!Enabled)
+        {
+            return true;
+        }
+
+        var (requests, retries) = Totals(now);
+        return retries < (_ratio * requests) + _floor;
+    }
+
+    private (long Requests, long Retries) Totals(long now)
+    {
+        var epoch = now / _bucketTicks;
+        long requests = 0, retries = 0;
+        for (var b = 0; b < BucketCount; b++)
+        {
+            if (epoch - Volatile.Read(ref _epochs[b]) < BucketCount)
+            {
+                requests += Volatile.Read(ref _requests[b]);
+                retries += Volatile.Read(ref _retries[b]);
+            }
+        }
+
+        return (requests, retries);
     }
 
     /// <summary>Withdraws one retry from the budget; false when it is spent.</summary>

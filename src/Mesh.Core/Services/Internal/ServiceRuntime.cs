@@ -27,6 +27,8 @@ internal sealed class ServiceRuntime : IDisposable
     private volatile ServiceSettings _settings;
     private volatile ServiceSnapshot _snapshot = ServiceSnapshot.Unavailable("no endpoints have been published yet");
     private RetryBudget _budget;
+    private RetryBudget _hedgeBudget;
+    private LatencyHistogram _latency;
     private TaskCompletionSource? _firstSet;
     private bool _disposed;
 
@@ -39,6 +41,8 @@ internal sealed class ServiceRuntime : IDisposable
         _ejections = new EjectionScheduler(env.Time, OnEjectionsDue);
         _settings = ServiceSettings.Compile(name, options, new MeshDefaults(zone, requireMutualTls, discoveryTimeout), env.Frequency);
         _budget = NewBudget(_settings);
+        _hedgeBudget = NewHedgeBudget(_settings);
+        _latency = new LatencyHistogram(_settings.Hedging.Window, env.Frequency);
     }
 
     public string Name { get; }
@@ -49,6 +53,12 @@ internal sealed class ServiceRuntime : IDisposable
     public MeshServiceOptions Options => _settings.Options;
 
     public RetryBudget Budget => Volatile.Read(ref _budget);
+
+    /// <summary>The budget hedged attempts are charged to (<c>Hedging:BudgetRatio</c>).</summary>
+    public RetryBudget HedgeBudget => Volatile.Read(ref _hedgeBudget);
+
+    /// <summary>Recent attempt latencies (for the hedging delay).</summary>
+    public LatencyHistogram Latency => Volatile.Read(ref _latency);
 
     public ServiceEvents Events { get; }
 
@@ -89,6 +99,15 @@ internal sealed class ServiceRuntime : IDisposable
             if (settings.RetryBudget != previous.RetryBudget)
             {
                 Volatile.Write(ref _budget, NewBudget(settings)); // only a changed budget starts afresh
+            }
+
+            if (settings.Hedging != previous.Hedging)
+            {
+                Volatile.Write(ref _hedgeBudget, NewHedgeBudget(settings));
+                if (settings.Hedging.Window != previous.Hedging.Window)
+                {
+                    Volatile.Write(ref _latency, new LatencyHistogram(settings.Hedging.Window, _env.Frequency));
+                }
             }
 
             if (settings.UsesConfiguration)
@@ -443,6 +462,27 @@ internal sealed class ServiceRuntime : IDisposable
     }
 
     private RetryBudget NewBudget(ServiceSettings settings) => new(settings.Options.RetryBudget, (long)_env.Frequency);
+
+    private RetryBudget NewHedgeBudget(ServiceSettings settings) =>
+        new(settings.Hedging.BudgetRatio, settings.Hedging.MinHedgesPerSecond, settings.Hedging.Window, (long)_env.Frequency);
+
+    /// <summary>How long a hedging handler should wait before sending a hedge of a request to this service: the
+    /// <c>Hedging:DelayPercentile</c>th percentile of recent attempts, within <c>MinDelay</c> and <c>MaxDelay</c>
+    /// (<c>MaxDelay</c> until 20 attempts were measured); <see cref="Timeout.InfiniteTimeSpan"/> (hedge only after a
+    /// failure) when the hedge budget is spent.</summary>
+    public TimeSpan HedgingDelay()
+    {
+        var hedging = _settings.Hedging;
+        var now = Now();
+        if (!HedgeBudget.CanRetry(now))
+        {
+            _env.Metrics.RecordHedge(Name, sent: false);
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        var delay = Latency.TryGetPercentile(hedging.DelayPercentile, now, minSamples: 20, out var percentile) ? percentile : hedging.MaxDelay;
+        return delay < hedging.MinDelay ? hedging.MinDelay : delay > hedging.MaxDelay ? hedging.MaxDelay : delay;
+    }
 
     private sealed class SourceSink(ServiceRuntime service, string source) : IMeshEndpointSink
     {

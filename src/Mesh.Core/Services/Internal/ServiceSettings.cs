@@ -51,6 +51,8 @@ internal sealed class ServiceSettings
             ? [.. options.Endpoints.Select(e => new MeshEndpoint(e.Address, e.Weight, e.Zone, e.Metadata.Count == 0 ? null : new Dictionary<string, string>(e.Metadata)))]
             : [];
         RetryBudget = (options.RetryBudget.RetryRatio, options.RetryBudget.MinRetriesPerSecond, options.RetryBudget.Window);
+        var hedging = options.Hedging;
+        Hedging = new HedgingSettings(hedging.DelayPercentile, hedging.MinDelay, hedging.MaxDelay, hedging.BudgetRatio, hedging.MinHedgesPerSecond, hedging.Window);
     }
 
     /// <summary>The service's name (lower case).</summary>
@@ -108,6 +110,9 @@ internal sealed class ServiceSettings
 
     public (double Ratio, int MinPerSecond, TimeSpan Window) RetryBudget { get; }
 
+    /// <summary>Mesh-aware hedging (<c>Hedging:*</c>).</summary>
+    public HedgingSettings Hedging { get; }
+
     /// <summary>Compiles <paramref name="options"/>; <paramref name="previous"/> lets unchanged parts keep their instances.</summary>
     public static ServiceSettings Compile(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous = null) =>
         new(name, options, mesh, frequency, previous);
@@ -120,6 +125,9 @@ internal readonly record struct MeshDefaults(string? Zone = null, bool RequireMu
 {
     public static MeshDefaults From(MeshOptions options) => new(options.Zone, options.RequireMutualTls, options.DiscoveryTimeout);
 }
+
+/// <summary>Hedging settings (<c>Hedging:*</c>).</summary>
+internal readonly record struct HedgingSettings(double DelayPercentile, TimeSpan MinDelay, TimeSpan MaxDelay, double BudgetRatio, int MinHedgesPerSecond, TimeSpan Window);
 
 /// <summary>Outlier detection settings in ticks (<c>OutlierDetection:*</c>).</summary>
 internal readonly record struct OutlierSettings(

@@ -25,6 +25,7 @@ internal sealed class MeshMetrics : IDisposable
     private readonly Counter<long> _retryBudgetExhausted;
     private readonly Counter<long> _tlsFailures;
     private readonly Counter<long> _endpointsRefused;
+    private readonly Counter<long> _hedges;
     private Func<IEnumerable<ServiceRuntime>>? _services;
     private Func<IEnumerable<Measurement<double>>>? _certificateExpiry;
 
@@ -51,6 +52,7 @@ internal sealed class MeshMetrics : IDisposable
         _discoveryUpdates = _meter.CreateCounter<long>("mesh.discovery.updates", "{update}", "Endpoint sets applied from discovery sources.");
         _discoveryFailures = _meter.CreateCounter<long>("mesh.discovery.failures", "{failure}", "Discovery refreshes that failed (the last known endpoints stay in use).");
         _endpointsRefused = _meter.CreateCounter<long>("mesh.discovery.endpoints.refused", "{endpoint}", "Endpoints from discovery sources left out of a service's set, by reason (plain_http: the service requires mutual TLS).");
+        _hedges = _meter.CreateCounter<long>("mesh.client.hedges", "{hedge}", "Hedged attempts, by service and outcome: sent, or refused because the service's hedge budget was spent.");
         _retryBudgetExhausted = _meter.CreateCounter<long>("mesh.retry_budget.exhausted", "{retry}", "Retries refused because the retry budget was spent.");
         _tlsFailures = _meter.CreateCounter<long>("mesh.tls.handshake.failures", "{handshake}", "TLS handshakes refused by identity validation, by reason.");
         _meter.CreateObservableGauge("mesh.identity.certificate.time_to_expiry", ObserveExpiry, "s", "Seconds until the workload's certificate expires.");
@@ -98,6 +100,9 @@ internal sealed class MeshMetrics : IDisposable
     public void RecordEndpointRefused(string service, string source, string reason) =>
         _endpointsRefused.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service),
             new KeyValuePair<string, object?>(MeshTelemetry.Attributes.DiscoverySource, source), new KeyValuePair<string, object?>(MeshTelemetry.Attributes.ErrorType, reason));
+
+    public void RecordHedge(string service, bool sent) =>
+        _hedges.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service), new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Outcome, sent ? "sent" : "refused"));
 
     public void RecordRetryBudgetExhausted(string service) => _retryBudgetExhausted.Add(1, new KeyValuePair<string, object?>(MeshTelemetry.Attributes.Service, service));
 

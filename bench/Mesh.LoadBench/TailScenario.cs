@@ -1,0 +1,188 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Mesh.LoadBench;
+
+/// <summary>One configuration of the tail scenario: its latencies and how many attempts it sent per request.</summary>
+internal sealed record TailResult(string Config, string Scenario, RunResult Run, long Attempts)
+{
+    /// <summary>Extra attempts per request (0.05 = 5% more requests reached the replicas).</summary>
+    public double Extra => Run.Ok + Run.Failed == 0 ? 0 : ((double)Attempts / (Run.Ok + Run.Failed)) - 1;
+}
+
+/// <summary>
+/// Hedging against a slow tail ("The Tail at Scale"): five replicas, one of which adds +50 ms to 10% of its answers;
+/// no hedging, the standard hedging handler with its defaults, and mesh-aware hedging (AddMeshHedging), in interleaved
+/// rounds; p50, p99, p99.9 and the extra requests sent (attempts counted by the mesh's own request metric).
+/// </summary>
+internal static class TailScenario
+{
+    private const int Concurrency = 8;
+
+    public static async Task<List<TailResult>> RunAsync(BenchSettings settings)
+    {
+        var replicas = new List<ReplicaProcess>();
+        for (var i = 0; i < 5; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"t{i}"));
+        }
+
+        var endpoints = replicas.Select(r => r.Address).ToList();
+        using var control = new HttpClient();
+        var configs = new (string Name, Action<IHttpClientBuilder>? Outer)[]
+        {
+            ("no hedging", null),
+            ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
+            ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+        };
+        var results = new List<TailResult>();
+        try
+        {
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var (scenario, slow) in new[] { ("all healthy", false), ("one replica +50 ms on 10%", true) })
+                {
+                    await replicas[4].ControlAsync(control, "reset", "");
+                    if (slow)
+                    {
+                        await replicas[4].ControlAsync(control, "latency", "50");
+                        await replicas[4].ControlAsync(control, "latency-rate", "0.1");
+                    }
+
+                    foreach (var (name, outer) in slow ? configs : configs[..1])
+                    {
+                        await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer);
+                        using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
+                        await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
+                        attempts.Reset();
+                        var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
+                        var result = new TailResult(name, scenario, run, attempts.Count);
+                        results.Add(result);
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"  tail round {round + 1}/{settings.Rounds} {scenario,-26} {name,-36} p50 {run.P50Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  failed {run.Failed}"));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Attempts that reached an endpoint, from the mesh's <c>mesh.client.requests</c> metric of one client.</summary>
+    private sealed class AttemptCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _count;
+
+        public AttemptCounter(IMeterFactory factory)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == "mesh.client.requests")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
+            _listener.Start();
+        }
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    public static string Markdown(List<TailResult> results)
+    {
+        static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
+        var healthy = LoadRunner.Median(results.Where(r => r.Scenario == "all healthy").Select(r => r.Run.P99Us));
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"### Tail: 5 replicas, one adds +50 ms to 10% of its answers; concurrency {Concurrency}, PeakEwma");
+        md.AppendLine();
+        md.AppendLine("| configuration | scenario | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)))
+        {
+            var p99 = LoadRunner.Median(group.Select(r => r.Run.P99Us));
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} | {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
+        }
+
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>Writes the report, an SVG and the README section of this scenario.</summary>
+    public static List<string> Write(List<TailResult> results, string machine, string command, BenchSettings settings, string resultsDirectory, string readme)
+    {
+        Directory.CreateDirectory(resultsDirectory);
+        var stamp = DateTime.UtcNow.ToString("yyyy-MM-dd-HHmm", CultureInfo.InvariantCulture);
+        var markdown = $"Machine: {machine}. Command: `{command}`. {settings.Rounds} interleaved rounds of {settings.Duration.TotalSeconds:F1} s per configuration after a {settings.Warmup.TotalSeconds:F1} s warm-up (which measures the latencies the mesh-aware delay uses); medians of the rounds; replicas are separate processes on loopback.\n\n" + Markdown(results);
+        var svg = Path.Combine(resultsDirectory, $"{stamp}-tail.svg");
+        var rows = results.GroupBy(r => $"{r.Config} — {r.Scenario}").ToList();
+        ScottPlotChart.Bars("Tail latency with and without hedging (medians, µs)", [.. rows.Select(g => g.Key)],
+        [
+            ("p50", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P50Us)))]),
+            ("p99", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P99Us)))]),
+            ("p99.9", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P999Us)))]),
+        ], svg);
+        var file = Path.Combine(resultsDirectory, $"{stamp}-tail.md");
+        File.WriteAllText(file, $"# Load bench {stamp}: tail\n\n{markdown}\n![tail]({Path.GetFileName(svg)})\n");
+        const string begin = "<!-- load-bench:tail:begin -->";
+        const string end = "<!-- load-bench:tail:end -->";
+        var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n![tail](results/{Path.GetFileName(svg)})\n{end}";
+        var text = File.Exists(readme) ? File.ReadAllText(readme) : "# Benchmarks\n\n";
+        var at = text.IndexOf(begin, StringComparison.Ordinal);
+        var to = text.IndexOf(end, StringComparison.Ordinal);
+        text = at >= 0 && to > at ? text[..at] + section + text[(to + end.Length)..] : text.TrimEnd() + "\n\n## Load bench: tail (hedging)\n\n" + section + "\n";
+        File.WriteAllText(readme, text);
+        return [svg, file, readme];
+    }
+}
+
+/// <summary>Grouped bar charts (ScottPlot) shared by scenarios that write their own reports.</summary>
+internal static class ScottPlotChart
+{
+    public static void Bars(string title, string[] labels, (string Name, double[] Values)[] series, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var bars = new List<ScottPlot.Bar>();
+        var width = 0.8 / series.Length;
+        for (var s = 0; s < series.Length; s++)
+        {
+            for (var i = 0; i < labels.Length; i++)
+            {
+                bars.Add(new ScottPlot.Bar { Position = i + (s * width) - 0.4 + (width / 2), Value = series[s].Values[i], Size = width * 0.9, FillColor = palette.GetColor(s) });
+            }
+        }
+
+        plot.Add.Bars(bars);
+        for (var s = 0; s < series.Length; s++)
+        {
+            plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = series[s].Name, FillColor = palette.GetColor(s) });
+        }
+
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, labels.Length).Select(i => (double)i)], labels);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleLeft;
+        plot.Axes.Bottom.MinimumSize = 200;
+        plot.Axes.Margins(bottom: 0);
+        plot.YLabel("µs");
+        plot.Title(title);
+        plot.SaveSvg(path, 1200, 700);
+    }
+}

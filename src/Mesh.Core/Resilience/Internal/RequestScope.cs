@@ -1,0 +1,65 @@
+using Mesh.Endpoints.Internal;
+using Mesh.LoadBalancing.Internal;
+using Mesh.Services.Internal;
+
+namespace Mesh.Resilience.Internal;
+
+/// <summary>
+/// Everything the attempts of one logical request share, whoever sends them: the standard resilience handler's retries
+/// (the same <see cref="HttpRequestMessage"/> resent), the standard hedging handler's hedged copies (new messages cloned
+/// from a snapshot of the original, whose <see cref="HttpRequestMessage.Options"/> — and so this scope — they share by
+/// reference) and gRPC's own retries. Created by the outermost handler of a mesh client (before any resilience handler
+/// takes its snapshot) and stored in the request's options; created by the mesh handler itself when a request arrives
+/// without one. Thread-safe: hedged attempts run at the same time.
+/// </summary>
+internal sealed class RequestScope
+{
+    /// <summary>Where the scope lives in a request's options.</summary>
+    public static readonly HttpRequestOptionsKey<RequestScope> Key = new("Mesh.RequestScope");
+
+    private int _attempts;
+    private int _inFlight;
+    private EndpointState? _cancelledBy;
+    private ServiceRuntime? _service;
+
+    /// <summary>The service the request went to (set by its first attempt).</summary>
+    public ServiceRuntime? Service { get => Volatile.Read(ref _service); set => Volatile.Write(ref _service, value); }
+
+    /// <summary>The endpoints the request's attempts used or are using: later attempts (retries, hedges) avoid them.</summary>
+    public TriedEndpoints Used { get; } = new();
+
+    /// <summary>Attempts started so far.</summary>
+    public int Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>Starts an attempt: returns its index (0 for the first) and whether another attempt of the request is in
+    /// flight (then this one is a hedge).</summary>
+    public int Begin(out bool concurrent)
+    {
+        concurrent = Interlocked.Increment(ref _inFlight) > 1;
+        return Interlocked.Increment(ref _attempts) - 1;
+    }
+
+    /// <summary>Ends an attempt.</summary>
+    public void End() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>Remembers that an attempt to <paramref name="endpoint"/> ended by cancellation: if the request goes on
+    /// with another attempt, the cancellation was an outer per-attempt timeout, not the caller giving up.</summary>
+    public void Cancelled(EndpointState endpoint) => Volatile.Write(ref _cancelledBy, endpoint);
+
+    /// <summary>Takes the endpoint of an earlier attempt that ended by cancellation, if any.</summary>
+    public EndpointState? TakeCancelled() => Interlocked.Exchange(ref _cancelledBy, null);
+
+    /// <summary>The scope of <paramref name="request"/>, created when it has none.</summary>
+    public static RequestScope Of(HttpRequestMessage request)
+    {
+        var options = request.Options;
+        if (options.TryGetValue(Key, out var scope))
+        {
+            return scope;
+        }
+
+        scope = new RequestScope();
+        options.Set(Key, scope);
+        return scope;
+    }
+}
