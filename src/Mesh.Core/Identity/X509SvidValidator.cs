@@ -218,7 +218,21 @@ public sealed class X509SvidValidator
 
         try
         {
-            if (chain.Build(leaf))
+            bool built;
+            try
+            {
+                built = chain.Build(leaf);
+            }
+            catch (System.Security.Cryptography.CryptographicException e)
+            {
+                // The platform's chain builder throws on some malformed certificates the loader accepted.
+                return Fail(X509SvidFailureReason.UntrustedIssuer,
+                    $"The certificate of {id} could not be checked against the trust bundle of trust domain '{id.TrustDomain}': the chain builder failed on it ({e.Message}). " +
+                    "The certificate (or one sent with it) is malformed: reissue it.",
+                    id, presented);
+            }
+
+            if (built)
             {
                 Remember(key, bundles, chain);
                 return null;

@@ -222,9 +222,9 @@ public sealed class X509SvidValidatorFuzzTests : IDisposable
             {
                 withKey = leaf.CopyWithPrivateKey(_leafKeys[spec.Serial.Length % _leafKeys.Length]);
             }
-            catch (CryptographicException)
+            catch (Exception e) when (e is CryptographicException or ArgumentException)
             {
-                return; // the BCL itself refuses to pair a key with this certificate (a malformed key usage): no SVID can be made
+                return; // the BCL itself refuses to pair the key with this certificate (key usage malformed or not for ECDSA)
             }
 
             using var disposeWithKey = withKey;
@@ -283,6 +283,28 @@ public sealed class X509SvidValidatorFuzzTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => new X509Svid(withKey));
 
         Assert.Contains(nameof(X509SvidFailureReason.LeafIsCa), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_certificate_the_platform_chain_builder_chokes_on_is_refused_as_untrusted_instead_of_throwing()
+    {
+        // Found by CsCheck (10x run): a leaf for spiffe://mesh.test/bbazaa/-a-9 with three bytes flipped, in the serial,
+        // the notAfter time ("260602j20000Z") and the public key. X509CertificateLoader takes it, but X509Chain.Build
+        // throws CryptographicException ("x509 certificate routines::internal error") out of Validate.
+        using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromHexString(
+            "3082018A30820130A003020102020C58FF40F74F7D1AD71615A7AA300A06082A8648CE3D0403023014311230100603550403" +
+            "130946757A7A20526F6F74301E170D3236303533313132303030305A170D3236303630326A32303030305A302D312B302906" +
+            "035504030C226C486A6AE9BE817144486835614B7835396D4E71366170454DED93B44F72425A50503059301306072A8648CE" +
+            "3D020106082A8648CE3D030107034200044B82EE36F12C2C2597B44DEC78ECBA063236C64386353F76E54AD17B081DC93B15" +
+            "A75C0D77F274C1BAF2F1CC0E605B4243B93CE4C6BF2ED6A471DEC75983B4FCA34F304D303B0603551D11043430328710A18C" +
+            "DEB7FD413FE1C10105A4CD3A27ED861E7370696666653A2F2F6D6573682E746573742F6262617A61612F2D612D39300E0603" +
+            "551D0F0101FF040403020780300A06082A8648CE3D04030203480030450221008E78C956CA1B47E42D347C0A88005C92475E" +
+            "5762FAEDCF83EAD742FA4B259E0602205DD0DF0FEE30B0FAE1372DB96A3B0E125AB676EBAFB4277698BA1CC2E8C6E547"));
+
+        var result = new X509SvidValidator(new FakeTimeProvider(Now)).Validate(leaf, null, _bundles);
+
+        Assert.Equal(X509SvidFailureReason.UntrustedIssuer, result.Reason);
+        Assert.Contains("spiffe://mesh.test/bbazaa/-a-9", result.Message, StringComparison.Ordinal);
     }
 
     /// <summary>A valid X.509-SVID for spiffe://mesh.test/a signed by the trusted root; regressions change one part.</summary>
