@@ -53,25 +53,63 @@ internal static class FuzzCheck
         var pcg = new PCG((uint)(seed >> 32) | 1, seed);
         var budget = cases * Scale;
         var deadline = Seconds > 0 ? Stopwatch.GetTimestamp() + (Seconds * Stopwatch.Frequency) : long.MaxValue;
-        long ran = 0;
-        while (Seconds > 0 ? Stopwatch.GetTimestamp() < deadline : ran < budget)
-        {
-            var state = pcg.State;
-            var input = gen.Generate(pcg, null, out _);
-            ran++;
-            var failure = RunCase(property, input);
-            if (failure is null)
-            {
-                continue;
-            }
 
-            var replay = pcg.ToString(state);
-            Shrink(gen, property, replay, print);
-            throw new FuzzFailureException(
-                $"{name}: case {ran} failed (seed {replay}; not reproduced by the shrinker). Input: {Show(input, print)}", failure);
+        // One worker runs the cases one after the other; this thread watches the clock of the current case, so that a
+        // hang fails the test (with its input) instead of stalling the run.
+        long ran = 0;
+        long caseStarted = 0;
+        var currentState = 0UL;
+        T current = default!;
+        Exception? failure = null;
+        var worker = Task.Factory.StartNew(
+            () =>
+            {
+                while (Seconds > 0 ? Stopwatch.GetTimestamp() < deadline : ran < budget)
+                {
+                    var state = pcg.State;
+                    var input = gen.Generate(pcg, null, out _);
+                    current = input;
+                    Volatile.Write(ref currentState, state);
+                    Volatile.Write(ref caseStarted, Stopwatch.GetTimestamp());
+                    Interlocked.Increment(ref ran);
+                    try
+                    {
+                        property(input);
+                    }
+                    catch (Exception e)
+                    {
+                        failure = e;
+                        return;
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        while (!worker.Wait(TimeSpan.FromMilliseconds(100)))
+        {
+            if (Stopwatch.GetElapsedTime(Volatile.Read(ref caseStarted)) > CaseTimeout)
+            {
+                failure = new TimeoutException($"The case did not finish within {CaseTimeout.TotalSeconds:0} s (a hang).");
+                break;
+            }
         }
 
-        return ran;
+        if (failure is null)
+        {
+            return ran;
+        }
+
+        var replay = pcg.ToString(Volatile.Read(ref currentState));
+        var shown = Show(current, print);
+        if (failure is not TimeoutException)
+        {
+            Shrink(gen, property, replay, print); // throws CsCheck's report with the smallest failing input it finds
+        }
+
+        throw new FuzzFailureException(
+            $"{name}: case {ran} failed (CsCheck_Seed={replay}{(failure is TimeoutException ? "" : "; not reproduced by the shrinker")}). Input: {shown}", failure);
     }
 
     /// <summary>Runs one case on a worker so that a hang fails the test instead of stalling the run.</summary>
