@@ -57,7 +57,7 @@ internal static class FuzzCheck
         // One worker runs the cases one after the other; this thread watches the clock of the current case, so that a
         // hang fails the test (with its input) instead of stalling the run.
         long ran = 0;
-        long caseStarted = 0;
+        var caseStarted = Stopwatch.GetTimestamp();
         var currentState = 0UL;
         T current = default!;
         Exception? failure = null;
