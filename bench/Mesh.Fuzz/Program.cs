@@ -208,7 +208,7 @@ internal static class Targets
             var ttl = (data[i + 4] & 0x80) != 0 ? -data[i + 4] : data[i + 4];
             records.Add(new SrvRecord(
                 new ResourceRecordInfo("_http._tcp.fuzz.", ResourceRecordType.SRV, QueryClass.IN, ttl, 0),
-                (ushort)(data[i] % 4), (ushort)(data[i + 1] * 257), (ushort)(data[i + 2] == 0 ? 0 : 8000 + data[i + 2]), DnsString.Parse(target + ".")));
+                (ushort)(data[i] % 4), (ushort)(data[i + 1] * 257), (ushort)(data[i + 2] == 0 ? 0 : 8000 + data[i + 2]), DnsString.Parse(target.EndsWith('.') ? target : target + ".")));
             if (target is "a" or "b" or "c" && !hosts.ContainsKey(target))
             {
                 var n = data[i + 5];
