@@ -59,7 +59,7 @@ public sealed class DockerIgnoreFuzzTests
             {
                 _ = ignore.IsExcluded(path);
             }
-        }, cases: 600, print: i => $"lines=[{string.Join(", ", i.Item1.Select(Quote))}] paths=[{string.Join(", ", i.Item2.Select(Quote))}]");
+        }, cases: 400, print: i => $"lines=[{string.Join(", ", i.Item1.Select(Quote))}] paths=[{string.Join(", ", i.Item2.Select(Quote))}]");
     }
 
     // ---------------------------------------------------------------- bounded time
@@ -125,7 +125,7 @@ public sealed class DockerIgnoreFuzzTests
             {
                 Assert.True(Excluded(lines, path) == ignore.IsExcluded(path), $"{path}: expected {(Excluded(lines, path) ? "excluded" : "included")}");
             }
-        }, cases: 400, print: i => $"lines=[{string.Join(", ", i.Item1)}] paths=[{string.Join(", ", i.Item2)}]");
+        }, cases: 250, print: i => $"lines=[{string.Join(", ", i.Item1)}] paths=[{string.Join(", ", i.Item2)}]");
     }
 
     /// <summary>The rules: the last pattern that matches the path or one of its parent directories decides.</summary>

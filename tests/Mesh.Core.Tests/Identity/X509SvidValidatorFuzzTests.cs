@@ -203,7 +203,7 @@ public sealed class X509SvidValidatorFuzzTests : IDisposable
 
             // The same certificate again (the chain cache may answer now) gives the same outcome.
             Assert.Equal(result.Reason, validator.Validate(leaf, intermediates, _bundles, authorized).Reason);
-        }, cases: 300, print: spec => spec.ToString());
+        }, cases: 200, print: spec => spec.ToString());
     }
 
     [Fact]
@@ -239,7 +239,7 @@ public sealed class X509SvidValidatorFuzzTests : IDisposable
                 var e = Assert.IsType<ArgumentException>(error);
                 Assert.Contains(structural.ToString(), e.Message, StringComparison.Ordinal);
             }
-        }, cases: 120, print: spec => spec.ToString());
+        }, cases: 80, print: spec => spec.ToString());
     }
 
     // ---------------------------------------------------------------- regressions found by the properties above

@@ -82,7 +82,7 @@ public sealed class EtcdEndpointRecordFuzzTests
             Assert.True(endpoint!.Address.Scheme is "http" or "https");
             Assert.True(endpoint.Weight > 0);
             Assert.All(endpoint.Metadata, pair => Assert.NotNull(pair.Value));
-        }, cases: 3_000, print: Show);
+        }, cases: 2_000, print: Show);
     }
 
     /// <summary>Entries with one well-formed value per key, whose outcome the documented format decides.</summary>
@@ -155,7 +155,7 @@ public sealed class EtcdEndpointRecordFuzzTests
                 Assert.True(EtcdEndpointRecord.TryParse(json, interner, out var endpoint, out var reason), reason);
                 Assert.Equal(set.OrderBy(p => p.Key, StringComparer.Ordinal), endpoint!.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal));
             }
-        }, cases: 800, print: sets => string.Join(" | ", sets.Select(s => string.Join(", ", s.Select(p => $"{Escape(p.Key)}={Escape(p.Value)}")))));
+        }, cases: 400, print: sets => string.Join(" | ", sets.Select(s => string.Join(", ", s.Select(p => $"{Escape(p.Key)}={Escape(p.Value)}")))));
     }
 
     // ---------------------------------------------------------------- regressions found by the properties above
