@@ -195,5 +195,16 @@ internal static class FuzzCheck
     }
 }
 
+/// <summary>
+/// The collection of the fuzz test classes: they keep both cores busy for seconds, so they run on their own, not next to
+/// the timing-sensitive integration tests of the same assembly (file watchers, health probes, attempt timeouts).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FuzzCollection
+{
+    /// <summary>The collection's name, for <c>[Collection(FuzzCollection.Name)]</c>.</summary>
+    public const string Name = "Fuzzing (not in parallel)";
+}
+
 /// <summary>A property failed on an input the shrinker could not reproduce (a flaky or order-dependent failure).</summary>
 internal sealed class FuzzFailureException(string message, Exception inner) : Exception(message, inner);

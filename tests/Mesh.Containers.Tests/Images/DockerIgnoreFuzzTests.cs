@@ -14,6 +14,7 @@ namespace Mesh.Containers.Tests.Images;
 /// excludes its contents, <c>!</c> re-includes, the last matching pattern wins), checked against a segment-by-segment
 /// matcher written here from those rules.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class DockerIgnoreFuzzTests
 {
     // ---------------------------------------------------------------- any text

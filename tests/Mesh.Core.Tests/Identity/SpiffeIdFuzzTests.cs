@@ -11,6 +11,7 @@ namespace Mesh.Tests.Identity;
 /// slashes, dot segments, percent signs, ports, queries, wildcards, non-ASCII, lengths around the limits).
 /// The oracle is the standard's grammar written as a regular expression, independent of the parser's scanning code.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed partial class SpiffeIdFuzzTests
 {
     /// <summary>Pieces of near-valid IDs: what the rules treat specially, and plain valid runs.</summary>

@@ -19,6 +19,7 @@ namespace Mesh.Tests.Identity;
 /// Properties: the validator never throws, every refusal has a reason and a message naming what was presented, and the
 /// reason is the one the X.509-SVID rules give for the certificate that was built.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class X509SvidValidatorFuzzTests : IDisposable
 {
     private const string TrustDomain = "mesh.test";

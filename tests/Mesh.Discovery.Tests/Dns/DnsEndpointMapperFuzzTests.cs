@@ -16,6 +16,7 @@ namespace Mesh.Discovery.Tests.Dns;
 /// <see cref="DnsDiscoveryException"/> only; every record of the groups it looked at is used or skipped with a reason
 /// that names it; endpoints are unique, sorted and come from one priority group; the refresh time is never negative.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class DnsEndpointMapperFuzzTests
 {
     private const string Name = "_http._tcp.catalog.mesh.test";

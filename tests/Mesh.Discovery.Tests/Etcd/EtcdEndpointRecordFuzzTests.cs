@@ -12,6 +12,7 @@ namespace Mesh.Discovery.Tests.Etcd;
 /// entry's reason names the offending key; an accepted one carries what the entry says; the metadata interner never
 /// hands an endpoint another entry's labels.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class EtcdEndpointRecordFuzzTests
 {
     private static readonly string[] Keys = ["Address", "address", "ADDRESS", "Weight", "weight", "Zone", "Metadata", "metadata", "Extra", ""];
