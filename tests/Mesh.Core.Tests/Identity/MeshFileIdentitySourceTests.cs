@@ -136,6 +136,41 @@ public sealed class MeshFileIdentitySourceTests : IDisposable
     }
 
     [Fact]
+    public async Task Rotation_to_the_same_spiffe_id_is_logged_as_information()
+    {
+        var logger = new FakeLogger<MeshFileIdentitySource>();
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options, logger);
+
+        _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        Assert.True(await source.ReloadAsync(TestContext.Current.CancellationToken));
+
+        var rotated = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Name == "IdentityRotated");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, rotated.Level);
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Id.Name == "IdentityIdChanged");
+    }
+
+    [Fact]
+    public async Task Rotation_that_changes_the_spiffe_id_is_a_warning_naming_both_ids()
+    {
+        // Rotated files should renew the same identity; another ID means peers authorizing the old one refuse this workload.
+        var logger = new FakeLogger<MeshFileIdentitySource>();
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options, logger);
+        var next = _ca.IssueSvid("spiffe://mesh.test/payments");
+
+        _ca.WriteIdentityFiles(next, _directory);
+        Assert.True(await source.ReloadAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal(next.Id, source.Current.Id);
+        var changed = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal("IdentityIdChanged", changed.Id.Name);
+        Assert.Contains("spiffe://mesh.test/payments", changed.Message, StringComparison.Ordinal);
+        Assert.Contains(Catalog, changed.Message, StringComparison.Ordinal);
+        Assert.Equal(Catalog, changed.GetStructuredStateValue("PreviousSpiffeId"));
+    }
+
+    [Fact]
     public async Task Unchanged_files_are_not_reloaded()
     {
         var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
