@@ -100,6 +100,34 @@ public sealed class PerRouteAuthorizationTests : IDisposable
     }
 
     [Fact]
+    public async Task Forbidden_answers_neither_eject_the_endpoint_nor_are_retried()
+    {
+        // A 403 is the server's answer, not a sick endpoint: with outlier detection at its most sensitive, the endpoint stays.
+        var requests = 0;
+        await using var server = await MeshServer.StartAsync(_ca.CreateIdentitySource(Catalog), ["spiffe://mesh.test/*"], AddMeshAuthorization, app =>
+        {
+            app.Use((context, next) =>
+            {
+                Interlocked.Increment(ref requests);
+                return next(context);
+            });
+            app.UseAuthentication(); // after the counter (WebApplication would otherwise put them first)
+            app.UseAuthorization();
+            MapShop(app);
+        });
+        await using var reports = new MeshCaller(_ca.CreateIdentitySource(Reports), server.Address, configure: o => o.OutlierDetection.ConsecutiveFailures = 1);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(403, (await reports.SendAsync(HttpMethod.Post, "/admin/reindex")).Status);
+        }
+
+        Assert.Equal(3, requests);
+        Assert.Equal(MeshEndpointHealth.Healthy, Assert.Single(reports.Services.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints).Health);
+        Assert.Equal(200, (await reports.GetAsync("/healthz")).Status);
+    }
+
+    [Fact]
     public async Task A_named_policy_admits_its_callers_and_forbids_the_others_on_the_same_listener()
     {
         await using var server = await StartShopAsync();
@@ -292,6 +320,8 @@ public sealed class PerRouteAuthorizationTests : IDisposable
         Assert.Equal("certificate_expired", Assert.Single(denials.GetMeasurementSnapshot()).Tags[MeshTelemetry.Attributes.ErrorType]);
         // Not a new connection: the handshake would have refused it (Expired) and no request would have been answered.
         Assert.DoesNotContain(server.Logs.GetSnapshot(), r => r.Id.Name == "PeerRefused");
+        // What the scheme does not do: a route without a policy is not checked again on that connection.
+        Assert.Equal((200, $"open to {Storefront}"), await storefront.GetAsync("/open"));
     }
 
     [Fact]

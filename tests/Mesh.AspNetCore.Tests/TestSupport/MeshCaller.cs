@@ -10,7 +10,7 @@ internal sealed class MeshCaller : IAsyncDisposable
 {
     private readonly ServiceProvider _services;
 
-    public MeshCaller(IMeshIdentitySource identity, Uri server, string serverIdentity = "spiffe://mesh.test/catalog")
+    public MeshCaller(IMeshIdentitySource identity, Uri server, string serverIdentity = "spiffe://mesh.test/catalog", Action<MeshServiceOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddMeshIdentity(identity);
@@ -18,6 +18,7 @@ internal sealed class MeshCaller : IAsyncDisposable
         {
             var catalog = new MeshServiceOptions { ServerIdentity = serverIdentity };
             catalog.Endpoints.Add(new MeshEndpointOptions { Address = server.ToString() });
+            configure?.Invoke(catalog);
             o.Services["catalog"] = catalog;
         });
         services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
@@ -26,6 +27,8 @@ internal sealed class MeshCaller : IAsyncDisposable
     }
 
     public HttpClient Client { get; }
+
+    public IServiceProvider Services => _services;
 
     public async Task<(int Status, string Body)> SendAsync(HttpMethod method, string path)
     {
