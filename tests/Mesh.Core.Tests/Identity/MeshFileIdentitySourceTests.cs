@@ -171,6 +171,21 @@ public sealed class MeshFileIdentitySourceTests : IDisposable
     }
 
     [Fact]
+    public void Any_code_in_the_process_can_use_the_workloads_private_key()
+    {
+        // docs/security.md: the mesh cannot protect the workload's identity from code running in its own process.
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options);
+
+        using var key = source.Current.Svid.Certificate.GetECDsaPrivateKey();
+        var data = "signed by whoever holds the source"u8.ToArray();
+        var signature = key!.SignData(data, System.Security.Cryptography.HashAlgorithmName.SHA256);
+
+        using var publicKey = source.Current.Svid.Certificate.GetECDsaPublicKey();
+        Assert.True(publicKey!.VerifyData(data, signature, System.Security.Cryptography.HashAlgorithmName.SHA256));
+    }
+
+    [Fact]
     public async Task Unchanged_files_are_not_reloaded()
     {
         var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
