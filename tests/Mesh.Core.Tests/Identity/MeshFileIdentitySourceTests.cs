@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Mesh.Identity;
 using Mesh.Testing.Identity;
 using Microsoft.Extensions.Configuration;

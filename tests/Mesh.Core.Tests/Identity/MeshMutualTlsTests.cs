@@ -111,6 +111,20 @@ public sealed class MeshMutualTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_a_server_identity_any_workload_of_the_trust_domain_is_accepted_as_the_server()
+    {
+        // docs/security.md: ServerIdentity is what stops a registry writer from pointing a service at another workload.
+        await using var payments = await Replica("payments", "spiffe://mesh.test/payments");
+        await using var provider = Client([payments], serverIdentity: null);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var report = await TrafficDriver.RunAsync(client, TestTraffic.Requests(3), Token);
+
+        report.AssertNoFailures();
+        Assert.Equal(3, report.CountOf("payments"));
+    }
+
+    [Fact]
     public async Task A_refused_server_is_logged_with_its_complete_endpoint_address()
     {
         // Issue #23, item 3: event 5020 named the endpoint without its port, so replicas on one host were indistinguishable.
