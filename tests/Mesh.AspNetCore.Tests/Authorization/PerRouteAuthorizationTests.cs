@@ -332,7 +332,7 @@ public sealed class PerRouteAuthorizationTests : IDisposable
             {
                 builder.Services.AddAuthentication(MeshAuthenticationDefaults.AuthenticationScheme).AddMesh();
                 builder.Services.AddAuthorizationBuilder()
-                    .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireSpiffeId(Storefront).Build());
+                    .AddFallbackPolicy("mesh-default", policy => policy.RequireSpiffeId(Storefront));
             },
             app =>
             {
