@@ -1,0 +1,99 @@
+using Mesh.Endpoints;
+
+namespace Mesh.Tests.LoadBalancing;
+
+/// <summary>The per-endpoint RTT estimate the PeakEwma balancer compares (<see cref="EndpointState.ObserveRtt"/>).</summary>
+public sealed class RttEstimateTests
+{
+    private const double Tau = 10_000_000; // 10 s in 1 µs ticks
+
+    private static EndpointState Endpoint() => new(new MeshEndpoint("http://10.0.0.1:80"));
+
+    private static EndpointState Settled(double rtt)
+    {
+        var endpoint = Endpoint();
+        for (var i = 0; i < 50; i++)
+        {
+            endpoint.ObserveRtt(rtt, 1, Tau);
+        }
+
+        return endpoint;
+    }
+
+    [Fact]
+    public void The_first_samples_are_averaged_geometrically()
+    {
+        var endpoint = Endpoint();
+
+        endpoint.ObserveRtt(10_000, 1, Tau); // a first request that paid for the connection
+        endpoint.ObserveRtt(100, 1, Tau);
+
+        Assert.Equal(1000, endpoint.RttEstimate(1, Tau), 6); // √(10,000 × 100)
+    }
+
+    [Fact]
+    public void A_slower_sample_moves_the_estimate_a_fifth_of_the_way_in_log_scale()
+    {
+        var endpoint = Settled(100);
+
+        endpoint.ObserveRtt(10_000, 1, Tau);
+
+        Assert.Equal(100 * Math.Pow(100, 0.2), endpoint.RttEstimate(1, Tau), 6); // ×2.5, not ×100 as a peak would
+    }
+
+    [Fact]
+    public void A_faster_sample_moves_the_estimate_half_way_in_log_scale()
+    {
+        var endpoint = Settled(10_000);
+
+        endpoint.ObserveRtt(100, 1, Tau);
+
+        Assert.Equal(1000, endpoint.RttEstimate(1, Tau), 6);
+    }
+
+    [Fact]
+    public void Samples_far_apart_in_time_weigh_more()
+    {
+        var endpoint = Settled(100);
+
+        endpoint.ObserveRtt(10_000, 1 + (long)Tau, Tau); // Δt = τ: weight 1 − e^-1 = 0.63
+
+        Assert.Equal(100 * Math.Pow(100, 1 - Math.Exp(-1)), endpoint.RttEstimate(1 + (long)Tau, Tau), 6);
+    }
+
+    [Fact]
+    public void A_failure_raises_the_estimate_at_once_and_is_trusted_at_once()
+    {
+        var endpoint = Endpoint();
+        endpoint.ObserveRtt(100, 1, Tau);
+
+        endpoint.OnRequestStart();
+        endpoint.OnRequestEnd(start: 1, now: 101, Tau, failed: true, failurePenaltyTicks: 30_000);
+
+        Assert.Equal(30_000, endpoint.RttEstimate(101, Tau));
+        Assert.True(endpoint.IsRttTrusted);
+    }
+
+    [Fact]
+    public void An_estimate_is_trusted_after_eight_samples()
+    {
+        var endpoint = Endpoint();
+        var trusted = new List<bool>();
+        for (var i = 0; i < 8; i++)
+        {
+            endpoint.ObserveRtt(100, 1, Tau);
+            trusted.Add(endpoint.IsRttTrusted);
+        }
+
+        Assert.Equal([false, false, false, false, false, false, false, true], trusted);
+        Assert.True(endpoint.IsMeasured);
+    }
+
+    [Fact]
+    public void The_estimate_decays_towards_zero_while_no_sample_arrives()
+    {
+        var endpoint = Settled(1000);
+
+        Assert.Equal(1000 / Math.E, endpoint.RttEstimate(1 + (long)Tau, Tau), 6);
+    }
+}
