@@ -236,14 +236,15 @@ public sealed class RetryBudgetOptions
 /// <summary>Peak-EWMA tuning (<c>Mesh:Services:{name}:PeakEwma</c>).</summary>
 public sealed class PeakEwmaOptions
 {
-    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>).</summary>
+    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>): how fast it decays towards zero while an
+    /// endpoint gets no traffic, and how much a sample weighs when samples are far apart in time.</summary>
     /// <value>Default: 10 seconds (Finagle, Linkerd).</value>
     public TimeSpan DecayTime { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The RTT assumed for an endpoint with no measurement yet while it already has a request in flight
-    /// (<c>DefaultRtt</c>). An unmeasured endpoint with nothing in flight is always tried when drawn, so that new
-    /// endpoints are measured at once.</summary>
-    /// <value>Default: 30 ms (Linkerd).</value>
+    /// <summary>The least RTT a failed attempt counts as (<c>DefaultRtt</c>): a failure raises the endpoint's estimate to
+    /// at least this at once, so that an endpoint failing fast does not look fast. An endpoint with no trusted
+    /// estimate yet is compared on load alone.</summary>
+    /// <value>Default: 30 ms (Linkerd's default RTT).</value>
     public TimeSpan DefaultRtt { get; set; } = TimeSpan.FromMilliseconds(30);
 }
 

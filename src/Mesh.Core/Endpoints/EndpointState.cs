@@ -177,9 +177,9 @@ internal sealed class EndpointState
         }
     }
 
-    /// <summary>The least weight a sample above the estimate gets in it (more while the endpoint has fewer samples, or
-    /// when samples are far apart in time).</summary>
-    public const double MinSampleWeight = 0.2;
+    /// <summary>The least weight a sample above the estimate gets in it (more while the endpoint has its first
+    /// samples, or when samples are far apart in time).</summary>
+    public const double MinSlowerSampleWeight = 0.2;
 
     /// <summary>The least weight a sample below the estimate gets in it: latency noise only ever adds delay (a stall, a
     /// GC pause, a new connection), so a faster answer is the stronger evidence.</summary>
@@ -191,14 +191,11 @@ internal sealed class EndpointState
     /// replica would look 1,000× slower and be starved of the very traffic that would correct its estimate.</summary>
     public const int TrustedAfterSamples = 8;
 
-    // Below this Δt/τ, e^(−Δt/τ) > 1 − MinSampleWeight: the per-sample weight applies and Math.Exp is not needed.
-    private static readonly double s_sampleWeightBound = -Math.Log(1 - MinSampleWeight);
-
     /// <summary>
     /// Adds one RTT sample to the estimate: an exponentially weighted moving average of the <em>logarithm</em> of the
     /// RTT (a moving geometric mean). The sample's weight is the largest of: 1/n for the endpoint's n-th sample (so
     /// the first samples, which include connection set-up, are averaged rather than kept; see also
-    /// <see cref="TrustedAfterSamples"/>); <see cref="MinSampleWeight"/> for a slower sample and
+    /// <see cref="TrustedAfterSamples"/>); <see cref="MinSlowerSampleWeight"/> for a slower sample and
     /// <see cref="MinFasterSampleWeight"/> for a faster one; and 1 − e^(−Δt/τ), Δt being the time since the previous
     /// sample and τ = <paramref name="decayTicks"/> (Linkerd's and Finagle's time-based EWMA, which takes over when
     /// samples are seconds apart).
@@ -217,11 +214,11 @@ internal sealed class EndpointState
         lock (_rttLock)
         {
             var samples = _rttSamples < int.MaxValue ? ++_rttSamples : _rttSamples;
-            var weight = Math.Max(1.0 / samples, log < _logRtt ? MinFasterSampleWeight : MinSampleWeight);
-            var elapsed = (now - _rttStamp) / decayTicks;
-            if (elapsed > s_sampleWeightBound)
+            var weight = log < _logRtt ? MinFasterSampleWeight : Math.Max(1.0 / samples, MinSlowerSampleWeight);
+            var x = (now - _rttStamp) / decayTicks;
+            if (x > 0.2)
             {
-                weight = Math.Max(weight, 1 - Math.Exp(-elapsed));
+                weight = Math.Max(weight, 1 - Math.Exp(-x)); // samples seconds apart (1 − e^-0.2 = 0.18 < 0.2 below that)
             }
 
             _logRtt = _measured ? _logRtt + (weight * (log - _logRtt)) : log;

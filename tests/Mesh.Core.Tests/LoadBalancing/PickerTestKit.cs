@@ -7,8 +7,11 @@ namespace Mesh.Tests.LoadBalancing;
 /// on a virtual clock (1 tick = 1 µs), so that picker tests are exact and repeatable.</summary>
 internal static class PickerTestKit
 {
+    /// <summary>τ = 10 s (the default) in the kit's 1 µs ticks.</summary>
+    public const double DecayTicks = 10_000_000;
+
     /// <summary>τ = 10 s and DefaultRtt = 30 ms, in the kit's 1 µs ticks.</summary>
-    public static PickerSettings Settings(RandomSource random) => new(DecayTicks: 10_000_000, DefaultRttTicks: 30_000, random);
+    public static PickerSettings Settings(RandomSource random) => new(DecayTicks, DefaultRttTicks: 30_000, random);
 
     public static EndpointState[] NewEndpoints(params int[] weights) =>
         [.. weights.Select((w, i) => new EndpointState(new MeshEndpoint($"http://10.0.{i / 256}.{i % 256}:80", w)))];
@@ -24,7 +27,7 @@ internal static class PickerTestKit
     {
         for (var i = 0; i < count; i++)
         {
-            endpoint.ObserveRtt(rttTicks, now, 10_000_000);
+            endpoint.ObserveRtt(rttTicks, now, DecayTicks);
         }
     }
 
@@ -64,7 +67,7 @@ internal static class PickerTestKit
 
             inFlight.TryDequeue(out var done, out var end);
             now = end;
-            done.Endpoint.OnRequestEnd(done.Start, end, 10_000_000, failed: false);
+            done.Endpoint.OnRequestEnd(done.Start, end, DecayTicks, failed: false);
         }
 
         return counts;

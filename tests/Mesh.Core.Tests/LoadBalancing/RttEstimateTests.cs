@@ -5,7 +5,7 @@ namespace Mesh.Tests.LoadBalancing;
 /// <summary>The per-endpoint RTT estimate the PeakEwma balancer compares (<see cref="EndpointState.ObserveRtt"/>).</summary>
 public sealed class RttEstimateTests
 {
-    private const double Tau = 10_000_000; // 10 s in 1 µs ticks
+    private const double Tau = 10_000_000; // 10 s (the default) in 1 µs ticks
 
     private static EndpointState Endpoint() => new(new MeshEndpoint("http://10.0.0.1:80"));
 
@@ -39,6 +39,21 @@ public sealed class RttEstimateTests
         endpoint.ObserveRtt(10_000, 1, Tau);
 
         Assert.Equal(100 * Math.Pow(100, 0.2), endpoint.RttEstimate(1, Tau), 6); // ×2.5, not ×100 as a peak would
+    }
+
+    [Fact]
+    public void A_real_slowdown_shows_within_a_few_samples()
+    {
+        var endpoint = Settled(100);
+        var estimates = new List<double>();
+
+        for (var i = 0; i < 5; i++)
+        {
+            endpoint.ObserveRtt(100_000, 1, Tau); // 1,000× slower
+            estimates.Add(endpoint.RttEstimate(1, Tau) / 100);
+        }
+
+        Assert.Equal([Math.Pow(1000, 0.2), Math.Pow(1000, 1 - Math.Pow(0.8, 2)), Math.Pow(1000, 1 - Math.Pow(0.8, 3)), Math.Pow(1000, 1 - Math.Pow(0.8, 4)), Math.Pow(1000, 1 - Math.Pow(0.8, 5))], estimates, (x, y) => Math.Abs(x - y) < 1e-6);
     }
 
     [Fact]
