@@ -49,6 +49,8 @@ internal sealed class EndpointState
     private double _rtt;
     private long _rttStamp;
     private int _rttSamples;
+    private double _penalty;
+    private long _penaltyStamp;
     private volatile bool _measured;
 
     // Health, written under the owning service's lock, read anywhere.
@@ -158,8 +160,8 @@ internal sealed class EndpointState
         Interlocked.Increment(ref _requests);
     }
 
-    /// <summary>Marks the end of a request and feeds its latency into the RTT estimate: a success through
-    /// <see cref="ObserveRtt"/>; a failed attempt through <see cref="ObservePeak"/>, as at least
+    /// <summary>Marks the end of a request and feeds its latency into the RTT estimate: a success (or a cancellation)
+    /// through <see cref="ObserveRtt"/>; a failed attempt through <see cref="ObservePeak"/>, as at least
     /// <paramref name="failurePenaltyTicks"/>, so that an endpoint failing fast (connection refused) does not look like
     /// the fastest one and attract traffic.</summary>
     public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
@@ -169,7 +171,7 @@ internal sealed class EndpointState
         if (failed)
         {
             Interlocked.Increment(ref _failures);
-            ObservePeak(Math.Max(rtt, failurePenaltyTicks), now);
+            ObservePeak(Math.Max(rtt, failurePenaltyTicks), now, decayTicks);
         }
         else
         {
@@ -221,48 +223,52 @@ internal sealed class EndpointState
                 weight = Math.Max(weight, 1 - Math.Exp(-x)); // samples seconds apart (1 − e^-0.2 = 0.18 < 0.2 below that)
             }
 
-            _logRtt = _measured ? _logRtt + (weight * (log - _logRtt)) : log;
+            _logRtt = _rtt > 0 ? _logRtt + (weight * (log - _logRtt)) : log; // no sample yet (perhaps failures): this one is the estimate
             _rtt = Math.Exp(_logRtt);
             _rttStamp = now;
             _measured = true;
         }
     }
 
-    /// <summary>A peak (Finagle, Linkerd): the estimate jumps to <paramref name="rttTicks"/> at once when that is
-    /// higher, and is trusted at once. Used for failed attempts, which count as at least <c>PeakEwma:DefaultRtt</c>.</summary>
-    public void ObservePeak(double rttTicks, long now)
+    /// <summary>A failure (Finagle's and Linkerd's peak): the endpoint's RTT counts as at least
+    /// <paramref name="rttTicks"/> from now on, decaying with τ like an estimate that gets no sample, whatever the
+    /// successes in between — so a replica failing one request in ten stays avoided, and one that failed once is
+    /// back within a few τ. The estimate is trusted at once. Used for failed attempts, which count as at least
+    /// <c>PeakEwma:DefaultRtt</c>.</summary>
+    public void ObservePeak(double rttTicks, long now, double decayTicks)
     {
         var value = Math.Max(rttTicks, 1.0);
         lock (_rttLock)
         {
-            if (!_measured || value > _rtt)
-            {
-                _rtt = value;
-                _logRtt = Math.Log(value);
-            }
-
+            _penalty = Math.Max(Decayed(_penalty, now - _penaltyStamp, decayTicks), value);
+            _penaltyStamp = now;
             _rttSamples = Math.Max(_rttSamples, TrustedAfterSamples);
-            _rttStamp = now;
             _measured = true;
         }
     }
 
-    /// <summary>The RTT estimate at <paramref name="now"/>, decayed towards zero since the last sample (Finagle's
-    /// decay on read: an endpoint that gets no traffic looks cheaper and cheaper until it is tried and measured again);
-    /// meaningful once <see cref="IsMeasured"/>.</summary>
+    /// <summary>The RTT estimate at <paramref name="now"/>: the larger of the averaged samples and the failure penalty,
+    /// each decayed towards zero since it was last set (Finagle's decay on read: an endpoint that gets no traffic looks
+    /// cheaper and cheaper until it is tried and measured again); meaningful once <see cref="IsMeasured"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double RttEstimate(long now, double decayTicks)
     {
-        var elapsed = now - Volatile.Read(ref _rttStamp);
-        var rtt = Volatile.Read(ref _rtt);
+        var rtt = Decayed(Volatile.Read(ref _rtt), now - Volatile.Read(ref _rttStamp), decayTicks);
+        var penalty = Volatile.Read(ref _penalty);
+        return penalty > rtt ? Math.Max(rtt, Decayed(penalty, now - Volatile.Read(ref _penaltyStamp), decayTicks)) : rtt;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Decayed(double value, long elapsed, double decayTicks)
+    {
         if (elapsed <= 0)
         {
-            return rtt;
+            return value;
         }
 
         // Under steady traffic the last sample is recent: e^-x ≈ 1 - x to within x²/2 (< 0.005%), without Math.Exp.
         var x = elapsed / decayTicks;
-        return x < 0.01 ? rtt * (1 - x) : rtt * Math.Exp(-x);
+        return x < 0.01 ? value * (1 - x) : value * Math.Exp(-x);
     }
 
     /// <summary>For probing endpoints: takes the single probe slot.</summary>

@@ -90,6 +90,42 @@ public sealed class RttEstimateTests
     }
 
     [Fact]
+    public void A_failure_outlasts_the_successes_that_follow_and_decays_with_tau()
+    {
+        var endpoint = Settled(100);
+        endpoint.ObservePeak(30_000, 1, Tau);
+
+        for (var i = 0; i < 20; i++)
+        {
+            endpoint.ObserveRtt(100, 1, Tau); // fast answers right after the failure
+        }
+
+        var atOnce = endpoint.RttEstimate(1, Tau);
+        var estimates = new List<double>();
+        for (var half = 1; half <= 16; half++)
+        {
+            var now = 1 + (long)(half * Tau / 2);
+            endpoint.ObserveRtt(100, now, Tau); // traffic goes on: an answer every τ/2
+            estimates.Add(endpoint.RttEstimate(now, Tau));
+        }
+
+        Assert.Equal(30_000, atOnce, 6);
+        Assert.Equal(30_000 / Math.E, estimates[1], 6);   // after τ: the penalty, decayed
+        Assert.Equal(100, estimates[15], 6);               // after 8 τ: 30,000 e^-8 = 10 < 100, the answers count again
+    }
+
+    [Fact]
+    public void An_endpoint_whose_first_attempts_failed_is_measured_from_its_first_success()
+    {
+        var endpoint = Endpoint();
+        endpoint.ObservePeak(30_000, 1, Tau);
+
+        endpoint.ObserveRtt(100, 1 + (long)(20 * Tau), Tau);
+
+        Assert.Equal(100, endpoint.RttEstimate(1 + (long)(20 * Tau), Tau), 6);
+    }
+
+    [Fact]
     public void An_estimate_is_trusted_after_eight_samples()
     {
         var endpoint = Endpoint();

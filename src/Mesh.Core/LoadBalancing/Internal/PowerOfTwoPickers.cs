@@ -20,6 +20,10 @@ namespace Mesh.LoadBalancing.Internal;
 /// </summary>
 internal abstract class PowerOfTwoPicker : EndpointPicker
 {
+    /// <summary>Requests in flight per unit of weight within this factor of each other (counting the request being
+    /// placed on the second candidate) are a tie, which the first candidate wins.</summary>
+    public const double LoadTolerance = 1.5;
+
     private readonly AliasTable? _alias;
 
     protected PowerOfTwoPicker(EndpointState[] endpoints, double[] weights, RandomSource random)
@@ -68,10 +72,6 @@ internal abstract class PowerOfTwoPicker : EndpointPicker
 
     /// <summary>True to keep the first candidate <paramref name="a"/>, false to take <paramref name="b"/>.</summary>
     protected abstract bool KeepFirst(int a, int b, long now);
-
-    /// <summary>Requests in flight per unit of weight within this factor of each other (counting the request being
-    /// placed on the second candidate) are a tie, which the first candidate wins.</summary>
-    public const double LoadTolerance = 1.5;
 
     /// <summary>The load rule: keep <paramref name="a"/> unless in_a / w_a &gt; <see cref="LoadTolerance"/> × (in_b + 1) / w_b,
     /// compared without division.</summary>
