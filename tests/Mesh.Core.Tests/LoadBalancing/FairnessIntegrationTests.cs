@@ -101,11 +101,12 @@ public sealed class FairnessIntegrationTests
 
         fleet.Replicas[4].Behavior.Latency = TimeSpan.FromMilliseconds(8);
 
-        var report = await fleet.SendAsync(1500, 4);
+        var report = await fleet.SendAsync(800, 1);
 
-        // Fair share: 20%. "Clearly less": under 80% of it; and it is still measured (not abandoned).
+        // Fair share: 20%. "Clearly less": under 85% of it (typically 55–75%, see bench/README.md); and it is still measured (not abandoned). One request at a
+        // time, so that latency alone decides (under concurrency its requests also stay in flight longer).
         var share = report.ShareOf("r4");
-        Assert.True(share < 0.8 * 0.2, $"the 2x slower replica got {share:P1}: {report}");
+        Assert.True(share < 0.85 * 0.2, $"the 2x slower replica got {share:P1}: {report}");
         Assert.True(share > 0.02, $"the 2x slower replica was abandoned ({share:P1}): {report}");
     }
 

@@ -129,17 +129,22 @@ public sealed class PickerTests
         Assert.Same(endpoints[expected], picked);
     }
 
-    [Fact]
-    public void The_faster_candidate_loses_when_it_is_clearly_more_loaded()
+    [Theory]
+    [InlineData(1000, 0, 100, 5, 1)]   // latency counts: 1,000 × 1 > 1.5 × 100 × (5 + 1): the faster second wins
+    [InlineData(1000, 0, 100, 6, 0)]   // 1,000 ≤ 1.5 × 100 × 7: the slower first, idle, keeps it
+    [InlineData(100, 13, 1000, 0, 0)]  // 100 × 14 ≤ 1.5 × 1,000 × 1: the faster first keeps it
+    [InlineData(100, 15, 1000, 0, 1)]  // 100 × 16 > 1,500: e.g. a replica that hangs, its estimate still fast while its requests pile up
+    public void When_latency_counts_expected_completion_times_decide_with_the_same_tolerance(double firstRtt, int firstInFlight, double secondRtt, int secondInFlight, int expected)
     {
         var endpoints = NewEndpoints(1, 1);
-        endpoints[0].Measure(1000);
-        endpoints[1].Measure(100);
-        endpoints[1].StartRequests(5); // e.g. a replica that hangs: its estimate is still fast, its requests pile up
+        endpoints[0].Measure(firstRtt);
+        endpoints[0].StartRequests(firstInFlight);
+        endpoints[1].Measure(secondRtt);
+        endpoints[1].StartRequests(secondInFlight);
 
         var picked = Create(LoadBalancerKind.PeakEwma, endpoints, new ScriptedRandom([0, 0], [0.99])).Pick();
 
-        Assert.Same(endpoints[0], picked);
+        Assert.Same(endpoints[expected], picked);
     }
 
     [Fact]

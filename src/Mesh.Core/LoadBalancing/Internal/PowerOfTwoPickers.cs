@@ -98,12 +98,15 @@ internal sealed class LeastRequestPicker(EndpointState[] endpoints, double[] wei
 /// <list type="bullet">
 /// <item>Estimates within <see cref="LatencyTolerance"/> (1.5×) of each other are noise: the load rule decides, as
 /// for least request. So equal replicas share traffic evenly and weights hold.</item>
-/// <item>When the slower estimate is ρ &gt; 1.5 times the faster, latency counts with probability
-/// <c>1 − max(<see cref="MinExploration"/>, (1.5 / ρ)²)</c>: then the faster candidate wins unless the load rule
-/// finds it clearly more loaded (so a replica that hangs, and keeps its old fast estimate while its requests pile up,
-/// is still avoided). Otherwise the load rule decides. A replica 2× slower than its peers loses 44% of the
-/// comparisons it would win on load, one 4× slower 86%, one 100× slower 99% — and is still tried now and then, so
-/// its recovery is seen.</item>
+/// <item>When the slower estimate is ρ &gt; 1.5 times the faster, and the slower candidate does not already carry
+/// clearly more requests (then the load rule judges it), latency counts with probability
+/// <c>1 − max(<see cref="MinExploration"/>, (1.5 / ρ)²)</c>: then the candidates' expected completion times per unit
+/// of weight, <c>rtt × (in_flight + 1) / weight</c>, are compared with the same tolerance — the first keeps the
+/// request unless its cost is more than 1.5 times the second's (so a replica that hangs, and keeps its old fast
+/// estimate while its requests pile up, is still avoided, and an idle replica that fails fast is not chosen for being
+/// idle). Otherwise the load rule decides. A replica 2× slower than its peers loses 44% of the comparisons it would
+/// win on load, one 4× slower 86%, one 100× slower 99% — and is still tried now and then, so its recovery is
+/// seen.</item>
 /// </list>
 /// </para>
 /// <para>
@@ -138,14 +141,20 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
             var rttB = second.RttEstimate(now, settings.DecayTicks);
             var slower = Math.Max(rttA, rttB);
             var bar = LatencyTolerance * Math.Min(rttA, rttB);
-            if (slower > bar)
+
+            // Latency is consulted unless the slower candidate already carries clearly more requests than the faster
+            // one (more than 1.5 × (n + 1)): then its extra latency may be the effect of its extra load (the heavier
+            // endpoint of weights 1:3), and the load rule judges it (Little's law: in-flight = throughput × latency).
+            var (slowerInFlight, fasterInFlight) = rttA >= rttB ? (first.InFlight, second.InFlight) : (second.InFlight, first.InFlight);
+            if (slower > bar && slowerInFlight <= LoadTolerance * (fasterInFlight + 1))
             {
                 // For u uniform in [0, 1): P(u ≥ ε and u × slower² ≥ bar²) = 1 − max(ε, (1.5 / ρ)²).
                 var u = Random.NextDouble();
                 if (u >= MinExploration && u * slower * slower >= bar * bar)
                 {
-                    // Latency counts: the faster candidate wins unless it is clearly more loaded.
-                    return rttA <= rttB ? KeepFirstByLoad(a, b) : !KeepFirstByLoad(b, a);
+                    // Finagle's and Linkerd's expected completion time, rtt × (in-flight + 1), per unit of weight, with
+                    // the same tolerance: the first keeps the request unless its cost is more than 1.5 times the second's.
+                    return rttA * (first.InFlight + 1) * Weights[b] <= LoadTolerance * rttB * (second.InFlight + 1) * Weights[a];
                 }
             }
         }
