@@ -102,17 +102,29 @@ public sealed class PickerTests
     }
 
     [Theory]
-    [InlineData(0.24, 0)] // ρ = 3: latency counts when u ≥ (1.5 / 3)² = 0.25; below, the load rule keeps the first
+    [InlineData(0.24, 0)] // ρ = (29 + 1) / (9 + 1) ms = 3: latency counts when u ≥ (1.5 / 3)² = 0.25; below, the load rule keeps the first
     [InlineData(0.26, 1)] // latency counts: the faster second candidate wins
     public void A_slower_candidate_loses_with_probability_one_minus_the_squared_tolerance_ratio(double u, int expected)
     {
         var endpoints = NewEndpoints(1, 1);
-        endpoints[0].Measure(300);
-        endpoints[1].Measure(100);
+        endpoints[0].Measure(29_000);
+        endpoints[1].Measure(9_000);
 
         var picked = Create(LoadBalancerKind.PeakEwma, endpoints, new ScriptedRandom([0, 0], [u])).Pick();
 
         Assert.Same(endpoints[expected], picked);
+    }
+
+    [Fact]
+    public void Differences_below_the_millisecond_jitter_floor_are_a_tie()
+    {
+        var endpoints = NewEndpoints(1, 1);
+        endpoints[0].Measure(400); // 400 µs against 100 µs: 4×, but (0.4 + 1) / (0.1 + 1) = 1.27 with the 1 ms floor
+        endpoints[1].Measure(100);
+
+        var picked = Create(LoadBalancerKind.PeakEwma, endpoints, new ScriptedRandom([0, 0])).Pick();
+
+        Assert.Same(endpoints[0], picked);
     }
 
     [Theory]
@@ -130,10 +142,11 @@ public sealed class PickerTests
     }
 
     [Theory]
-    [InlineData(1000, 0, 100, 5, 1)]   // latency counts: 1,000 × 1 > 1.5 × 100 × (5 + 1): the faster second wins
-    [InlineData(1000, 0, 100, 6, 0)]   // 1,000 ≤ 1.5 × 100 × 7: the slower first, idle, keeps it
-    [InlineData(100, 13, 1000, 0, 0)]  // 100 × 14 ≤ 1.5 × 1,000 × 1: the faster first keeps it
-    [InlineData(100, 15, 1000, 0, 1)]  // 100 × 16 > 1,500: e.g. a replica that hangs, its estimate still fast while its requests pile up
+    // RTTs of 19 ms and 1 ms, compared as 20 ms and 2 ms (the 1 ms jitter floor added).
+    [InlineData(19_000, 0, 1_000, 5, 1)]   // latency counts: 20 × 1 > 1.5 × 2 × (5 + 1): the faster second wins
+    [InlineData(19_000, 0, 1_000, 6, 0)]   // 20 ≤ 1.5 × 2 × 7: the slower first, idle, keeps it
+    [InlineData(1_000, 13, 19_000, 0, 0)]  // 2 × 14 ≤ 1.5 × 20 × 1: the faster first keeps it
+    [InlineData(1_000, 15, 19_000, 0, 1)]  // 2 × 16 > 30: e.g. a replica that hangs, its estimate still fast while its requests pile up
     public void When_latency_counts_expected_completion_times_decide_with_the_same_tolerance(double firstRtt, int firstInFlight, double secondRtt, int secondInFlight, int expected)
     {
         var endpoints = NewEndpoints(1, 1);

@@ -97,7 +97,9 @@ internal sealed class LeastRequestPicker(EndpointState[] endpoints, double[] wei
 /// gets no traffic: "always the fastest". Here:
 /// <list type="bullet">
 /// <item>Estimates within <see cref="LatencyTolerance"/> (1.5×) of each other are noise: the load rule decides, as
-/// for least request. So equal replicas share traffic evenly and weights hold.</item>
+/// for least request. So equal replicas share traffic evenly and weights hold. The estimates are compared with a
+/// jitter floor of 1 ms added (<see cref="JitterFloorOfDefaultRtt"/>), so sub-millisecond differences count as
+/// noise too.</item>
 /// <item>When the slower estimate is ρ &gt; 1.5 times the faster, and the slower candidate does not already carry
 /// clearly more requests (then the load rule judges it), latency counts with probability
 /// <c>1 − max(<see cref="MinExploration"/>, (1.5 / ρ)²)</c>: then the candidates' expected completion times per unit
@@ -131,14 +133,22 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
     /// one that really is slow, and the load rule still limits its requests in flight.</summary>
     public const double MinExploration = 0.01;
 
+    /// <summary>RTTs are compared with this added to both, in fractions of <c>PeakEwma:DefaultRtt</c> (1 ms of the default
+    /// 30 ms): differences below about a millisecond are within the jitter of a network hop and of a busy host's
+    /// scheduler (loopback answers of 50 µs stall for milliseconds when the host is loaded), and chasing them would
+    /// cost fairness; for those, load alone decides.</summary>
+    public const double JitterFloorOfDefaultRtt = 1.0 / 30;
+
+    private readonly double _jitter = settings.DefaultRttTicks * JitterFloorOfDefaultRtt;
+
     protected override bool KeepFirst(int a, int b, long now)
     {
         var first = Endpoints[a];
         var second = Endpoints[b];
         if (first.IsRttTrusted && second.IsRttTrusted)
         {
-            var rttA = first.RttEstimate(now, settings.DecayTicks);
-            var rttB = second.RttEstimate(now, settings.DecayTicks);
+            var rttA = first.RttEstimate(now, settings.DecayTicks) + _jitter;
+            var rttB = second.RttEstimate(now, settings.DecayTicks) + _jitter;
             var slower = Math.Max(rttA, rttB);
             var bar = LatencyTolerance * Math.Min(rttA, rttB);
 
