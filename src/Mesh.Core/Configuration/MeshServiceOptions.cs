@@ -341,15 +341,16 @@ public sealed class HedgingOptions
 /// <summary>Peak-EWMA tuning (<c>Mesh:Services:{name}:PeakEwma</c>).</summary>
 public sealed class PeakEwmaOptions
 {
-    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>).</summary>
+    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>): how fast it decays towards zero while an
+    /// endpoint gets no traffic, and how much a sample weighs when samples are far apart in time.</summary>
     /// <value>Default: 10 seconds (Finagle, Linkerd). Allowed: more than zero.</value>
     [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DecayTime { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The RTT assumed for an endpoint with no measurement yet while it already has a request in flight
-    /// (<c>DefaultRtt</c>). An unmeasured endpoint with nothing in flight is always tried when drawn, so that new
-    /// endpoints are measured at once.</summary>
-    /// <value>Default: 30 ms (Linkerd). Allowed: more than zero.</value>
+    /// <summary>The least RTT a failed attempt counts as (<c>DefaultRtt</c>): a failure raises the endpoint's estimate to
+    /// at least this at once, so that an endpoint failing fast does not look fast. An endpoint with no trusted
+    /// estimate yet is compared on load alone.</summary>
+    /// <value>Default: 30 ms (Linkerd's default RTT). Allowed: more than zero.</value>
     [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DefaultRtt { get; set; } = TimeSpan.FromMilliseconds(30);
 }
