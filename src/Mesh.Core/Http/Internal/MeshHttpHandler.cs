@@ -88,7 +88,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var env = service.Environment;
         var start = env.Now();
         var budget = service.Budget;
-        if (previous is null)
+
+        // gRPC's own retries and hedges (a RetryPolicy or HedgingPolicy in the channel's service config) are new
+        // messages, marked with grpc-previous-rpc-attempts: retries all the same (see GrpcRetries).
+        var mayBeGrpc = GrpcProtocol.MayBeGrpc(request);
+        var grpcRetry = previous is null && mayBeGrpc && GrpcProtocol.IsRetryAttempt(request);
+        if (previous is null && !grpcRetry)
         {
             budget.OnRequest(start);
         }
@@ -96,12 +101,14 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
             env.Metrics.RecordRetryBudgetExhausted(service.Name);
-            throw new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            var refused = new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            return grpcRetry ? GrpcProtocol.Refusal(request, refused.Message) : throw refused;
         }
 
         var hash = 0UL;
         var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
-        var endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), previous?.Tried, out var isProbe);
+        var tried = previous?.Tried ?? (grpcRetry ? GrpcRetries.EndpointsToAvoid(service) : null);
+        var endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), tried, out var isProbe);
 
         request.RequestUri = endpoint.Rewrite(logical);
         endpoint.OnRequestStart();
@@ -117,6 +124,9 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var outcome = RequestOutcome.Success;
         string? failure = null;
         var retryable = false;
+        var grpcStatus = GrpcProtocol.NoStatus;
+        GrpcResponseContent? grpcCall = null;
+        long end = 0;
         try
         {
             Task<HttpResponseMessage> sending;
@@ -144,7 +154,28 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
 
             var response = await sending.ConfigureAwait(false);
+            end = env.Now();
             request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
+            if (mayBeGrpc && GrpcProtocol.Inspect(response, out grpcStatus) is var grpc && grpc != GrpcResponseKind.NotGrpc)
+            {
+                if (grpc == GrpcResponseKind.Body)
+                {
+                    // The status comes after the replies: the call stays in flight and its outcome is recorded when
+                    // they end (or the caller leaves them), by the response content.
+                    grpcCall = GrpcResponseContent.Attach(response, service, endpoint, isProbe, (end - start) / env.Frequency, Telemetry.Internal.MeshTracing.CurrentGrpcSpan());
+                    return response;
+                }
+
+                outcome = GrpcProtocol.Classify(grpcStatus, settings.Options.OutlierDetection.GrpcStatusCodes);
+                if (outcome != RequestOutcome.Success)
+                {
+                    failure = GrpcProtocol.Describe(grpcStatus, response.Headers);
+                    retryable = true;
+                }
+
+                return response;
+            }
+
             var status = (int)response.StatusCode;
             if (status >= 500)
             {
@@ -203,10 +234,27 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         finally
         {
             request.RequestUri = logical;
-            var end = env.Now();
-            endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, settings.Picker.DefaultRttTicks);
-            service.OnOutcome(endpoint, outcome, isProbe, failure);
-            env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency);
+            if (end == 0)
+            {
+                end = env.Now();
+            }
+
+            if (grpcCall is null)
+            {
+                endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, RequestOutcomes.IsFailure(outcome), settings.Picker.DefaultRttTicks);
+                service.OnOutcome(endpoint, outcome, isProbe, failure);
+                env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency, grpcStatus);
+                if (mayBeGrpc && Telemetry.Internal.MeshTracing.CurrentGrpcSpan() is { } span)
+                {
+                    Telemetry.Internal.MeshTracing.EnrichGrpcSpan(span, service, outcome, grpcStatus);
+                }
+            }
+            else
+            {
+                // Latency is the time to response headers, whatever follows; the rest waits for the end of the call.
+                endpoint.OnResponse(start, end, settings.Picker.DecayTicks, failed: false);
+            }
+
             if (retryable)
             {
                 var state = s_attempts.GetValue(request, static _ => new AttemptState());
