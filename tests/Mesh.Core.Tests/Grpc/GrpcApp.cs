@@ -36,12 +36,14 @@ internal sealed class GrpcApp : IAsyncDisposable
     /// unless they start with <c>Mesh:</c>).</summary>
     public static async Task<GrpcApp> StartAsync(int replicas, Dictionary<string, string?>? settings = null,
         Action<IHttpClientBuilder>? configureClient = null, Action<IServiceCollection>? configureServices = null,
-        Action<global::Grpc.Net.ClientFactory.GrpcClientFactoryOptions>? configureGrpc = null)
+        Action<global::Grpc.Net.ClientFactory.GrpcClientFactoryOptions>? configureGrpc = null, Action<InProcessReplicaOptions>? configureReplica = null)
     {
         var started = new List<InProcessReplica>();
         for (var i = 0; i < replicas; i++)
         {
-            started.Add(await InProcessReplica.StartAsync($"r{i}", new InProcessReplicaOptions { EnableGrpc = true }, Token));
+            var options = new InProcessReplicaOptions { EnableGrpc = true };
+            configureReplica?.Invoke(options);
+            started.Add(await InProcessReplica.StartAsync($"r{i}", options, Token));
         }
 
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
