@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mesh.Testing;
@@ -14,6 +15,8 @@ namespace Mesh.Benchmarks.Grpc;
 /// spreads over three replicas (RoundRobin); the plain channel calls one.
 /// </summary>
 [MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
 public class GrpcCallOverheadBenchmarks
 {
     private readonly List<InProcessReplica> _replicas = [];
@@ -76,7 +79,7 @@ public class GrpcCallOverheadBenchmarks
     [BenchmarkCategory("unary")]
     public Task<string> MeshUnary() => Unary(_mesh);
 
-    [Benchmark(Description = "plain GrpcChannel, server stream of 10")]
+    [Benchmark(Baseline = true, Description = "plain GrpcChannel, server stream of 10")]
     [BenchmarkCategory("stream")]
     public Task<int> DirectStream() => Stream(_direct);
 
