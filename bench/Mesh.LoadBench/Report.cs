@@ -16,6 +16,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
     public List<FailoverResult>? Failover { get; set; }
 
     public FairnessResult? Fairness { get; set; }
+    public List<GrpcRunResult>? Grpc { get; set; }
 
     private static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
 
@@ -93,6 +94,24 @@ internal sealed class Report(string machine, string command, BenchSettings setti
             FairnessMarkdown(md, fairness, settings.Rounds);
         }
 
+        if (Grpc is { } grpc)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"### gRPC: 3 replicas, one answering 10% of calls with UNAVAILABLE; unary calls, concurrency {GrpcScenario.Concurrency}, no retries, a fresh client per run");
+            md.AppendLine();
+            md.AppendLine("| configuration | failed calls (all rounds) | of calls | failed % | × mesh before (GrpcStatusCodes None) | calls/s | p50 µs | p99 µs |");
+            md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var group in grpc.GroupBy(r => r.Config))
+            {
+                var failed = group.Sum(r => r.Failed);
+                var total = group.Sum(r => r.Failed + r.Ok);
+                var before = grpc.Where(r => r.Config == BeforeOf(group.Key)).ToList();
+                var vsBefore = before.Count == 0 || before.Sum(r => r.Failed) == 0 ? "–" : F((double)failed / total / ((double)before.Sum(r => r.Failed) / before.Sum(r => r.Failed + r.Ok)), "F2");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {failed} | {total} | {F(100.0 * failed / total, "F2")} | {vsBefore} | {F(LoadRunner.Median(group.Select(r => r.CallsPerSecond)))} | {F(LoadRunner.Median(group.Select(r => r.P50Us)))} | {F(LoadRunner.Median(group.Select(r => r.P99Us)))} |");
+            }
+
+            md.AppendLine();
+        }
+
         return md.ToString();
     }
 
@@ -161,6 +180,12 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         md.AppendLine();
     }
 
+    /// <summary>The "GrpcStatusCodes None" twin of a mesh configuration (itself for one); none for grpc-dotnet.</summary>
+    private static string BeforeOf(string config) =>
+        config.EndsWith(", GrpcStatusCodes None", StringComparison.Ordinal) ? config
+        : config.StartsWith("mesh ", StringComparison.Ordinal) ? config + ", GrpcStatusCodes None"
+        : "";
+
     public List<string> Write(string resultsDirectory, string readme)
     {
         Directory.CreateDirectory(resultsDirectory);
@@ -196,12 +221,22 @@ internal sealed class Report(string machine, string command, BenchSettings setti
             charts.AppendLine(CultureInfo.InvariantCulture, $"![fairness](results/{Path.GetFileName(svg)})");
         }
 
+        if (Grpc is { } grpc)
+        {
+            var svg = Path.Combine(resultsDirectory, $"{stamp}-grpc.svg");
+            var configs = grpc.Select(r => r.Config).Distinct().ToArray();
+            Chart("Failed gRPC calls, one of 3 replicas failing 10% with UNAVAILABLE (concurrency 16)", configs,
+                [("failed %", configs.Select(c => 100.0 * grpc.Where(r => r.Config == c).Sum(r => r.Failed) / grpc.Where(r => r.Config == c).Sum(r => r.Failed + r.Ok)).ToArray())], svg, "% of calls failed");
+            written.Add(svg);
+            charts.AppendLine(CultureInfo.InvariantCulture, $"![grpc](results/{Path.GetFileName(svg)})");
+        }
+
         var file = Path.Combine(resultsDirectory, $"{stamp}-load.md");
         File.WriteAllText(file, $"# Load bench {stamp}\n\n{markdown}\n{charts.ToString().Replace("results/", "", StringComparison.Ordinal)}");
         written.Add(file);
 
         // One section per scenario in bench/README.md, so scenarios run separately keep each other's latest tables.
-        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", OverheadTls is null ? null : "overhead-mtls", Trouble is null ? null : "trouble", Failover is null ? null : "failover", Fairness is null ? null : "fairness" }.Where(x => x is not null));
+        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", OverheadTls is null ? null : "overhead-mtls", Trouble is null ? null : "trouble", Failover is null ? null : "failover", Fairness is null ? null : "fairness", Grpc is null ? null : "grpc" }.Where(x => x is not null));
         var begin = $"<!-- load-bench:{scenario}:begin -->";
         var end = $"<!-- load-bench:{scenario}:end -->";
         var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n{charts}{end}";
@@ -263,7 +298,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         plot.SaveSvg(path, 1400, 700);
     }
 
-    private static void Chart(string title, string[] labels, (string Name, double[] Values)[] series, string path)
+    private static void Chart(string title, string[] labels, (string Name, double[] Values)[] series, string path, string yLabel = "µs")
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -289,7 +324,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plot.Axes.Bottom.MinimumSize = 160;
         plot.Axes.Margins(bottom: 0);
-        plot.YLabel("µs");
+        plot.YLabel(yLabel);
         plot.Title(title);
         plot.SaveSvg(path, 1100, 650);
     }

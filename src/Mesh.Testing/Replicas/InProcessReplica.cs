@@ -12,8 +12,10 @@ namespace Mesh.Testing;
 /// <summary>
 /// A test replica running in this process: Kestrel on a loopback port, answering every request with its replica id
 /// (header <c>x-replica-id</c> and body), with <c>/healthz</c> and a control API (<c>/control/...</c>) to inject
-/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|latency-rate|errors|hang|healthy|version|reset}?value=...</c>, latency in milliseconds). Stopping it closes its listener (connections are refused
-/// afterwards); starting it again listens on the same port.
+/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|latency-rate|errors|hang|healthy|version|grpc-status|grpc-after-messages|reset}?value=...</c>,
+/// latency in milliseconds, the gRPC status by name). With <see cref="InProcessReplicaOptions.EnableGrpc"/> it also serves
+/// gRPC: the standard health service and its own <c>mesh.testing.v1.ReplicaService</c> (<see cref="ReplicaService"/>).
+/// Stopping it closes its listener (connections are refused afterwards); starting it again listens on the same port.
 /// </summary>
 public sealed class InProcessReplica : IAsyncDisposable
 {
@@ -94,6 +96,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             {
                 builder.Services.AddGrpc();
                 builder.Services.AddSingleton(Behavior);
+                builder.Services.AddSingleton(this);
             }
 
             _options.ConfigureServices?.Invoke(builder.Services);
@@ -108,6 +111,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             if (_options.EnableGrpc)
             {
                 app.MapGrpcService<ReplicaGrpcHealthService>();
+                app.MapGrpcService<ReplicaGrpcService>();
             }
 
             Map(app);
@@ -173,9 +177,19 @@ public sealed class InProcessReplica : IAsyncDisposable
         app.MapPost("/control/hang", context => Control(context, v => Behavior.Hang = bool.Parse(v)));
         app.MapPost("/control/healthy", context => Control(context, v => Behavior.Healthy = bool.Parse(v)));
         app.MapPost("/control/version", context => Control(context, v => Behavior.Version = v.Length == 0 ? null : v));
+        app.MapPost("/control/grpc-status", context => Control(context, v => Behavior.GrpcErrorStatus = ParseStatus(v)));
+        app.MapPost("/control/grpc-after-messages", context => Control(context, v => Behavior.GrpcStatusAfterMessages = bool.Parse(v)));
         app.MapPost("/control/reset", context => Control(context, _ => Behavior.Reset()));
         app.MapFallback(HandleAsync);
     }
+
+    private static Grpc.Core.StatusCode ParseStatus(string value) =>
+        value.Length > 0 && char.IsLetter(value[0]) && Enum.TryParse<Grpc.Core.StatusCode>(value.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var status) && Enum.IsDefined(status)
+            ? status
+            : throw new FormatException($"'{value}' is not a gRPC status name.");
+
+    /// <summary>Counts a request of the replica's own services (HTTP fallback, gRPC).</summary>
+    internal void CountRequest() => Interlocked.Increment(ref _requests);
 
     private static Task Control(HttpContext context, Action<string> apply)
     {
@@ -195,7 +209,7 @@ public sealed class InProcessReplica : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        Interlocked.Increment(ref _requests);
+        CountRequest();
         var aborted = context.RequestAborted;
         if (Behavior.Hang)
         {
@@ -249,9 +263,10 @@ public sealed class InProcessReplicaOptions
     /// <summary>Configures HTTPS on the listener (for example mTLS with an SVID); <see langword="null"/> for plain HTTP.</summary>
     public Action<ListenOptions>? ConfigureHttps { get; set; }
 
-    /// <summary>Serves the standard gRPC health service (<c>grpc.health.v1.Health</c>), answering SERVING or NOT_SERVING
-    /// from <see cref="ReplicaBehavior.Healthy"/> and honouring the injected latency, hang and errors; every gRPC answer
-    /// carries the <c>x-replica-id</c> header. Without TLS the listener becomes HTTP/2-only (h2c), so HTTP/1.1 requests
+    /// <summary>Serves gRPC: the standard health service (<c>grpc.health.v1.Health</c>), answering SERVING or NOT_SERVING
+    /// from <see cref="ReplicaBehavior.Healthy"/>, and <c>mesh.testing.v1.ReplicaService</c> (<see cref="ReplicaService"/>:
+    /// unary and server-streaming calls that end with a chosen status, trailers-only or after the replies), both honouring
+    /// the injected latency, hang and errors; every gRPC answer carries the <c>x-replica-id</c> header. Without TLS the listener becomes HTTP/2-only (h2c), so HTTP/1.1 requests
     /// (and HTTP health checks) no longer reach it: use <c>HealthCheck:Protocol: Grpc</c>. Default: false.</summary>
     public bool EnableGrpc { get; set; }
 

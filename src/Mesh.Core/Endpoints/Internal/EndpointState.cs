@@ -150,6 +150,15 @@ internal sealed class EndpointState
     public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
     {
         Interlocked.Decrement(ref _inFlight);
+        OnResponse(start, now, decayTicks, failed, failurePenaltyTicks);
+    }
+
+    /// <summary>The response headers of an attempt arrived but its call goes on (a gRPC call whose status comes after
+    /// the replies, a stream): feeds the time to headers into the estimate — a stream's duration is not a round trip —
+    /// and leaves the call in flight until <see cref="OnCallEnd"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnResponse(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
+    {
         double rtt = Math.Max(now - start, 0);
         if (failed)
         {
@@ -161,6 +170,20 @@ internal sealed class EndpointState
             ObserveRtt(rtt, now, decayTicks);
         }
     }
+
+    /// <summary>The end of a call that went on after <see cref="OnResponse"/>: no longer in flight. A failure known only
+    /// now (a failing status in the trailers, a broken stream) counts, and raises the estimate to the penalty as a
+    /// failed attempt does (<see cref="ObservePeak"/>).</summary>
+    public void OnCallEnd(long now, double decayTicks, bool failed, double failurePenaltyTicks)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (failed)
+        {
+            Interlocked.Increment(ref _failures);
+            ObservePeak(failurePenaltyTicks, now, decayTicks);
+        }
+    }
+
 
     /// <summary>The least weight a sample above the estimate gets in it (more while the endpoint has its first
     /// samples, or when samples are far apart in time).</summary>
