@@ -136,3 +136,20 @@ public sealed class DotNetImageSourceHashTests : IDisposable
         return target;
     }
 }
+
+public sealed class DotNetAppImageBuilderTests
+{
+    [Fact]
+    public void AnAssemblyWithoutItsRuntimeConfigurationIsRejectedNamingWhatIsMissing()
+    {
+        var directory = Directory.CreateTempSubdirectory("mesh-app-image-").FullName;
+        var assembly = Path.Combine(directory, "App.dll");
+        File.WriteAllBytes(assembly, [0x4d, 0x5a]);
+
+        var error = Assert.Throws<FileNotFoundException>(() => new DotNetAppImageBuilder(assembly));
+
+        Assert.Contains("App.runtimeconfig.json", error.Message, StringComparison.Ordinal);
+        Assert.Contains("framework-dependent", error.Message, StringComparison.Ordinal);
+        Directory.Delete(directory, recursive: true);
+    }
+}
