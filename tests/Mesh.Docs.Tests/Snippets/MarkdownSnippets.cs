@@ -69,6 +69,23 @@ public static partial class MarkdownSnippets
     public static Snippet Named(string name) =>
         All.SingleOrDefault(s => s.Name == name) ?? throw new InvalidOperationException($"No C# block of the docs has the marker 'name {name}'.");
 
+    /// <summary>The text of the block of any language (JSON, XML, ...) whose marker has <c>name</c>, in <paramref name="file"/>.</summary>
+    public static string NamedBlock(string file, string name)
+    {
+        var lines = System.IO.File.ReadAllLines(Path.Combine(RepositoryRoot, file));
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (Fence().Match(lines[i]) is { Success: true } open && MarkerBefore(lines, i).GetValueOrDefault("name") == name)
+            {
+                var fence = open.Groups["fence"].Value;
+                var body = lines.Skip(i + 1).TakeWhile(l => !l.TrimStart().StartsWith(fence, StringComparison.Ordinal));
+                return string.Join('\n', body);
+            }
+        }
+
+        throw new InvalidOperationException($"{file} has no block with the marker 'name {name}'.");
+    }
+
     /// <summary>The project kind of a page's blocks when their marker does not say.</summary>
     public static SnippetProject DefaultProject(string file) =>
         file is "docs/testing.md" or "src/Mesh.Testing/README.md" ? SnippetProject.Test : SnippetProject.Web;

@@ -149,6 +149,11 @@ public static class SnippetCompiler
         for (; i < lines.Length; i++)
         {
             var line = lines[i].Trim();
+            if (line.IndexOf("//", StringComparison.Ordinal) is > 0 and var comment)
+            {
+                line = line[..comment].TrimEnd();
+            }
+
             if (line.Length == 0 || line.StartsWith("//", StringComparison.Ordinal))
             {
                 usings.Add("");
