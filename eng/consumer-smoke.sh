@@ -10,33 +10,42 @@
 #      the README's usage (its C# block and its appsettings.json, copied from README.md) against two real replicas,
 #      the first fleet test of docs/testing.md (copied from it), and a fleet of the test replica in containers built
 #      from the packed Mesh.Testing (ContainerReplicaTemplate.ForTestReplicaAsync, no project of ours).
-# Stale copies cannot be used: the version is unique to the run (0.1.0-smoke.<time>.<pid>) and the packages are
-# restored into a private NUGET_PACKAGES folder (the machine's global packages folder serves only as a read-only
-# fallback for everything else). Everything is removed afterwards.
+# Stale copies cannot be used: the version is unique to the run (0.1.0-smoke.<time>.<pid>), so no copy of it is in any
+# NuGet cache. Everything the run made is removed afterwards, the run's Mesh.* folders in the NuGet cache included
+# (other packages stay cached there, so later runs restore fast).
 # Prints "consumer smoke: N passed, N failed, N skipped" as its last line; exits non-zero when anything failed.
 #
 # Usage: eng/consumer-smoke.sh          (CI=true makes a missing Docker engine a failure instead of a skip)
 set -uo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-say() { printf '[smoke] %s\n' "$*"; }
+root=${MESH_REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+t0=$(date +%s)
+say() { printf '[smoke %3ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 passed=0; failed=0; skipped=0
 pass() { passed=$((passed + 1)); say "PASS $*"; }
 fail() { failed=$((failed + 1)); say "FAIL $*"; }
 finish() { echo "consumer smoke: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit $?; }
 
 work=$(mktemp -d /tmp/mesh-consumer-smoke.XXXXXX)
-cleanup() { rm -rf "$work"; }
+cleanup() {
+  rm -rf "$work"
+  if [ -n "${packages:-}" ] && [ -n "${version:-}" ]; then
+    for id in mesh.core mesh.aspnetcore mesh.discovery mesh.containers mesh.testing; do
+      rm -rf "${packages%/}/$id/$version"
+      rmdir "${packages%/}/$id" 2>/dev/null || true   # the id's folder too, when no other version is in it
+    done
+  fi
+}
 trap cleanup EXIT
 version="0.1.0-smoke.$(date -u +%Y%m%d%H%M%S).$$"
 feed="$work/feed"
-export NUGET_PACKAGES="$work/packages"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-machine_packages=$(env -u NUGET_PACKAGES dotnet nuget locals global-packages --list 2>/dev/null | sed -n 's/^global-packages: //p')
-started=$(date +%s)
+packages=$(dotnet nuget locals global-packages --list 2>/dev/null | sed -n 's/^global-packages: //p')
 
 # ------------------------------------------------------------------ 1. pack
 say "packing $version into $feed"
-if ! dotnet pack "$root/eng/packages.slnf" -c Release -o "$feed" -p:PackageVersion="$version" -v q --nologo >"$work/pack.log" 2>&1; then
+# MESH_SMOKE_NO_BUILD=1 (test.sh, after its Release build of the solution): pack what was built, without building again.
+no_build=(); [ "${MESH_SMOKE_NO_BUILD:-}" = "1" ] && no_build=(--no-build)
+if ! dotnet pack "$root/eng/packages.slnf" -c Release -o "$feed" -p:PackageVersion="$version" "${no_build[@]}" -v q --nologo >"$work/pack.log" 2>&1; then
   fail "dotnet pack:"; tail -n 30 "$work/pack.log"; finish
 fi
 
@@ -49,18 +58,20 @@ for id in Mesh.Core Mesh.AspNetCore Mesh.Discovery Mesh.Containers Mesh.Testing;
   nuspec=$(unzip -p "$nupkg" "$id.nuspec")
   grep -q "example.invalid" <<<"$nuspec" && problems+=("$id: a placeholder URL in its nuspec")
   grep -q "<readme>README.md</readme>" <<<"$nuspec" || problems+=("$id: no readme in its nuspec")
-  unzip -l "$nupkg" | grep -q " README.md$" || problems+=("$id: README.md missing from the package")
+  listing=$(unzip -l "$nupkg"); symbols=$(unzip -l "$snupkg" 2>/dev/null)   # (no `unzip | grep -q` under pipefail: SIGPIPE)
+  grep -q " README.md$" <<<"$listing" || problems+=("$id: README.md missing from the package")
   grep -q "<description>.\{40,\}</description>" <<<"$nuspec" || problems+=("$id: no description")
   tags=$(sed -n 's|.*<tags>\(.*\)</tags>.*|\1|p' <<<"$nuspec")
   [ -n "$tags" ] || problems+=("$id: no tags")
   [ -n "$tags" ] && [ -n "${tags_seen[$tags]:-}" ] && problems+=("$id: the same tags as ${tags_seen[$tags]}")
   tags_seen[$tags]=$id
   unzip -p "$nupkg" "lib/net10.0/$id.dll" >"$work/$id.dll"
-  pdb_path=$(strings -n 8 "$work/$id.dll" | grep -m1 "\.pdb$" || true)
+  pdb_path=$(strings -n 8 "$work/$id.dll" | grep "\.pdb$" | head -n 1)
   [[ "$pdb_path" == /_/* ]] || problems+=("$id: the DLL names its PDB at '$pdb_path', not a path-mapped /_/... path")
-  unzip -l "$snupkg" | grep -q "lib/net10.0/$id.pdb" || problems+=("$id: no PDB in the symbol package")
+  grep -q "lib/net10.0/$id.pdb" <<<"$symbols" || problems+=("$id: no PDB in the symbol package")
 done
-grep -q 'frameworkReference name="Microsoft.AspNetCore.App"' <(unzip -p "$feed/Mesh.Testing.$version.nupkg" Mesh.Testing.nuspec) \
+testing_nuspec=$(unzip -p "$feed/Mesh.Testing.$version.nupkg" Mesh.Testing.nuspec)
+grep -q 'frameworkReference name="Microsoft.AspNetCore.App"' <<<"$testing_nuspec" \
   || problems+=("Mesh.Testing: no framework reference to Microsoft.AspNetCore.App")
 if [ ${#problems[@]} -eq 0 ]; then pass "five packages with symbols, path-mapped PDBs, READMEs, descriptions and tags of their own"; else
   fail "package metadata:"; printf '  %s\n' "${problems[@]}"; fi
@@ -71,18 +82,16 @@ say "dotnet new xunit in $app"
 dotnet new xunit -n Consumer.Tests -o "$app" --no-restore >"$work/new.log" 2>&1 || { fail "dotnet new xunit:"; cat "$work/new.log"; finish; }
 cat > "$work/nuget.config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
-<!-- Added to the machine's own sources (no <clear />): the packed packages, and the machine's packages folder read-only. -->
+<!-- Added to the machine's own sources (no <clear />), as README.md says. -->
 <configuration>
   <packageSources>
     <add key="mesh-smoke" value="$feed" />
   </packageSources>
-  <fallbackPackageFolders>
-    <add key="machine" value="${machine_packages:-/nonexistent}" />
-  </fallbackPackageFolders>
 </configuration>
 XML
 cd "$app"
 dotnet add package Mesh.Testing --version "$version" >"$work/add-xunit2.log" 2>&1 || { fail "dotnet add package Mesh.Testing:"; tail -n 20 "$work/add-xunit2.log"; finish; }
+say "building the xunit 2 project with Mesh.Testing"
 if dotnet build -c Release -v q --nologo >"$work/build-xunit2.log" 2>&1; then
   fail "the xunit 2 project of 'dotnet new xunit' built with Mesh.Testing; docs/testing.md says it fails with CS0433"
 elif grep -q "error CS0433" "$work/build-xunit2.log"; then
@@ -92,6 +101,7 @@ else
 fi
 
 # ------------------------------------------------------------------ 3. converted as docs/testing.md §1 says, then run
+say "converting to xunit.v3 as docs/testing.md says"
 {
   dotnet remove package xunit && dotnet remove package xunit.runner.visualstudio &&
   dotnet remove package Microsoft.NET.Test.Sdk && dotnet remove package coverlet.collector &&
@@ -206,7 +216,7 @@ public sealed class ContainerFleetTests
 }
 CS
 
-say "dotnet test (xunit.v3, Microsoft.Testing.Platform)"
+say "dotnet test (xunit.v3 on Microsoft.Testing.Platform)"
 dotnet test -c Release >"$work/test.log" 2>&1
 test_status=$?
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$work/test.log")
@@ -221,5 +231,5 @@ if [ "$test_status" -ne 0 ] || [ "$t_passed" -lt 3 ]; then
 else
   say "consumer project: $summary"
 fi
-say "done in $(( $(date +%s) - started )) s"
+say "done"
 finish

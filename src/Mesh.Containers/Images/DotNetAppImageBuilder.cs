@@ -171,9 +171,11 @@ public sealed class DotNetAppImageBuilder
         // What is hashed: the application's bytes, the Dockerfile, and for the runtime and the system libraries (large, and
         // changed only by an update) their paths, sizes and modification times.
         var fingerprints = new List<string>();
-        context.AddDirectory("rootfs/tmp", UnixFileMode.StickyBit | (UnixFileMode)0x1FF);
+        // Two layers: the runtime and the system libraries (the same for every app built on this machine, so the engine
+        // stores them once) and the app.
+        context.AddDirectory("runtime/tmp", UnixFileMode.StickyBit | (UnixFileMode)0x1FF);
         var app = new BuildContext();
-        app.AddDirectoryTree(layout.AppDirectory, DockerIgnore.Empty, "rootfs/app/");
+        app.AddDirectoryTree(layout.AppDirectory, DockerIgnore.Empty, "app/app/");
         foreach (var entry in app.Entries)
         {
             context.AddFile(entry.ArchivePath, entry.SourcePath!, entry.Mode);
@@ -186,11 +188,11 @@ public sealed class DotNetAppImageBuilder
             fingerprints.Add(string.Create(CultureInfo.InvariantCulture, $"{archivePath}:{info.Length}:{info.LastWriteTimeUtc.Ticks}"));
         }
 
-        AddRuntimeFile($"rootfs{DotNetRoot}/dotnet", layout.Muxer, Executable);
-        AddRuntimeFile($"rootfs{DotNetRoot}/host/fxr/{Path.GetFileName(Path.GetDirectoryName(layout.HostFxr))}/libhostfxr.so", layout.HostFxr, Executable);
+        AddRuntimeFile($"runtime{DotNetRoot}/dotnet", layout.Muxer, Executable);
+        AddRuntimeFile($"runtime{DotNetRoot}/host/fxr/{Path.GetFileName(Path.GetDirectoryName(layout.HostFxr))}/libhostfxr.so", layout.HostFxr, Executable);
         foreach (var framework in layout.Frameworks)
         {
-            var prefix = $"rootfs{DotNetRoot}/shared/{framework.Name}/{framework.Version}/";
+            var prefix = $"runtime{DotNetRoot}/shared/{framework.Name}/{framework.Version}/";
             foreach (var file in Directory.EnumerateFiles(framework.Directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
                 AddRuntimeFile(prefix + Path.GetRelativePath(framework.Directory, file).Replace('\\', '/'), file);
@@ -200,12 +202,13 @@ public sealed class DotNetAppImageBuilder
         foreach (var library in libraries)
         {
             // Stored under the path the loader asks for; symbolic links are resolved to their target's bytes.
-            AddRuntimeFile("rootfs" + library, library, Executable);
+            AddRuntimeFile("runtime" + library, library, Executable);
         }
 
         var dockerfile = new StringBuilder()
             .AppendLine("FROM scratch")
-            .AppendLine("COPY rootfs/ /")
+            .AppendLine("COPY runtime/ /")
+            .AppendLine("COPY app/ /")
             .AppendLine("WORKDIR /app")
             .Append("ENV DOTNET_ROOT=").AppendLine(DotNetRoot);
         foreach (var (name, value) in _environment)
