@@ -68,6 +68,47 @@ public sealed class InProcessReplica : IAsyncDisposable
         return replica;
     }
 
+    /// <summary>
+    /// Runs the test replica as the program of a process (what the test replica image runs, and what a replica project of
+    /// your own can call from its <c>Program</c>): listens on all interfaces at <c>REPLICA_PORT</c> (default 8080) with the
+    /// id <c>REPLICA_ID</c> (default: the host name) and the version <c>REPLICA_VERSION</c>; <c>REPLICA_GRPC=true</c> adds
+    /// the gRPC health service (the port then speaks HTTP/2 only, h2c). Returns 0 when <c>SIGTERM</c>, Ctrl+C or
+    /// <paramref name="cancellationToken"/> stops it, 2 when a variable has a bad value.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the replica.</param>
+    /// <returns>The process exit code.</returns>
+    public static async Task<int> RunAsProcessAsync(CancellationToken cancellationToken = default)
+    {
+        var id = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.IdVariable) is { Length: > 0 } configured ? configured : Environment.MachineName;
+        var version = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.VersionVariable) is { Length: > 0 } v ? v : null;
+        var portText = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.PortVariable) is { Length: > 0 } p ? p : "8080";
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            await Console.Error.WriteLineAsync($"{ContainerReplicaTemplate.PortVariable}: '{portText}' is not a TCP port (1 to 65535).").ConfigureAwait(false);
+            return 2;
+        }
+
+        var grpc = string.Equals(Environment.GetEnvironmentVariable("REPLICA_GRPC"), "true", StringComparison.OrdinalIgnoreCase);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stopped.TrySetResult();
+        });
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            stopped.TrySetResult();
+        });
+        using var cancelled = cancellationToken.Register(() => stopped.TrySetResult());
+
+        await using var replica = await StartAsync(id, new InProcessReplicaOptions { Port = port, Version = version, ListenAddress = IPAddress.Any, EnableGrpc = grpc }, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine($"replica {id} (version {version ?? "none"}) listening on port {port.ToString(CultureInfo.InvariantCulture)}");
+        await stopped.Task.ConfigureAwait(false);
+        Console.WriteLine($"replica {id} stopping");
+        return 0;
+    }
+
     /// <summary>Starts listening again (on the same port) after <see cref="StopAsync"/>.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
