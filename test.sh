@@ -7,6 +7,8 @@
 # client-certificate verification, as CI systems serve it (GitLab's docker:dind on tcp://docker:2376): socat on
 # 127.0.0.2 in front of the engine socket, with a CA and certificates made here, reached through DOCKER_HOST,
 # DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. socat is stopped by its PID afterwards.
+# Then the consumer smoke (eng/consumer-smoke.sh): the packages packed into a temporary folder and used by a fresh
+# project made with `dotnet new xunit` outside the solution, as README.md and docs/testing.md say; its checks count.
 # Prints "N passed, N failed, N skipped" as its last line and exits non-zero when anything failed.
 #
 # Usage: ./test.sh [extra 'dotnet test' arguments]      (CI=true makes missing components a failure)
@@ -165,6 +167,22 @@ else
   if [ "${CI:-}" = "true" ]; then failed=$((failed + 1)); status=1; else skipped=$((skipped + 1)); fi
 fi
 stop_tls_engine
+
+# ---------------------------------------------------------------- consumer smoke
+# Packs what the solution build above produced (no second build) and consumes it from a fresh project.
+say "running the consumer smoke: eng/consumer-smoke.sh"
+MESH_SMOKE_NO_BUILD=1 bash eng/consumer-smoke.sh 2>&1 | tee "$results/smoke-output.log"
+smoke_status=${PIPESTATUS[0]}
+smoke_line=$(grep -E "^consumer smoke: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$" "$results/smoke-output.log" | tail -n 1)
+if [ -n "$smoke_line" ]; then
+  read -r smoke_passed smoke_failed smoke_skipped < <(grep -oE "[0-9]+" <<<"$smoke_line" | tr '\n' ' ')
+else
+  say "the consumer smoke printed no summary line (exit code $smoke_status)"
+  smoke_passed=0; smoke_failed=1; smoke_skipped=0
+fi
+if [ "$smoke_status" -ne 0 ] && [ "$smoke_failed" -eq 0 ]; then smoke_failed=1; fi
+passed=$((passed + smoke_passed)); failed=$((failed + smoke_failed)); skipped=$((skipped + smoke_skipped))
+status=$((status | smoke_status))
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

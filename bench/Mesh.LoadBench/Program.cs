@@ -6,10 +6,10 @@ using Mesh.LoadBench;
 //
 //   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
-//   scenarios: overhead | overhead-mtls | trouble | failover | tail | all (default);  --quick: fewer, shorter rounds
+//   scenarios: overhead | overhead-mtls | trouble | failover | tail | fairness | grpc | all (default);  --quick: fewer, shorter rounds
 if (args.Length >= 2 && args[0] == "serve")
 {
-    return await ReplicaProcess.ServeAsync(args[1], args.Length >= 3 ? args[2] : null);
+    return await ReplicaProcess.ServeAsync(args[1], args.Length >= 3 && args[2] != "--grpc" ? args[2] : null, grpc: args.Contains("--grpc"));
 }
 
 var scenario = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "all";
@@ -39,6 +39,16 @@ if (scenario is "trouble" or "all")
 if (scenario is "failover" or "all")
 {
     report.Failover = await Scenarios.FailoverAsync(settings);
+}
+
+if (scenario is "fairness" or "all")
+{
+    report.Fairness = await Fairness.RunAsync(settings);
+}
+
+if (scenario is "grpc" or "all")
+{
+    report.Grpc = await GrpcScenario.RunAsync(settings);
 }
 
 var root = FindRoot();

@@ -15,6 +15,9 @@ internal sealed class Report(string machine, string command, BenchSettings setti
 
     public List<FailoverResult>? Failover { get; set; }
 
+    public FairnessResult? Fairness { get; set; }
+    public List<GrpcRunResult>? Grpc { get; set; }
+
     private static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
 
     public string Markdown()
@@ -86,8 +89,102 @@ internal sealed class Report(string machine, string command, BenchSettings setti
             md.AppendLine();
         }
 
+        if (Fairness is { } fairness)
+        {
+            FairnessMarkdown(md, fairness, settings.Rounds);
+        }
+
+        if (Grpc is { } grpc)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"### gRPC: 3 replicas, one answering 10% of calls with UNAVAILABLE; unary calls, concurrency {GrpcScenario.Concurrency}, no retries, a fresh client per run");
+            md.AppendLine();
+            md.AppendLine("| configuration | failed calls (all rounds) | of calls | failed % | × mesh before (GrpcStatusCodes None) | calls/s | p50 µs | p99 µs |");
+            md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var group in grpc.GroupBy(r => r.Config))
+            {
+                var failed = group.Sum(r => r.Failed);
+                var total = group.Sum(r => r.Failed + r.Ok);
+                var before = grpc.Where(r => r.Config == BeforeOf(group.Key)).ToList();
+                var vsBefore = before.Count == 0 || before.Sum(r => r.Failed) == 0 ? "–" : F((double)failed / total / ((double)before.Sum(r => r.Failed) / before.Sum(r => r.Failed + r.Ok)), "F2");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {failed} | {total} | {F(100.0 * failed / total, "F2")} | {vsBefore} | {F(LoadRunner.Median(group.Select(r => r.CallsPerSecond)))} | {F(LoadRunner.Median(group.Select(r => r.P50Us)))} | {F(LoadRunner.Median(group.Select(r => r.P99Us)))} |");
+            }
+
+            md.AppendLine();
+        }
+
         return md.ToString();
     }
+
+    private static void FairnessMarkdown(StringBuilder md, FairnessResult fairness, int rounds)
+    {
+        static string Shares(IEnumerable<double[]> runs) =>
+            string.Join(" / ", Enumerable.Range(0, runs.First().Length).Select(i => F(LoadRunner.Median(runs.Select(r => r[i] * 100)), "F1")));
+
+        foreach (var (group, title, tolerance) in new[]
+        {
+            ("equal", "### Fairness: equal replicas (issue 16, item 1: each within ±25% of an even share)", 0.25),
+            ("weights", "### Fairness: weights 1:3 and 1:2:3 on equal replicas (item 2: each within ±15% of its weight share)", 0.15),
+        })
+        {
+            md.AppendLine(title);
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"Shares in % per replica (medians of {rounds} runs, a fresh client each); a run's deviation is its largest relative difference between a replica's share and its expected share.");
+            md.AppendLine();
+            md.AppendLine("| balancer | replicas (weights) | concurrency | requests per run | shares % (r0 / r1 / ...) | median run's worst deviation | runs within ± | worst run's deviation |");
+            md.AppendLine("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |");
+            foreach (var g in fairness.Shares.Where(r => r.Group == group).GroupBy(r => r.Label))
+            {
+                var first = g.First();
+                var worst = g.Max(r => r.WorstDeviation);
+                var median = LoadRunner.Median(g.Select(r => r.WorstDeviation));
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {first.Balancer} | {(first.Weights.All(w => w == 1) ? $"{first.Weights.Length} equal" : string.Join(':', first.Weights))} | {first.Concurrency} | {first.Requests} | {Shares(g.Select(r => r.Shares))} | {F(median * 100, "F1")}% | {g.Count(r => r.WorstDeviation <= tolerance)} of {g.Count()} | {F(worst * 100, "F1")}% |");
+            }
+
+            md.AppendLine();
+        }
+
+        md.AppendLine("### Latency still wins: one of 5 replicas 2× slower (+10 ms vs +5 ms) (item 3)");
+        md.AppendLine();
+        md.AppendLine("| balancer | concurrency | slow replica's share | ÷ fair share (20%) |");
+        md.AppendLine("| --- | ---: | ---: | ---: |");
+        foreach (var g in fairness.Shares.Where(r => r.Group == "2x slower").GroupBy(r => r.Label))
+        {
+            var share = LoadRunner.Median(g.Select(r => r.Shares[4]));
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {g.First().Balancer} | {g.First().Concurrency} | {F(share * 100, "F1")}% | {F(share * 5, "F2")} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Recovery: a replica +50 ms for 2 s at concurrency 16, then healthy again (item 3)");
+        md.AppendLine();
+        md.AppendLine("| balancer | its share while slow | back to 50% of its fair share after | back to 80% after |");
+        md.AppendLine("| --- | ---: | ---: | ---: |");
+        foreach (var g in fairness.Recovery.GroupBy(r => r.Balancer))
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {g.Key} | {F(LoadRunner.Median(g.Select(r => r.SlowShare * 100)), "F2")}% | {F(LoadRunner.Median(g.Select(r => r.HalfBackMs)))} ms | {F(LoadRunner.Median(g.Select(r => r.FullBackMs)))} ms |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Slow start: a third replica added under load (concurrency 4), window 4 s (item 2)");
+        md.AppendLine();
+        md.AppendLine("Its share per 0.5 s slice (median of the rounds) against `weight × max(10%, t / window)` ÷ total weight (docs/configuration.md):");
+        md.AppendLine();
+        var slices = fairness.SlowStart.First().Shares.Length;
+        md.AppendLine("| balancer | " + string.Join(" | ", Enumerable.Range(1, slices).Select(i => F(i * 0.5, "F1") + " s")) + " |");
+        md.AppendLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", slices)));
+        md.AppendLine("| expected | " + string.Join(" | ", fairness.SlowStart.First().Expected.Select(e => F(e * 100) + "%")) + " |");
+        foreach (var g in fairness.SlowStart.GroupBy(r => r.Balancer))
+        {
+            md.AppendLine($"| {g.Key} | " + string.Join(" | ", Enumerable.Range(0, slices).Select(i => F(LoadRunner.Median(g.Select(r => r.Shares[i] * 100))) + "%")) + " |");
+        }
+
+        md.AppendLine();
+    }
+
+    /// <summary>The "GrpcStatusCodes None" twin of a mesh configuration (itself for one); none for grpc-dotnet.</summary>
+    private static string BeforeOf(string config) =>
+        config.EndsWith(", GrpcStatusCodes None", StringComparison.Ordinal) ? config
+        : config.StartsWith("mesh ", StringComparison.Ordinal) ? config + ", GrpcStatusCodes None"
+        : "";
 
     public List<string> Write(string resultsDirectory, string readme)
     {
@@ -116,12 +213,30 @@ internal sealed class Report(string machine, string command, BenchSettings setti
             charts.AppendLine(CultureInfo.InvariantCulture, $"![trouble](results/{Path.GetFileName(svg)})");
         }
 
+        if (Fairness is { } fairness)
+        {
+            var svg = Path.Combine(resultsDirectory, $"{stamp}-fairness.svg");
+            ShareChart(fairness, svg);
+            written.Add(svg);
+            charts.AppendLine(CultureInfo.InvariantCulture, $"![fairness](results/{Path.GetFileName(svg)})");
+        }
+
+        if (Grpc is { } grpc)
+        {
+            var svg = Path.Combine(resultsDirectory, $"{stamp}-grpc.svg");
+            var configs = grpc.Select(r => r.Config).Distinct().ToArray();
+            Chart("Failed gRPC calls, one of 3 replicas failing 10% with UNAVAILABLE (concurrency 16)", configs,
+                [("failed %", configs.Select(c => 100.0 * grpc.Where(r => r.Config == c).Sum(r => r.Failed) / grpc.Where(r => r.Config == c).Sum(r => r.Failed + r.Ok)).ToArray())], svg, "% of calls failed");
+            written.Add(svg);
+            charts.AppendLine(CultureInfo.InvariantCulture, $"![grpc](results/{Path.GetFileName(svg)})");
+        }
+
         var file = Path.Combine(resultsDirectory, $"{stamp}-load.md");
         File.WriteAllText(file, $"# Load bench {stamp}\n\n{markdown}\n{charts.ToString().Replace("results/", "", StringComparison.Ordinal)}");
         written.Add(file);
 
         // One section per scenario in bench/README.md, so scenarios run separately keep each other's latest tables.
-        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", OverheadTls is null ? null : "overhead-mtls", Trouble is null ? null : "trouble", Failover is null ? null : "failover" }.Where(x => x is not null));
+        var scenario = string.Join('+', new[] { Overhead is null ? null : "overhead", OverheadTls is null ? null : "overhead-mtls", Trouble is null ? null : "trouble", Failover is null ? null : "failover", Fairness is null ? null : "fairness", Grpc is null ? null : "grpc" }.Where(x => x is not null));
         var begin = $"<!-- load-bench:{scenario}:begin -->";
         var end = $"<!-- load-bench:{scenario}:end -->";
         var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n{charts}{end}";
@@ -134,7 +249,56 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         return written;
     }
 
-    private static void Chart(string title, string[] labels, (string Name, double[] Values)[] series, string path)
+    /// <summary>Per-replica share ÷ expected share for every equal-replica and weighted run (medians of the rounds),
+    /// one bar per replica, with the issue's tolerance bands.</summary>
+    private static void ShareChart(FairnessResult fairness, string path)
+    {
+        var groups = fairness.Shares.Where(r => r.Group is "equal" or "weights").GroupBy(r => r.Label).ToList();
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var bars = new List<Bar>();
+        const double width = 0.16;
+        for (var c = 0; c < groups.Count; c++)
+        {
+            var ratios = groups[c].Select(r => r.Ratios).ToList();
+            var n = ratios[0].Length;
+            for (var i = 0; i < n; i++)
+            {
+                var value = LoadRunner.Median(ratios.Select(r => r[i]));
+                bars.Add(new Bar { Position = c + ((i - ((n - 1) / 2.0)) * width), Value = value, Size = width * 0.9, FillColor = palette.GetColor(i) });
+            }
+        }
+
+        plot.Add.Bars(bars);
+        foreach (var (y, label) in new[] { (1.0, "expected"), (1.25, "±25% (equal)"), (0.75, ""), (1.15, "±15% (weights)"), (0.85, "") })
+        {
+            var line = plot.Add.HorizontalLine(y);
+            line.LineWidth = y == 1.0 ? 1.5f : 1;
+            line.LinePattern = y == 1.0 ? LinePattern.Solid : LinePattern.Dashed;
+            line.LineColor = y is 1.25 or 0.75 ? Colors.Gray : y is 1.15 or 0.85 ? Colors.DarkRed : Colors.Black;
+            if (label.Length > 0)
+            {
+                line.LegendText = label;
+            }
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"r{i}", FillColor = palette.GetColor(i) });
+        }
+
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, groups.Count).Select(i => (double)i)], [.. groups.Select(g => g.Key)]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.MinimumSize = 190;
+        plot.Axes.SetLimitsY(0, 1.6);
+        plot.YLabel("share ÷ expected share");
+        plot.Title("Per-replica share of traffic ÷ expected (weight) share, medians of the rounds");
+        plot.SaveSvg(path, 1400, 700);
+    }
+
+    private static void Chart(string title, string[] labels, (string Name, double[] Values)[] series, string path, string yLabel = "µs")
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -160,7 +324,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plot.Axes.Bottom.MinimumSize = 160;
         plot.Axes.Margins(bottom: 0);
-        plot.YLabel("µs");
+        plot.YLabel(yLabel);
         plot.Title(title);
         plot.SaveSvg(path, 1100, 650);
     }

@@ -25,7 +25,7 @@ internal sealed class ReplicaProcess : IAsyncDisposable
 
     public Uri Address => new($"{Scheme}://127.0.0.1:{Port}");
 
-    public static async Task<ReplicaProcess> StartAsync(string id, string? identityDirectory = null)
+    public static async Task<ReplicaProcess> StartAsync(string id, string? identityDirectory = null, bool grpc = false)
     {
         var self = Environment.ProcessPath!;
         var info = new ProcessStartInfo(self)
@@ -45,6 +45,12 @@ internal sealed class ReplicaProcess : IAsyncDisposable
         {
             info.ArgumentList.Add(identityDirectory);
         }
+
+        if (grpc)
+        {
+            info.ArgumentList.Add("--grpc");
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a replica process");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException($"replica {id} exited before listening");
@@ -88,11 +94,11 @@ internal sealed class ReplicaProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The <c>serve</c> mode: one in-process replica (with mTLS when given a directory of SVID files);
-    /// prints its port; exits when stdin closes.</summary>
-    public static async Task<int> ServeAsync(string id, string? identityDirectory)
+    /// <summary>The <c>serve</c> mode: one in-process replica (with mTLS when given a directory of SVID files; serving
+    /// gRPC over h2c with <c>--grpc</c>); prints its port; exits when stdin closes.</summary>
+    public static async Task<int> ServeAsync(string id, string? identityDirectory, bool grpc = false)
     {
-        var options = new Mesh.Testing.InProcessReplicaOptions();
+        var options = new Mesh.Testing.InProcessReplicaOptions { EnableGrpc = grpc };
         if (identityDirectory is not null)
         {
             var identity = new Mesh.Identity.MeshFileIdentitySource(new Mesh.Identity.MeshIdentityOptions

@@ -85,8 +85,8 @@ services.AddMeshFleet(fleet, catalog =>
     catalog.SlowStart.Window = TimeSpan.FromSeconds(5);
 });
 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-    .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10)).Services
-    .AddHttpClient("catalog").AddMeshHandler();
+    .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10))
+    .AddMeshHandler();
 await using var provider = services.BuildServiceProvider();
 var monitor = provider.GetRequiredService<MeshMonitor>();
 var events = new ConcurrentQueue<string>();

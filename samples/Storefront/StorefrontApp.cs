@@ -21,9 +21,9 @@ public static class StorefrontApp
         builder.Services.AddMeshDiscovery();     // lets Mesh:Services:catalog:Discovery be "Etcd" or "Dns"
         builder.Services.AddHealthChecks().AddMeshHealthCheck();
 
-        var catalog = builder.Services.AddHttpClient<CatalogHttpClient>(c => c.BaseAddress = new Uri("http://catalog"));
-        catalog.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(50));
-        catalog.AddMeshHandler();
+        builder.Services.AddHttpClient<CatalogHttpClient>(c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(50))
+            .AddMeshHandler();
         builder.Services.AddGrpcClient<CatalogService.CatalogServiceClient>(o => o.Address = new Uri("http://catalog")).AddMeshHandler();
 
         var telemetry = builder.Configuration.GetSection("Telemetry");

@@ -68,7 +68,7 @@ public class TlsHandshakeBenchmarks
     public Task MeshIdentityCold() => HandshakeAsync(NewServer().CreateOptions(null), NewClient().CreateOptions("127.0.0.1"));
 
     private MeshTlsServerAuthenticator NewServer() =>
-        new(_serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/orders")], null, NullLogger.Instance);
+        new(_serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/orders")], null, NullLogger.Instance, MeshServerMetrics.For(null));
 
     private MeshTlsClientAuthenticator NewClient() =>
         new(_clientIdentity, SpiffeIdPattern.Parse("spiffe://mesh.test/catalog"), null, null);

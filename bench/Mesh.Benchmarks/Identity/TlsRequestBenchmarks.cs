@@ -38,7 +38,7 @@ public class TlsRequestBenchmarks
         var serverIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/catalog");
         var clientIdentity = _ca.CreateIdentitySource("spiffe://mesh.test/orders");
         var serverPattern = SpiffeIdPattern.Parse("spiffe://mesh.test/catalog");
-        var noChecks = new MeshTlsServerAuthenticator(serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/*")], null, NullLogger.Instance);
+        var noChecks = new MeshTlsServerAuthenticator(serverIdentity, [SpiffeIdPattern.Parse("spiffe://mesh.test/*")], null, NullLogger.Instance, MeshServerMetrics.For(null));
 
         ListenOptions? mesh = null, baseline = null, kestrel = null;
         var builder = WebApplication.CreateSlimBuilder();

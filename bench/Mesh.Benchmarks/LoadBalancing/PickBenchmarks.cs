@@ -37,9 +37,16 @@ public class PickBenchmarks
         _service = new ServiceRuntime("bench", new MeshEnvironment(TimeProvider.System), options, zone: null);
         _service.Configure(options, zone: null);
         _context = new PickContext(_service.Now(), 0x9E3779B97F4A7C15UL, Balancer == LoadBalancerKind.ConsistentHash, 0);
+        var index = 0;
         foreach (var endpoint in _service.Endpoints)
         {
-            endpoint.ObserveRtt(1000 + (endpoint.Port % 7), _service.Now(), _service.Settings.Picker.DecayTicks);
+            // Trusted estimates 1×, 2× and 3× apart, so PeakEwma's latency comparison (and its random draw) is measured.
+            for (var sample = 0; sample < EndpointState.TrustedAfterSamples; sample++)
+            {
+                endpoint.ObserveRtt(100_000.0 * (1 + (index % 3)), _service.Now(), _service.Settings.Picker.DecayTicks);
+            }
+
+            index++;
         }
     }
 

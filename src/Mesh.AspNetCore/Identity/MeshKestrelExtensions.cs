@@ -18,8 +18,10 @@ public static class MeshKestrelExtensions
     /// Serves this endpoint over HTTPS presenting the workload's current X.509-SVID (read at each handshake, so rotation
     /// needs no restart), requires a client certificate, validates it as an X.509-SVID against the bundle of the caller's
     /// trust domain and authorizes its SPIFFE ID against <see cref="MeshServerIdentityOptions.AuthorizedClients"/>.
-    /// Refused callers are logged (category <see cref="LoggerCategory"/>, warning, with the reason); accepted callers'
-    /// IDs are available from <see cref="MeshHttpContextExtensions.GetPeerSpiffeId(Microsoft.AspNetCore.Http.HttpContext)"/>.
+    /// Refused callers are logged (category <see cref="LoggerCategory"/>, warning, with the reason and both endpoints) and
+    /// counted (<c>mesh.server.tls.handshake.failures</c> on the <c>Mesh</c> meter, by reason); accepted callers' IDs are
+    /// available from <see cref="MeshHttpContextExtensions.GetPeerSpiffeId(Microsoft.AspNetCore.Http.HttpContext)"/> and, with
+    /// <c>AddAuthentication().AddMesh()</c>, as the request's authenticated principal for per-route authorization.
     /// </summary>
     /// <param name="listenOptions">The endpoint, as given by <c>KestrelServerOptions.Listen(...)</c>.</param>
     /// <param name="configure">Sets the authorized callers (required) and, optionally, the identity source.</param>
@@ -43,7 +45,7 @@ public static class MeshKestrelExtensions
             "UseMeshIdentity: no identity source. Call services.AddMeshIdentity(configuration.GetSection(\"Mesh:Identity\")) or set MeshServerIdentityOptions.IdentitySource.");
         var timeProvider = options.TimeProvider ?? services.GetService<TimeProvider>();
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
-        var authenticator = new MeshTlsServerAuthenticator(identity, options.AuthorizedClients, timeProvider, logger);
+        var authenticator = new MeshTlsServerAuthenticator(identity, options.AuthorizedClients, timeProvider, logger, MeshServerMetrics.For(services));
 
         return listenOptions.UseHttps(new TlsHandshakeCallbackOptions
         {

@@ -7,7 +7,9 @@ public sealed class MeshServerIdentityOptions
 {
     /// <summary>The callers to accept: exact IDs, prefixes (<c>spiffe://mesh.test/ns/shop/*</c>) or whole trust domains
     /// (<c>spiffe://mesh.test/*</c>). At least one is required; a caller matching none is refused at the handshake
-    /// (<see cref="X509SvidFailureReason.NotAuthorized"/> or <see cref="X509SvidFailureReason.WrongTrustDomain"/>).</summary>
+    /// (<see cref="X509SvidFailureReason.NotAuthorized"/> or <see cref="X509SvidFailureReason.WrongTrustDomain"/>).
+    /// This is the gate of the whole listener: every route accepts whoever passes it, unless the route narrows it with
+    /// per-route authorization (<c>AddAuthentication().AddMesh()</c> and <c>RequireSpiffeId</c>), which can never widen it.</summary>
     public IList<SpiffeIdPattern> AuthorizedClients { get; } = [];
 
     /// <summary>The workload's identity.</summary>

@@ -23,6 +23,7 @@ public sealed class DockerContainerBuilder
     private WaitStrategy _wait = WaitStrategy.ForRunning();
     private HealthcheckConfig? _healthCheck;
     private string? _dockerSocketTarget;
+    private bool _init;
 
     /// <summary>Starts a description of a container of <paramref name="image"/>.</summary>
     /// <param name="image">An image reference (<c>name:tag</c> or id) present on the engine.</param>
@@ -37,10 +38,18 @@ public sealed class DockerContainerBuilder
     public DockerContainerBuilder(DockerImage image)
         : this((image ?? throw new ArgumentNullException(nameof(image))).Reference)
     {
+        _init = image.RequiresInit;
     }
 
     /// <summary>The image reference.</summary>
     public string Image => _image;
+
+    /// <summary>Runs the engine's init process as PID 1 of the container (<c>docker run --init</c>), which forwards signals
+    /// to the image's process and reaps zombies. On by default for images whose <see cref="DockerImage.RequiresInit"/> is set
+    /// (the .NET images of <see cref="DotNetImageBuilder"/>).</summary>
+    /// <param name="enabled">Whether to run an init.</param>
+    /// <returns>A new builder.</returns>
+    public DockerContainerBuilder WithInit(bool enabled = true) => With(b => b._init = enabled);
 
     /// <summary>Sets the container name (unique on the engine); without one a unique name is generated.</summary>
     /// <param name="name">The name.</param>
@@ -234,6 +243,7 @@ public sealed class DockerContainerBuilder
             HostConfig = new HostConfig
             {
                 PortBindings = bindings,
+                Init = _init ? true : null,
                 NetworkMode = first.Network?.Name!,
                 Binds = _dockerSocketTarget is null ? null! : [$"{session.Engine.EngineSocketPath}:{_dockerSocketTarget}"],
             },

@@ -15,6 +15,9 @@ namespace Mesh.Containers;
 /// engine builds the image. The tag is a hash of the project's sources (and of its project references and the build files
 /// above it), so when nothing changed neither the publish nor the build runs again.
 /// The image sets <c>ASPNETCORE_HTTP_PORTS=8080</c> (as Microsoft's images do) and exposes 8080 unless told otherwise.
+/// Its <see cref="DockerImage.RequiresInit"/> is set: run it with an init as PID 1 (<c>docker run --init</c>;
+/// <see cref="DockerContainerBuilder"/> does it for a <see cref="DockerImage"/>), so that signals and an unhandled
+/// exception (printed, then SIGABRT: exit code 134) behave as on a host.
 /// Immutable: every <c>With…</c> returns a new builder.
 /// </summary>
 public sealed class DotNetImageBuilder
@@ -157,7 +160,7 @@ public sealed class DotNetImageBuilder
             {
                 ImageLog.CacheHit(logger, reference);
                 _progress?.Report(new DockerBuildProgress($"Using cached image {reference} (sources unchanged)", null));
-                return cached;
+                return cached with { RequiresInit = true };
             }
 
             var work = Directory.CreateTempSubdirectory("mesh-dotnet-image-");
@@ -166,7 +169,8 @@ public sealed class DotNetImageBuilder
                 var output = Path.Combine(work.FullName, "app");
                 await PublishAsync(output, logger, cts.Token).ConfigureAwait(false);
                 var context = await CreateContextAsync(output, assemblyName, cts.Token).ConfigureAwait(false);
-                return await ImageBuildRunner.BuildAsync(engine, context, reference, hash, "Dockerfile", ImmutableDictionary<string, string>.Empty, null, _progress, logger, cts.Token).ConfigureAwait(false);
+                var built = await ImageBuildRunner.BuildAsync(engine, context, reference, hash, "Dockerfile", ImmutableDictionary<string, string>.Empty, null, _progress, logger, cts.Token).ConfigureAwait(false);
+                return built with { RequiresInit = true };
             }
             finally
             {

@@ -201,6 +201,64 @@ public enum OutlierFailureKinds
     Cancellation = 8,
 }
 
+/// <summary>gRPC status codes, as a set (<c>OutlierDetection:GrpcStatusCodes</c>): bit <c>1 &lt;&lt; code</c> for each code.
+/// Names are the C# names of <c>Grpc.Core.StatusCode</c>; configuration also takes the canonical gRPC spelling
+/// (<c>UNAVAILABLE</c>, <c>DEADLINE_EXCEEDED</c>). <c>OK</c> is never a failure and has no member.</summary>
+[Flags]
+public enum GrpcStatusCodes
+{
+    /// <summary>No status counts: gRPC calls are judged by HTTP alone, as before gRPC statuses were read.</summary>
+    None = 0,
+
+    /// <summary>1, CANCELLED.</summary>
+    Cancelled = 1 << 1,
+
+    /// <summary>2, UNKNOWN (Envoy: HTTP 500).</summary>
+    Unknown = 1 << 2,
+
+    /// <summary>3, INVALID_ARGUMENT.</summary>
+    InvalidArgument = 1 << 3,
+
+    /// <summary>4, DEADLINE_EXCEEDED (Envoy: HTTP 504); counts as a <see cref="OutlierFailureKinds.Timeout"/>.</summary>
+    DeadlineExceeded = 1 << 4,
+
+    /// <summary>5, NOT_FOUND.</summary>
+    NotFound = 1 << 5,
+
+    /// <summary>6, ALREADY_EXISTS.</summary>
+    AlreadyExists = 1 << 6,
+
+    /// <summary>7, PERMISSION_DENIED.</summary>
+    PermissionDenied = 1 << 7,
+
+    /// <summary>8, RESOURCE_EXHAUSTED (Envoy: HTTP 429).</summary>
+    ResourceExhausted = 1 << 8,
+
+    /// <summary>9, FAILED_PRECONDITION.</summary>
+    FailedPrecondition = 1 << 9,
+
+    /// <summary>10, ABORTED.</summary>
+    Aborted = 1 << 10,
+
+    /// <summary>11, OUT_OF_RANGE.</summary>
+    OutOfRange = 1 << 11,
+
+    /// <summary>12, UNIMPLEMENTED (Envoy: HTTP 501).</summary>
+    Unimplemented = 1 << 12,
+
+    /// <summary>13, INTERNAL (Envoy: HTTP 500).</summary>
+    Internal = 1 << 13,
+
+    /// <summary>14, UNAVAILABLE (Envoy: HTTP 503).</summary>
+    Unavailable = 1 << 14,
+
+    /// <summary>15, DATA_LOSS (Envoy: HTTP 500).</summary>
+    DataLoss = 1 << 15,
+
+    /// <summary>16, UNAUTHENTICATED.</summary>
+    Unauthenticated = 1 << 16,
+}
+
 /// <summary>Passive outlier detection (<c>Mesh:Services:{name}:OutlierDetection</c>), after Envoy's.</summary>
 public sealed class OutlierDetectionOptions
 {
@@ -238,6 +296,22 @@ public sealed class OutlierDetectionOptions
     /// <summary>The outcomes that count as failures (<c>FailureKinds</c>: names separated by <c>,</c>, <c>;</c> or <c>|</c>, or an array).</summary>
     /// <value>Default: <c>ConnectionFailure, Timeout, ServerError</c>.</value>
     public OutlierFailureKinds FailureKinds { get; set; } = OutlierFailureKinds.ConnectionFailure | OutlierFailureKinds.Timeout | OutlierFailureKinds.ServerError;
+
+    /// <summary>The gRPC statuses that are failures of the endpoint (<c>GrpcStatusCodes</c>: names separated by <c>,</c>,
+    /// <c>;</c> or <c>|</c>, or an array; <c>None</c> for none). The status comes from a trailers-only response or from
+    /// the trailers after the replies. <c>DeadlineExceeded</c> counts as a <see cref="OutlierFailureKinds.Timeout"/>, the
+    /// others as a <see cref="OutlierFailureKinds.ServerError"/>, so <see cref="FailureKinds"/> still decides whether they
+    /// count. Any other status (<c>NotFound</c>, <c>InvalidArgument</c>, <c>PermissionDenied</c>...) is the application's
+    /// answer, a success of the endpoint.</summary>
+    /// <value>Default: the statuses Envoy maps to 5xx: <c>Unknown, DeadlineExceeded, Unimplemented, Internal, Unavailable, DataLoss</c>.</value>
+    public GrpcStatusCodes GrpcStatusCodes { get; set; } = DefaultGrpcStatusCodes;
+
+    /// <summary>The default of <see cref="GrpcStatusCodes"/>: what Envoy maps to HTTP 5xx.</summary>
+    internal const GrpcStatusCodes DefaultGrpcStatusCodes = GrpcStatusCodes.Unknown | GrpcStatusCodes.DeadlineExceeded | GrpcStatusCodes.Unimplemented |
+        GrpcStatusCodes.Internal | GrpcStatusCodes.Unavailable | GrpcStatusCodes.DataLoss;
+
+    /// <summary>Every defined status bit.</summary>
+    internal const GrpcStatusCodes AllGrpcStatusCodes = (GrpcStatusCodes)((1 << 17) - 2);
 
     /// <summary>The failure-rate rule: eject when this percentage of requests in <see cref="FailureRateWindow"/> failed
     /// (<c>FailureRateThreshold</c>); 0 turns the rule off.</summary>
@@ -341,15 +415,16 @@ public sealed class HedgingOptions
 /// <summary>Peak-EWMA tuning (<c>Mesh:Services:{name}:PeakEwma</c>).</summary>
 public sealed class PeakEwmaOptions
 {
-    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>).</summary>
+    /// <summary>The decay time τ of the RTT estimate (<c>DecayTime</c>): how fast it decays towards zero while an
+    /// endpoint gets no traffic, and how much a sample weighs when samples are far apart in time.</summary>
     /// <value>Default: 10 seconds (Finagle, Linkerd). Allowed: more than zero.</value>
     [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DecayTime { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The RTT assumed for an endpoint with no measurement yet while it already has a request in flight
-    /// (<c>DefaultRtt</c>). An unmeasured endpoint with nothing in flight is always tried when drawn, so that new
-    /// endpoints are measured at once.</summary>
-    /// <value>Default: 30 ms (Linkerd). Allowed: more than zero.</value>
+    /// <summary>The least RTT a failed attempt counts as (<c>DefaultRtt</c>): a failure raises the endpoint's estimate to
+    /// at least this at once, so that an endpoint failing fast does not look fast. An endpoint with no trusted
+    /// estimate yet is compared on load alone.</summary>
+    /// <value>Default: 30 ms (Linkerd's default RTT). Allowed: more than zero.</value>
     [AllowedRange("00:00:00", "10675199.02:48:05.4775807", MinimumIsExclusive = true, Allowed = "more than zero")]
     public TimeSpan DefaultRtt { get; set; } = TimeSpan.FromMilliseconds(30);
 }

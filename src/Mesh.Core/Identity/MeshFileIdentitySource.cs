@@ -25,6 +25,8 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
     private readonly string _keyPath;
     private readonly string _bundlePath;
     private readonly TimeSpan _pollInterval;
+    private readonly KeyFilePermissionCheck _keyFilePermissions;
+    private readonly string _section;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly X509SvidValidator _validator;
@@ -64,29 +66,37 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
         _keyPath = Path.GetFullPath(options.KeyPath!);
         _bundlePath = Path.GetFullPath(options.TrustBundlePath!);
         _pollInterval = options.PollInterval;
+        _keyFilePermissions = options.KeyFilePermissions;
+        _section = options.ConfigurationPath;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _validator = new X509SvidValidator(_timeProvider);
 
         byte[] certificate, key, bundle;
+        UnixFileMode? exposedKey;
         try
         {
             certificate = File.ReadAllBytes(_certificatePath);
-            key = File.ReadAllBytes(_keyPath);
+            key = KeyFile.Read(_keyPath, out exposedKey);
             bundle = File.ReadAllBytes(_bundlePath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"{MeshIdentityOptions.SectionName}: cannot read the identity files: {e.Message}", e);
+            throw new InvalidOperationException($"{_section}: cannot read the identity files: {e.Message}", e);
         }
 
         try
         {
+            if (KeyRefused(exposedKey) is { } refusal)
+            {
+                throw new InvalidOperationException($"{_section}:{nameof(MeshIdentityOptions.KeyPath)}: {refusal}");
+            }
+
             _loadedFingerprint = Fingerprint(certificate, key, bundle);
             if (!TryLoad(certificate, key, bundle, out var identity, out var problem))
             {
                 throw new InvalidOperationException(
-                    $"{MeshIdentityOptions.SectionName}: the files {_certificatePath}, {_keyPath} and {_bundlePath} do not hold a valid identity: {problem}");
+                    $"{_section}: the files {_certificatePath}, {_keyPath} and {_bundlePath} do not hold a valid identity: {problem}");
             }
 
             _current = identity;
@@ -97,6 +107,7 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
         }
 
         IdentityLog.IdentityLoaded(_logger, _current.Id, _current.Svid.Certificate.SerialNumber, _current.Svid.NotAfter, _certificatePath, string.Join(", ", _current.Bundles.TrustDomains));
+        WarnIfExposed(exposedKey);
         if (watchFileSystem)
         {
             StartWatching();
@@ -237,10 +248,11 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
         try
         {
             byte[] certificate, bundle;
+            UnixFileMode? exposedKey;
             try
             {
                 certificate = await File.ReadAllBytesAsync(_certificatePath, cancellationToken).ConfigureAwait(false);
-                key = await File.ReadAllBytesAsync(_keyPath, cancellationToken).ConfigureAwait(false);
+                key = KeyFile.Read(_keyPath, out exposedKey);
                 bundle = await File.ReadAllBytesAsync(_bundlePath, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -257,6 +269,12 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
                 return false;
             }
 
+            if (KeyRefused(exposedKey) is { } refusal)
+            {
+                Reject(fingerprint, refusal);
+                return false;
+            }
+
             if (!TryLoad(certificate, key, bundle, out var identity, out var problem))
             {
                 Reject(fingerprint, problem);
@@ -267,7 +285,19 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
             _loadedFingerprint = fingerprint;
             _rejectedFingerprint = null;
             Volatile.Write(ref _current, identity);
-            IdentityLog.IdentityRotated(_logger, identity.Id, identity.Svid.Certificate.SerialNumber, identity.Svid.NotAfter, previous.Svid.Certificate.SerialNumber);
+            if (identity.Id.Equals(previous.Id))
+            {
+                IdentityLog.IdentityRotated(_logger, identity.Id, identity.Svid.Certificate.SerialNumber, identity.Svid.NotAfter, previous.Svid.Certificate.SerialNumber);
+            }
+            else
+            {
+                // Not a routine rotation: peers that authorize the old ID (ServerIdentity, AuthorizedClients, policies)
+                // will refuse this workload from now on.
+                IdentityLog.IdentityIdChanged(_logger, identity.Id, previous.Id, identity.Svid.Certificate.SerialNumber, identity.Svid.NotAfter,
+                    previous.Svid.Certificate.SerialNumber, _certificatePath);
+            }
+
+            WarnIfExposed(exposedKey);
             _changed.Fire();
             return true;
         }
@@ -279,6 +309,21 @@ public sealed class MeshFileIdentitySource : IMeshIdentitySource, IDisposable
             }
 
             _reloadLock.Release();
+        }
+    }
+
+    /// <summary>Why the key file must not be used (its mode, under <see cref="KeyFilePermissionCheck.Enforce"/>), or <see langword="null"/>.</summary>
+    private string? KeyRefused(UnixFileMode? exposedMode) =>
+        exposedMode is { } mode && _keyFilePermissions == KeyFilePermissionCheck.Enforce
+            ? $"the private key file {_keyPath} is accessible by group or others (mode {KeyFile.Octal(mode)}) and {_section}:{nameof(MeshIdentityOptions.KeyFilePermissions)} is Enforce. " +
+              $"Restrict it to its owner (chmod 600 {_keyPath}; on Kubernetes a volume defaultMode of 0400)."
+            : null;
+
+    private void WarnIfExposed(UnixFileMode? exposedMode)
+    {
+        if (exposedMode is { } mode && _keyFilePermissions == KeyFilePermissionCheck.Warn)
+        {
+            IdentityLog.KeyFileUnprotected(_logger, _keyPath, KeyFile.Octal(mode), $"{_section}:{nameof(MeshIdentityOptions.KeyFilePermissions)}");
         }
     }
 

@@ -43,6 +43,14 @@ public sealed class MeshIdentityOptions
     [AllowedRange("00:00:00.100", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>What to do when the key file (<see cref="KeyPath"/>) is accessible by its group or by others
+    /// (Unix mode bits <c>0077</c>, such as <c>0644</c>), as OpenSSH does for its keys. Checked each time a key is loaded
+    /// (at start and at every rotation); not on Windows. Fix the file with <c>chmod 600</c> (or, on Kubernetes, a
+    /// volume <c>defaultMode</c> of <c>0400</c>).</summary>
+    /// <value>Default <see cref="KeyFilePermissionCheck.Warn"/> (load it and log a warning); <see cref="KeyFilePermissionCheck.Enforce"/>
+    /// refuses such a key; <see cref="KeyFilePermissionCheck.Ignore"/> does not check. Key <c>Mesh:Identity:KeyFilePermissions</c>.</value>
+    public KeyFilePermissionCheck KeyFilePermissions { get; set; } = KeyFilePermissionCheck.Warn;
+
     /// <summary>Problems found while reading configuration (values that do not parse), reported by validation.</summary>
     internal List<string> ConfigurationErrors { get; } = [];
 
@@ -78,6 +86,7 @@ public sealed class MeshIdentityOptions
         ConfigurationKey.String(nameof(KeyPath)),
         ConfigurationKey.String(nameof(TrustBundlePath)),
         ConfigurationKey.TimeSpan(nameof(PollInterval)),
+        ConfigurationKey.Enum<KeyFilePermissionCheck>(nameof(KeyFilePermissions)),
     ];
 
     /// <summary>Every problem of the options: a missing file path, a value out of range.</summary>
@@ -99,6 +108,11 @@ public sealed class MeshIdentityOptions
         if (string.IsNullOrWhiteSpace(TrustBundlePath))
         {
             errors.Add($"{path}:{nameof(TrustBundlePath)}: required; the PEM file holding the trust domain's root certificates, for example certs/bundle.pem.");
+        }
+
+        if (!Enum.IsDefined(KeyFilePermissions))
+        {
+            errors.Add($"{path}:{nameof(KeyFilePermissions)}: '{KeyFilePermissions}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<KeyFilePermissionCheck>())}.");
         }
 
         MeshOptionsRanges.AddTo(errors, MeshOptionsRanges.Instance.Validate(path, this));

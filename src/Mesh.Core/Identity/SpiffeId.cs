@@ -355,5 +355,5 @@ public sealed class SpiffeId : IEquatable<SpiffeId>
         ? $"the character '{c}'"
         : string.Create(CultureInfo.InvariantCulture, $"the character U+{(int)c:X4}");
 
-    private static string Shorten(string value) => value.Length <= 120 ? value : string.Concat(value.AsSpan(0, 117), "...");
+    internal static string Shorten(string value) => value.Length <= 120 ? value : string.Concat(value.AsSpan(0, 117), "...");
 }

@@ -95,7 +95,9 @@ public sealed class SpiffeIdPattern : IEquatable<SpiffeIdPattern>
         error = SpiffeId.Validate(idText, out _, out var position);
         if (error != SpiffeIdError.None)
         {
-            message = SpiffeId.Describe(idText, error, position) +
+            // With a wildcard the ID part alone is described; name the whole pattern too, as the user wrote it.
+            message = (wildcard ? $"'{SpiffeId.Shorten(value)}' is not a SPIFFE ID pattern: " : "") +
+                SpiffeId.Describe(idText, error, position) +
                 " A pattern is a SPIFFE ID (exact), a SPIFFE ID followed by '/*' (every ID below it) or spiffe://<trust-domain>/* (the whole trust domain).";
             return false;
         }

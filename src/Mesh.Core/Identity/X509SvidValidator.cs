@@ -128,21 +128,49 @@ public sealed class X509SvidValidator
         id = SpiffeId.Parse(uris[0]);
         foreach (var extension in certificate.Extensions)
         {
-            if (extension is X509BasicConstraintsExtension { CertificateAuthority: true })
+            if (extension is not X509BasicConstraintsExtension basicConstraints)
             {
-                return Fail(X509SvidFailureReason.LeafIsCa,
-                    $"The certificate of {id} is a CA certificate (basic constraints CA=true); a workload's X.509-SVID must not be a CA. Reissue it with CA=false.",
+                continue;
+            }
+
+            // The BCL decodes the extension's value lazily and throws on a malformed one.
+            bool? isCa;
+            try
+            {
+                isCa = basicConstraints.CertificateAuthority;
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                isCa = null;
+            }
+
+            if (isCa is not false)
+            {
+                return Fail(X509SvidFailureReason.LeafIsCa, isCa is null
+                        ? $"The certificate of {id} has a malformed basic constraints extension, so it cannot be told whether it is a CA; a workload's X.509-SVID must not be a CA. Reissue it with CA=false."
+                        : $"The certificate of {id} is a CA certificate (basic constraints CA=true); a workload's X.509-SVID must not be a CA. Reissue it with CA=false.",
                     id, presented);
             }
         }
 
         var keyUsage = certificate.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault();
+        X509KeyUsageFlags? usages;
+        try
+        {
+            usages = keyUsage?.KeyUsages;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            usages = null;
+        }
+
         string? keyUsageProblem = keyUsage switch
         {
             null => "has no key usage extension",
+            _ when usages is null => "has a malformed key usage extension",
             { Critical: false } => "has a key usage extension that is not marked critical",
-            _ when (keyUsage.KeyUsages & X509KeyUsageFlags.DigitalSignature) == 0 => "has a key usage without digitalSignature",
-            _ when (keyUsage.KeyUsages & (X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign)) != 0 => "has a key usage that allows keyCertSign or cRLSign",
+            _ when (usages & X509KeyUsageFlags.DigitalSignature) == 0 => "has a key usage without digitalSignature",
+            _ when (usages & (X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign)) != 0 => "has a key usage that allows keyCertSign or cRLSign",
             _ => null,
         };
         if (keyUsageProblem is not null)
@@ -190,7 +218,21 @@ public sealed class X509SvidValidator
 
         try
         {
-            if (chain.Build(leaf))
+            bool built;
+            try
+            {
+                built = chain.Build(leaf);
+            }
+            catch (System.Security.Cryptography.CryptographicException e)
+            {
+                // The platform's chain builder throws on some malformed certificates the loader accepted.
+                return Fail(X509SvidFailureReason.UntrustedIssuer,
+                    $"The certificate of {id} could not be checked against the trust bundle of trust domain '{id.TrustDomain}': the chain builder failed on it ({e.Message}). " +
+                    "The certificate (or one sent with it) is malformed: reissue it.",
+                    id, presented);
+            }
+
+            if (built)
             {
                 Remember(key, bundles, chain);
                 return null;

@@ -1,13 +1,17 @@
 namespace Mesh;
 
-/// <summary>The load-balancing algorithms a service can use (<c>Mesh:Services:{name}:LoadBalancer</c>).</summary>
+/// <summary>The load-balancing algorithms a service can use (<c>Mesh:Services:{name}:LoadBalancer</c>). How each one
+/// works, with its sources, is in docs/load-balancing.md.</summary>
 public enum LoadBalancerKind
 {
-    /// <summary>Power of two choices on cost = RTT estimate × (in-flight + 1), with a peak-sensitive, time-decayed
-    /// RTT estimate (Finagle, Linkerd). Avoids slow and overloaded endpoints within a few requests. The default.</summary>
+    /// <summary>Power of two choices on load and latency (after Finagle's and Linkerd's peak-EWMA): two candidates
+    /// drawn in proportion to weight; the first keeps the request unless the second is clearly less loaded (requests
+    /// in flight per unit of weight) or, often, clearly faster (RTT estimates more than 1.5× apart). Equal replicas
+    /// share traffic evenly at any concurrency, weights and slow start hold, and slow replicas lose most of their
+    /// traffic within a few requests. The default.</summary>
     PeakEwma = 0,
 
-    /// <summary>Each endpoint in turn, ignoring weights.</summary>
+    /// <summary>Each endpoint in turn, ignoring weights (endpoints in slow start are skipped in proportion).</summary>
     RoundRobin,
 
     /// <summary>Smooth weighted round robin: exact weight proportions in every window of sum(weights) requests.</summary>
@@ -16,8 +20,9 @@ public enum LoadBalancerKind
     /// <summary>Weighted random choice (alias method, O(1) per pick).</summary>
     Random,
 
-    /// <summary>Power of two choices on in-flight requests; with unequal weights the score is
-    /// weight / (in-flight + 1)^bias, as in Envoy.</summary>
+    /// <summary>Power of two choices on requests in flight per unit of weight: two candidates drawn in proportion to
+    /// weight; the first keeps the request unless it has more than 1.5× the second's load. Traffic follows the weights
+    /// exactly while loads are even, at any concurrency; latency is not considered.</summary>
     LeastRequest,
 
     /// <summary>Maglev consistent hashing on a key from <c>HashHeader</c> or <see cref="MeshRequestOptions.HashKey"/>:

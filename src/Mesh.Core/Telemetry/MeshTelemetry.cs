@@ -20,7 +20,7 @@ public static class MeshTelemetry
         /// <summary>The balancer that chose the endpoint.</summary>
         public const string LoadBalancer = "mesh.load_balancer";
 
-        /// <summary>The attempt's outcome: success, connection_failure, timeout, server_error, cancelled.</summary>
+        /// <summary>The attempt's outcome for the endpoint's health: success, connection_failure, timeout, server_error, cancelled.</summary>
         public const string Outcome = "mesh.outcome";
 
         /// <summary>Whether the attempt was the single probe after an ejection.</summary>
@@ -49,6 +49,10 @@ public static class MeshTelemetry
 
         /// <summary>OpenTelemetry semantic convention: the ordinal of a resent request (1 for the first retry).</summary>
         public const string ResendCount = "http.request.resend_count";
+
+        /// <summary>OpenTelemetry semantic convention (RPC, gRPC): the numeric gRPC status code the server sent
+        /// (<c>0</c> OK, <c>14</c> UNAVAILABLE...), on the request metrics and the gRPC client span of gRPC calls.</summary>
+        public const string GrpcStatusCode = "rpc.grpc.status_code";
 
         /// <summary>OpenTelemetry semantic convention: the class of error that ended an operation.</summary>
         public const string ErrorType = "error.type";

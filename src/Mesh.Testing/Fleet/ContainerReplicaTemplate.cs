@@ -38,21 +38,52 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
     /// <summary>The image replicas run.</summary>
     public string Image => _image;
 
-    /// <summary>The test replica in containers: publishes the test replica project self-contained into a
-    /// <c>FROM scratch</c> image (cached by content hash, so unchanged sources are not rebuilt).</summary>
+    /// <summary>
+    /// The test replica in containers. Without <paramref name="projectPath"/>, the image is made of what this process runs:
+    /// Mesh.Testing (the replica is <see cref="InProcessReplica.RunAsProcessAsync"/>) with the assemblies it needs, on this
+    /// machine's .NET runtime (<see cref="DotNetAppImageBuilder"/>) — no SDK, no restore, no project to copy; a few seconds
+    /// the first time, then cached by a hash of its inputs. This process must run on Linux with the engine's architecture.
+    /// With <paramref name="projectPath"/>, that project is published self-contained into the image (<see cref="DotNetImageBuilder"/>,
+    /// cached by a hash of its sources); its <c>Program</c> should run <c>return await InProcessReplica.RunAsProcessAsync();</c>
+    /// (plus what you add), listening on <c>REPLICA_PORT</c> (8080).
+    /// </summary>
     /// <param name="session">The Docker session that owns the containers and the network.</param>
-    /// <param name="projectPath">The test replica project; default: <c>samples/Mesh.TestReplica</c> found above the current directory.</param>
+    /// <param name="projectPath">A replica project of your own, or <see langword="null"/> for the test replica of this Mesh.Testing.</param>
     /// <param name="cancellationToken">Cancels the build.</param>
     public static async Task<ContainerReplicaTemplate> ForTestReplicaAsync(DockerSession session, string? projectPath = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(session);
-        var project = projectPath ?? FindTestReplicaProject() ?? throw new FileNotFoundException(
-            "The test replica project was not found above the current directory (samples/Mesh.TestReplica/Mesh.TestReplica.csproj). " +
-            "Pass projectPath: any project whose Program runs Mesh.Testing.InProcessReplica, listening on REPLICA_PORT (8080).");
-        var image = await new DotNetImageBuilder(project)
-            .WithRepository("mesh-test-replica")
-            .WithExposedPorts(8080)
-            .BuildAsync(session.Engine, cancellationToken).ConfigureAwait(false);
+        DockerImage image;
+        if (projectPath is not null)
+        {
+            image = await new DotNetImageBuilder(projectPath)
+                .WithRepository("mesh-test-replica")
+                .WithExposedPorts(8080)
+                .BuildAsync(session.Engine, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var directory = Directory.CreateTempSubdirectory("mesh-test-replica-");
+            try
+            {
+                var launcher = Internal.TestReplicaApplication.Write(directory.FullName);
+                image = await new DotNetAppImageBuilder(launcher)
+                    .WithRepository("mesh-test-replica")
+                    .WithExposedPorts(8080)
+                    .BuildAsync(session.Engine, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                try
+                {
+                    directory.Delete(recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+
         return await CreateAsync(session, image.Reference, 8080, "/healthz", isTestReplica: true, null, cancellationToken).ConfigureAwait(false);
     }
 
@@ -106,6 +137,7 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
             .WithEnvironment(IdVariable, id)
             .WithEnvironment(PortVariable, _port.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithLabel("mesh.fleet.replica", id)
+            .WithInit()
             .WithWaitStrategy(_readinessPath is null ? WaitStrategy.ForPort(_port) : WaitStrategy.ForHttp(_port, _readinessPath));
         if (version is not null)
         {
@@ -136,23 +168,6 @@ public sealed class ContainerReplicaTemplate : ReplicaTemplate, IAsyncDisposable
         using var listener = new TcpListener(IPAddress.TryParse(engineHost, out var address) && IPAddress.IsLoopback(address) ? address : IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string? FindTestReplicaProject()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "samples", "Mesh.TestReplica", "Mesh.TestReplica.csproj");
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        return null;
     }
 }
 

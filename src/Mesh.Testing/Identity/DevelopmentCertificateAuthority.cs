@@ -155,7 +155,8 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
 
     /// <summary>Writes an SVID as the three PEM files <see cref="MeshFileIdentitySource"/> reads (<see cref="CertificateFileName"/>,
     /// <see cref="KeyFileName"/> and <see cref="BundleFileName"/>), each replaced atomically (written aside, then renamed over
-    /// the old file), as spiffe-helper does.</summary>
+    /// the old file), as spiffe-helper does. On Unix the key file is created with mode 0600 (owner only), as
+    /// <see cref="MeshFileIdentitySource"/> expects (it warns about keys that group or others can access).</summary>
     /// <param name="svid">The SVID.</param>
     /// <param name="directory">The directory; created when missing.</param>
     /// <returns>Options naming the three files.</returns>
@@ -172,7 +173,8 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     public MeshIdentityOptions WriteIdentityFiles(X509Certificate2 certificate, string directory) =>
         WriteIdentityFiles(certificate, Chain(), [RootCertificate], directory);
 
-    /// <summary>Writes a certificate with its key, its intermediates and a bundle as PEM files, each replaced atomically.</summary>
+    /// <summary>Writes a certificate with its key, its intermediates and a bundle as PEM files, each replaced atomically;
+    /// the key file with mode 0600 on Unix.</summary>
     /// <param name="certificate">The leaf, with its private key (ECDSA or RSA).</param>
     /// <param name="intermediates">Intermediate CA certificates written after the leaf.</param>
     /// <param name="bundleRoots">The roots written to the bundle file.</param>
@@ -195,9 +197,9 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
         var chainPem = string.Concat(new[] { certificate }.Concat(intermediates).Select(c => c.ExportCertificatePem() + "\n"));
         var bundlePem = string.Concat(bundleRoots.Select(c => c.ExportCertificatePem() + "\n"));
         var keyPem = ExportKeyPem(certificate);
-        WriteAtomically(options.TrustBundlePath, bundlePem);
-        WriteAtomically(options.KeyPath, keyPem);
-        WriteAtomically(options.CertificatePath, chainPem);
+        WriteAtomically(options.TrustBundlePath, bundlePem, ownerOnly: false);
+        WriteAtomically(options.KeyPath, keyPem, ownerOnly: true);
+        WriteAtomically(options.CertificatePath, chainPem, ownerOnly: false);
         return options;
     }
 
@@ -272,10 +274,22 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
         return rsa?.ExportPkcs8PrivateKeyPem() ?? throw new ArgumentException("The certificate has no ECDSA or RSA private key to write.", nameof(certificate));
     }
 
-    private static void WriteAtomically(string path, string content)
+    /// <summary>Writes aside, then renames over <paramref name="path"/>. A key file (<paramref name="ownerOnly"/>) is created
+    /// with mode 0600 on Unix, so it is never readable by group or others, not even for a moment.</summary>
+    private static void WriteAtomically(string path, string content, bool ownerOnly)
     {
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temporary, content);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (ownerOnly && !OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var writer = new StreamWriter(temporary, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options))
+        {
+            writer.Write(content);
+        }
+
         File.Move(temporary, path, overwrite: true);
     }
 

@@ -12,8 +12,10 @@ namespace Mesh.Testing;
 /// <summary>
 /// A test replica running in this process: Kestrel on a loopback port, answering every request with its replica id
 /// (header <c>x-replica-id</c> and body), with <c>/healthz</c> and a control API (<c>/control/...</c>) to inject
-/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|latency-rate|errors|hang|healthy|version|reset}?value=...</c>, latency in milliseconds). Stopping it closes its listener (connections are refused
-/// afterwards); starting it again listens on the same port.
+/// latency, errors, hangs and unhealthy status at run time (<c>POST /control/{latency|latency-rate|errors|hang|healthy|version|grpc-status|grpc-after-messages|reset}?value=...</c>,
+/// latency in milliseconds, the gRPC status by name). With <see cref="InProcessReplicaOptions.EnableGrpc"/> it also serves
+/// gRPC: the standard health service and its own <c>mesh.testing.v1.ReplicaService</c> (<see cref="ReplicaService"/>).
+/// Stopping it closes its listener (connections are refused afterwards); starting it again listens on the same port.
 /// </summary>
 public sealed class InProcessReplica : IAsyncDisposable
 {
@@ -66,6 +68,47 @@ public sealed class InProcessReplica : IAsyncDisposable
         return replica;
     }
 
+    /// <summary>
+    /// Runs the test replica as the program of a process (what the test replica image runs, and what a replica project of
+    /// your own can call from its <c>Program</c>): listens on all interfaces at <c>REPLICA_PORT</c> (default 8080) with the
+    /// id <c>REPLICA_ID</c> (default: the host name) and the version <c>REPLICA_VERSION</c>; <c>REPLICA_GRPC=true</c> adds
+    /// the gRPC health service (the port then speaks HTTP/2 only, h2c). Returns 0 when <c>SIGTERM</c>, Ctrl+C or
+    /// <paramref name="cancellationToken"/> stops it, 2 when a variable has a bad value.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the replica.</param>
+    /// <returns>The process exit code.</returns>
+    public static async Task<int> RunAsProcessAsync(CancellationToken cancellationToken = default)
+    {
+        var id = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.IdVariable) is { Length: > 0 } configured ? configured : Environment.MachineName;
+        var version = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.VersionVariable) is { Length: > 0 } v ? v : null;
+        var portText = Environment.GetEnvironmentVariable(ContainerReplicaTemplate.PortVariable) is { Length: > 0 } p ? p : "8080";
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            await Console.Error.WriteLineAsync($"{ContainerReplicaTemplate.PortVariable}: '{portText}' is not a TCP port (1 to 65535).").ConfigureAwait(false);
+            return 2;
+        }
+
+        var grpc = string.Equals(Environment.GetEnvironmentVariable("REPLICA_GRPC"), "true", StringComparison.OrdinalIgnoreCase);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stopped.TrySetResult();
+        });
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            stopped.TrySetResult();
+        });
+        using var cancelled = cancellationToken.Register(() => stopped.TrySetResult());
+
+        await using var replica = await StartAsync(id, new InProcessReplicaOptions { Port = port, Version = version, ListenAddress = IPAddress.Any, EnableGrpc = grpc }, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine($"replica {id} (version {version ?? "none"}) listening on port {port.ToString(CultureInfo.InvariantCulture)}");
+        await stopped.Task.ConfigureAwait(false);
+        Console.WriteLine($"replica {id} stopping");
+        return 0;
+    }
+
     /// <summary>Starts listening again (on the same port) after <see cref="StopAsync"/>.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -94,6 +137,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             {
                 builder.Services.AddGrpc();
                 builder.Services.AddSingleton(Behavior);
+                builder.Services.AddSingleton(this);
             }
 
             _options.ConfigureServices?.Invoke(builder.Services);
@@ -108,6 +152,7 @@ public sealed class InProcessReplica : IAsyncDisposable
             if (_options.EnableGrpc)
             {
                 app.MapGrpcService<ReplicaGrpcHealthService>();
+                app.MapGrpcService<ReplicaGrpcService>();
             }
 
             Map(app);
@@ -173,9 +218,19 @@ public sealed class InProcessReplica : IAsyncDisposable
         app.MapPost("/control/hang", context => Control(context, v => Behavior.Hang = bool.Parse(v)));
         app.MapPost("/control/healthy", context => Control(context, v => Behavior.Healthy = bool.Parse(v)));
         app.MapPost("/control/version", context => Control(context, v => Behavior.Version = v.Length == 0 ? null : v));
+        app.MapPost("/control/grpc-status", context => Control(context, v => Behavior.GrpcErrorStatus = ParseStatus(v)));
+        app.MapPost("/control/grpc-after-messages", context => Control(context, v => Behavior.GrpcStatusAfterMessages = bool.Parse(v)));
         app.MapPost("/control/reset", context => Control(context, _ => Behavior.Reset()));
         app.MapFallback(HandleAsync);
     }
+
+    private static Grpc.Core.StatusCode ParseStatus(string value) =>
+        value.Length > 0 && char.IsLetter(value[0]) && Enum.TryParse<Grpc.Core.StatusCode>(value.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var status) && Enum.IsDefined(status)
+            ? status
+            : throw new FormatException($"'{value}' is not a gRPC status name.");
+
+    /// <summary>Counts a request of the replica's own services (HTTP fallback, gRPC).</summary>
+    internal void CountRequest() => Interlocked.Increment(ref _requests);
 
     private static Task Control(HttpContext context, Action<string> apply)
     {
@@ -195,7 +250,7 @@ public sealed class InProcessReplica : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        Interlocked.Increment(ref _requests);
+        CountRequest();
         var aborted = context.RequestAborted;
         if (Behavior.Hang)
         {
@@ -249,9 +304,10 @@ public sealed class InProcessReplicaOptions
     /// <summary>Configures HTTPS on the listener (for example mTLS with an SVID); <see langword="null"/> for plain HTTP.</summary>
     public Action<ListenOptions>? ConfigureHttps { get; set; }
 
-    /// <summary>Serves the standard gRPC health service (<c>grpc.health.v1.Health</c>), answering SERVING or NOT_SERVING
-    /// from <see cref="ReplicaBehavior.Healthy"/> and honouring the injected latency, hang and errors; every gRPC answer
-    /// carries the <c>x-replica-id</c> header. Without TLS the listener becomes HTTP/2-only (h2c), so HTTP/1.1 requests
+    /// <summary>Serves gRPC: the standard health service (<c>grpc.health.v1.Health</c>), answering SERVING or NOT_SERVING
+    /// from <see cref="ReplicaBehavior.Healthy"/>, and <c>mesh.testing.v1.ReplicaService</c> (<see cref="ReplicaService"/>:
+    /// unary and server-streaming calls that end with a chosen status, trailers-only or after the replies), both honouring
+    /// the injected latency, hang and errors; every gRPC answer carries the <c>x-replica-id</c> header. Without TLS the listener becomes HTTP/2-only (h2c), so HTTP/1.1 requests
     /// (and HTTP health checks) no longer reach it: use <c>HealthCheck:Protocol: Grpc</c>. Default: false.</summary>
     public bool EnableGrpc { get; set; }
 

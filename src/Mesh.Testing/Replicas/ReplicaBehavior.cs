@@ -1,3 +1,5 @@
+using Grpc.Core;
+
 namespace Mesh.Testing;
 
 /// <summary>
@@ -12,6 +14,8 @@ public sealed class ReplicaBehavior
     private volatile bool _hang;
     private volatile bool _healthy = true;
     private volatile string? _version;
+    private volatile int _grpcErrorStatus = (int)StatusCode.Unavailable;
+    private volatile bool _grpcStatusAfterMessages;
 
     /// <summary>Extra time each answer waits before it is sent.</summary>
     public TimeSpan Latency
@@ -28,7 +32,7 @@ public sealed class ReplicaBehavior
         set => Volatile.Write(ref _latencyRate, Math.Clamp(value, 0, 1));
     }
 
-    /// <summary>The share of requests (0 to 1) answered with 500.</summary>
+    /// <summary>The share of requests (0 to 1) answered with 500 (HTTP) or with <see cref="GrpcErrorStatus"/> (gRPC).</summary>
     public double ErrorRate
     {
         get => Volatile.Read(ref _errorRate);
@@ -56,7 +60,24 @@ public sealed class ReplicaBehavior
         set => _version = value;
     }
 
-    /// <summary>Back to normal: no latency (on every request again), no errors, no hang, healthy.</summary>
+    /// <summary>The status of the errors injected into calls of the replica's gRPC service (<see cref="ErrorRate"/>).</summary>
+    /// <value>Default: <see cref="StatusCode.Unavailable"/>.</value>
+    public StatusCode GrpcErrorStatus
+    {
+        get => (StatusCode)_grpcErrorStatus;
+        set => _grpcErrorStatus = (int)value;
+    }
+
+    /// <summary>Whether injected gRPC errors come in the trailers after the reply messages (for a unary call, after the
+    /// response headers) rather than as a trailers-only response.</summary>
+    /// <value>Default: <see langword="false"/> (trailers-only, as a server that fails before answering).</value>
+    public bool GrpcStatusAfterMessages
+    {
+        get => _grpcStatusAfterMessages;
+        set => _grpcStatusAfterMessages = value;
+    }
+
+    /// <summary>Back to normal: no latency (on every request again), no errors, no hang, healthy; gRPC errors <see cref="StatusCode.Unavailable"/>, trailers-only.</summary>
     public void Reset()
     {
         Latency = TimeSpan.Zero;
@@ -64,5 +85,7 @@ public sealed class ReplicaBehavior
         ErrorRate = 0;
         Hang = false;
         Healthy = true;
+        GrpcErrorStatus = StatusCode.Unavailable;
+        GrpcStatusAfterMessages = false;
     }
 }

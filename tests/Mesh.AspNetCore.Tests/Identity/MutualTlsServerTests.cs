@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Mesh.Identity;
 using Mesh.Testing.Identity;
 using Mesh.Tests.TestSupport;
@@ -175,6 +177,45 @@ public sealed class MutualTlsServerTests : IDisposable
         Assert.Equal(MeshKestrelExtensions.LoggerCategory, refusal.Category);
         Assert.Contains("spiffe://mesh.test/payments", refusal.Message, StringComparison.Ordinal);
         Assert.Contains(Orders, refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Refusal_log_names_both_endpoints_of_the_connection()
+    {
+        await using var server = await MeshTlsTestHost.StartMeshAsync(_ca.CreateIdentitySource(Catalog), Orders);
+        using var client = MeshTlsTestHost.PlainClient(_otherCa.IssueSvid(Orders).Certificate);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => server.GetWhoAmIAsync(client));
+        await server.WaitForRefusalReasonAsync();
+
+        var refusal = server.Logs.GetSnapshot().First(r => r.Id.Name == "PeerRefused");
+        Assert.Equal($"127.0.0.1:{server.Address.Port}", refusal.GetStructuredStateValue("LocalEndPoint"));
+        Assert.StartsWith("127.0.0.1:", refusal.GetStructuredStateValue("RemoteEndPoint"), StringComparison.Ordinal);
+        Assert.Contains($"to 127.0.0.1:{server.Address.Port}: UntrustedIssuer", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Refused_handshakes_are_counted_by_reason_and_listener_port()
+    {
+        await using var server = await MeshTlsTestHost.StartMeshAsync(_ca.CreateIdentitySource(Catalog), Orders);
+        using var refusals = new MetricCollector<long>(server.Services.GetRequiredService<IMeterFactory>(), MeshTelemetry.Name, "mesh.server.tls.handshake.failures");
+        using var untrusted = MeshTlsTestHost.PlainClient(_otherCa.IssueSvid(Orders).Certificate);
+        using var anonymous = MeshTlsTestHost.PlainClient(null);
+        using var accepted = MeshTlsTestHost.MeshClient(_ca.CreateIdentitySource(Orders), Catalog);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => server.GetWhoAmIAsync(untrusted));
+        await Assert.ThrowsAsync<HttpRequestException>(() => server.GetWhoAmIAsync(anonymous));
+        await server.GetWhoAmIAsync(accepted);
+        await refusals.WaitForMeasurementsAsync(2, TimeSpan.FromSeconds(10));
+
+        // SocketsHttpHandler retries a request whose new connection the server closed (up to 3 times), so one refused
+        // request can be several refused handshakes: each is counted, exactly as each is logged.
+        var measurements = refusals.GetMeasurementSnapshot();
+        Assert.Equal(
+            [nameof(X509SvidFailureReason.NoCertificate), nameof(X509SvidFailureReason.UntrustedIssuer)],
+            measurements.Select(m => (string)m.Tags[MeshTelemetry.Attributes.TlsFailureReason]!).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(measurements, m => Assert.Equal(server.Address.Port, m.Tags[MeshTelemetry.Attributes.ServerPort]));
+        Assert.Equal(server.Logs.GetSnapshot().Count(r => r.Id.Name == "PeerRefused"), measurements.Count);
     }
 
     [Fact]

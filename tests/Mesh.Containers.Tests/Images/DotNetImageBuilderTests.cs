@@ -42,6 +42,28 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
+    public async Task AnAppWhoseStartupThrowsPrintsTheExceptionAndExitsAsOnTheHost()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = await fixture.GetWebServiceImageAsync();
+
+        // On the host, an unhandled exception prints "Unhandled exception. ..." and the runtime aborts: SIGABRT, exit code 134.
+        // As PID 1 of a FROM scratch container, SIGABRT is ignored (the kernel protects a namespace's init) and glibc's abort
+        // falls through to a fault: 139. DotNetImageBuilder's images therefore run with the engine's init as PID 1.
+        await using var container = await new DockerContainerBuilder(image)
+            .WithEnvironment("CRASH_AT_START", "the start-up of this app throws")
+            .WithWaitStrategy(WaitStrategy.None())
+            .StartAsync(fixture.Session, ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        var exitCode = await container.WaitForExitAsync(timeout.Token);
+        var logs = string.Join("\n", (await container.GetLogsAsync(cancellationToken: ct)).Select(l => l.Text));
+
+        Assert.Contains("Unhandled exception. System.InvalidOperationException: the start-up of this app throws", logs, StringComparison.Ordinal);
+        Assert.Equal(134, exitCode);
+    }
+
+    [Fact]
     public void DirectoryWithoutAProjectIsRejected()
     {
         var empty = Directory.CreateTempSubdirectory("mesh-no-project-").FullName;
@@ -112,5 +134,22 @@ public sealed class DotNetImageSourceHashTests : IDisposable
         }
 
         return target;
+    }
+}
+
+public sealed class DotNetAppImageBuilderTests
+{
+    [Fact]
+    public void AnAssemblyWithoutItsRuntimeConfigurationIsRejectedNamingWhatIsMissing()
+    {
+        var directory = Directory.CreateTempSubdirectory("mesh-app-image-").FullName;
+        var assembly = Path.Combine(directory, "App.dll");
+        File.WriteAllBytes(assembly, [0x4d, 0x5a]);
+
+        var error = Assert.Throws<FileNotFoundException>(() => new DotNetAppImageBuilder(assembly));
+
+        Assert.Contains("App.runtimeconfig.json", error.Message, StringComparison.Ordinal);
+        Assert.Contains("framework-dependent", error.Message, StringComparison.Ordinal);
+        Directory.Delete(directory, recursive: true);
     }
 }

@@ -111,7 +111,7 @@ public sealed class DialectTests
     {
         foreach (var (type, keys) in MeshConfigurationReader.BoundKeys)
         {
-            var readByHand = type == typeof(OutlierDetectionOptions) ? new[] { nameof(OutlierDetectionOptions.FailureKinds) } : [];
+            var readByHand = type == typeof(OutlierDetectionOptions) ? new[] { nameof(OutlierDetectionOptions.FailureKinds), nameof(OutlierDetectionOptions.GrpcStatusCodes) } : [];
             foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod?.IsPublic == true))
             {
                 if (readByHand.Contains(property.Name))

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Mesh.Identity;
 using Mesh.Testing.Identity;
 using Microsoft.Extensions.Configuration;
@@ -133,6 +134,56 @@ public sealed class MeshFileIdentitySourceTests : IDisposable
         File.Move(staged.KeyPath!, options.KeyPath!, overwrite: true);
         Assert.True(await source.ReloadAsync(TestContext.Current.CancellationToken));
         Assert.Equal(next.Certificate.Thumbprint, source.Current.Svid.Certificate.Thumbprint);
+    }
+
+    [Fact]
+    public async Task Rotation_to_the_same_spiffe_id_is_logged_as_information()
+    {
+        var logger = new FakeLogger<MeshFileIdentitySource>();
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options, logger);
+
+        _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        Assert.True(await source.ReloadAsync(TestContext.Current.CancellationToken));
+
+        var rotated = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Name == "IdentityRotated");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, rotated.Level);
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Id.Name == "IdentityIdChanged");
+    }
+
+    [Fact]
+    public async Task Rotation_that_changes_the_spiffe_id_is_a_warning_naming_both_ids()
+    {
+        // Rotated files should renew the same identity; another ID means peers authorizing the old one refuse this workload.
+        var logger = new FakeLogger<MeshFileIdentitySource>();
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options, logger);
+        var next = _ca.IssueSvid("spiffe://mesh.test/payments");
+
+        _ca.WriteIdentityFiles(next, _directory);
+        Assert.True(await source.ReloadAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal(next.Id, source.Current.Id);
+        var changed = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal("IdentityIdChanged", changed.Id.Name);
+        Assert.Contains("spiffe://mesh.test/payments", changed.Message, StringComparison.Ordinal);
+        Assert.Contains(Catalog, changed.Message, StringComparison.Ordinal);
+        Assert.Equal(Catalog, changed.GetStructuredStateValue("PreviousSpiffeId"));
+    }
+
+    [Fact]
+    public void Any_code_in_the_process_can_use_the_workloads_private_key()
+    {
+        // docs/security.md: the mesh cannot protect the workload's identity from code running in its own process.
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid(Catalog), _directory);
+        using var source = new MeshFileIdentitySource(options);
+
+        using var key = source.Current.Svid.Certificate.GetECDsaPrivateKey();
+        var data = "signed by whoever holds the source"u8.ToArray();
+        var signature = key!.SignData(data, System.Security.Cryptography.HashAlgorithmName.SHA256);
+
+        using var publicKey = source.Current.Svid.Certificate.GetECDsaPublicKey();
+        Assert.True(publicKey!.VerifyData(data, signature, System.Security.Cryptography.HashAlgorithmName.SHA256));
     }
 
     [Fact]

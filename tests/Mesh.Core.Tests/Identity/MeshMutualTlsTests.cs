@@ -5,6 +5,8 @@ using Mesh.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Mesh.Tests.Identity;
 
@@ -25,10 +27,15 @@ public sealed class MeshMutualTlsTests : IDisposable
             }),
         }, Token);
 
-    private ServiceProvider Client(IEnumerable<InProcessReplica> replicas, string? serverIdentity, bool retries = false)
+    private ServiceProvider Client(IEnumerable<InProcessReplica> replicas, string? serverIdentity, bool retries = false, FakeLogCollector? logs = null)
     {
         var services = new ServiceCollection();
         services.AddMetrics();
+        if (logs is not null)
+        {
+            services.AddLogging(l => l.AddProvider(new FakeLoggerProvider(logs)));
+        }
+
         services.AddMeshIdentity(_ca.CreateIdentitySource("spiffe://mesh.test/storefront"));
         services.AddMeshClient(o =>
         {
@@ -101,6 +108,38 @@ public sealed class MeshMutualTlsTests : IDisposable
         var spiffe = Assert.IsType<SpiffeAuthenticationException>(error.InnerException);
         Assert.Equal(X509SvidFailureReason.NotAuthorized, spiffe.Reason);
         Assert.Equal("NotAuthorized", Assert.Single(failures.GetMeasurementSnapshot()).Tags[MeshTelemetry.Attributes.TlsFailureReason]);
+    }
+
+    [Fact]
+    public async Task Without_a_server_identity_any_workload_of_the_trust_domain_is_accepted_as_the_server()
+    {
+        // docs/security.md: ServerIdentity is what stops a registry writer from pointing a service at another workload.
+        await using var payments = await Replica("payments", "spiffe://mesh.test/payments");
+        await using var provider = Client([payments], serverIdentity: null);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var report = await TrafficDriver.RunAsync(client, TestTraffic.Requests(3), Token);
+
+        report.AssertNoFailures();
+        Assert.Equal(3, report.CountOf("payments"));
+    }
+
+    [Fact]
+    public async Task A_refused_server_is_logged_with_its_complete_endpoint_address()
+    {
+        // Issue #23, item 3: event 5020 named the endpoint without its port, so replicas on one host were indistinguishable.
+        await using var impostor = await Replica("impostor", "spiffe://mesh.test/payments");
+        var logs = new FakeLogCollector();
+        await using var provider = Client([impostor], "spiffe://mesh.test/catalog", logs: logs);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("/", Token));
+
+        var refused = Assert.Single(logs.GetSnapshot(), r => r.Id.Name == "ServerRefused");
+        Assert.Equal("Mesh.Identity.Client", refused.Category);
+        var endpoint = impostor.Address.ToString().TrimEnd('/');
+        Assert.Equal(endpoint, refused.GetStructuredStateValue("Target"));
+        Assert.Contains($"Refused the server at {endpoint}:", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]

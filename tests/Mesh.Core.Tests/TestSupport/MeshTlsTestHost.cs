@@ -35,6 +35,9 @@ internal sealed class MeshTlsTestHost : IAsyncDisposable
 
     public FakeLogCollector Logs { get; }
 
+    /// <summary>The server's services (its <c>IMeterFactory</c>, for metric collectors).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>A server configured with <see cref="MeshKestrelExtensions.UseMeshIdentity"/>.</summary>
     public static Task<MeshTlsTestHost> StartMeshAsync(IMeshIdentitySource identity, params string[] authorizedClients) =>
         StartAsync(listen => listen.UseMeshIdentity(options =>

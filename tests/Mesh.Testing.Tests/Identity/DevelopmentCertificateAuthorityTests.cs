@@ -171,6 +171,45 @@ public sealed class DevelopmentCertificateAuthorityTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Written_key_file_is_accessible_by_its_owner_only()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes do not apply on Windows.");
+
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid("spiffe://mesh.test/catalog"), _directory);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(options.KeyPath!));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Rewritten_key_file_stays_accessible_by_its_owner_only()
+    {
+        // A rotation replaces the file (written aside, then renamed): the new file must not inherit a looser mode.
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes do not apply on Windows.");
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid("spiffe://mesh.test/catalog"), _directory);
+        File.SetUnixFileMode(options.KeyPath!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        _ca.WriteIdentityFiles(_ca.IssueSvid("spiffe://mesh.test/catalog"), _directory);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(options.KeyPath!));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Written_certificate_and_bundle_keep_the_usual_mode_of_new_files()
+    {
+        // Only the key is secret; certificates and bundles are public, and other processes (a probe, a sidecar) may read them.
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes do not apply on Windows.");
+        var options = _ca.WriteIdentityFiles(_ca.IssueSvid("spiffe://mesh.test/catalog"), _directory);
+        var reference = Path.Combine(_directory, "reference.txt");
+        File.WriteAllText(reference, "a new file under the process's umask");
+
+        Assert.Equal(File.GetUnixFileMode(reference), File.GetUnixFileMode(options.CertificatePath!));
+        Assert.Equal(File.GetUnixFileMode(reference), File.GetUnixFileMode(options.TrustBundlePath!));
+    }
+
+    [Fact]
     public void Written_files_of_an_intermediate_hold_the_chain_and_the_root_bundle()
     {
         using var intermediate = _ca.CreateIntermediate();

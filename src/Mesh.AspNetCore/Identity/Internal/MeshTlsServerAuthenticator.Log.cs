@@ -9,11 +9,11 @@ internal sealed partial class MeshTlsServerAuthenticator
     private static partial class Log
     {
         [LoggerMessage(EventId = 5010, EventName = "PeerRefused", Level = LogLevel.Warning,
-            Message = "Refused the TLS connection from {RemoteEndPoint}: {Reason}. {Detail}")]
-        public static partial void ClientRefused(ILogger logger, string remoteEndPoint, X509SvidFailureReason reason, string detail);
+            Message = "Refused the TLS connection from {RemoteEndPoint} to {LocalEndPoint}: {Reason}. {Detail}")]
+        public static partial void ClientRefused(ILogger logger, string remoteEndPoint, string localEndPoint, X509SvidFailureReason reason, string detail);
 
         [LoggerMessage(EventId = 5011, EventName = "PeerAccepted", Level = LogLevel.Debug,
-            Message = "Accepted the TLS connection from {RemoteEndPoint} as {SpiffeId}.")]
-        public static partial void ClientAccepted(ILogger logger, string remoteEndPoint, SpiffeId spiffeId);
+            Message = "Accepted the TLS connection from {RemoteEndPoint} to {LocalEndPoint} as {SpiffeId}.")]
+        public static partial void ClientAccepted(ILogger logger, string remoteEndPoint, string localEndPoint, SpiffeId spiffeId);
     }
 }

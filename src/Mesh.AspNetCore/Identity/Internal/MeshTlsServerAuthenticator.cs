@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
@@ -15,13 +16,15 @@ internal sealed partial class MeshTlsServerAuthenticator
     private readonly SpiffeIdPattern[] _authorized;
     private readonly X509SvidValidator _validator;
     private readonly ILogger _logger;
+    private readonly MeshServerMetrics _metrics;
 
-    public MeshTlsServerAuthenticator(IMeshIdentitySource identity, IEnumerable<SpiffeIdPattern> authorized, TimeProvider? timeProvider, ILogger logger)
+    public MeshTlsServerAuthenticator(IMeshIdentitySource identity, IEnumerable<SpiffeIdPattern> authorized, TimeProvider? timeProvider, ILogger logger, MeshServerMetrics metrics)
     {
         _identity = identity;
         _authorized = authorized.ToArray();
         _validator = new X509SvidValidator(timeProvider);
         _logger = logger;
+        _metrics = metrics;
     }
 
     public static ValueTask<SslServerAuthenticationOptions> OnConnectionAsync(TlsHandshakeCallbackContext context)
@@ -61,19 +64,21 @@ internal sealed partial class MeshTlsServerAuthenticator
             var result = owner._validator.Validate(leaf, hints, identity.Bundles, owner._authorized);
             if (!result.IsValid)
             {
-                Log.ClientRefused(owner._logger, Remote(), result.Reason, result.Message);
+                owner._metrics.RecordHandshakeFailure(result.Reason, (connection?.LocalEndPoint as IPEndPoint)?.Port);
+                Log.ClientRefused(owner._logger, Describe(connection?.RemoteEndPoint), Describe(connection?.LocalEndPoint), result.Reason, result.Message);
                 return false;
             }
 
-            connection?.Features.Set<IMeshPeerIdentityFeature>(new MeshPeerIdentityFeature(result.PeerId!));
+            var notAfter = new DateTimeOffset(leaf!.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+            connection?.Features.Set<IMeshPeerIdentityFeature>(new MeshPeerIdentityFeature(result.PeerId!, notAfter, leaf.SerialNumber));
             if (owner._logger.IsEnabled(LogLevel.Debug))
             {
-                Log.ClientAccepted(owner._logger, Remote(), result.PeerId!);
+                Log.ClientAccepted(owner._logger, Describe(connection?.RemoteEndPoint), Describe(connection?.LocalEndPoint), result.PeerId!);
             }
 
             return true;
         }
 
-        private string Remote() => connection?.RemoteEndPoint?.ToString() ?? "(unknown)";
+        private static string Describe(EndPoint? endPoint) => endPoint?.ToString() ?? "(unknown)";
     }
 }

@@ -34,7 +34,7 @@ internal static class MeshConfigurationReader
         ConfigurationKey.Int32(nameof(OutlierDetectionOptions.FailureRateMinimumRequests)),
         ConfigurationKey.TimeSpan(nameof(OutlierDetectionOptions.FailureRateWindow)),
 
-        // FailureKinds (flags) is read by the reader.
+        // FailureKinds and GrpcStatusCodes (flags) are read by the reader.
     ];
 
     private static readonly ConfigurationKey[] s_slowStart =
@@ -210,6 +210,7 @@ internal static class MeshConfigurationReader
         var outlier = section.GetSection(nameof(MeshServiceOptions.OutlierDetection));
         reader.Bind(outlier, service.OutlierDetection, s_outlierDetection, static (checkedValues, options) => checkedValues.Bind(options));
         service.OutlierDetection.FailureKinds = reader.Flags<OutlierFailureKinds>(outlier, nameof(OutlierDetectionOptions.FailureKinds)) ?? service.OutlierDetection.FailureKinds;
+        service.OutlierDetection.GrpcStatusCodes = ReadGrpcStatusCodes(outlier, reader) ?? service.OutlierDetection.GrpcStatusCodes;
 
         reader.Bind(section.GetSection(nameof(MeshServiceOptions.SlowStart)), service.SlowStart, s_slowStart, static (checkedValues, options) => checkedValues.Bind(options));
         reader.Bind(section.GetSection(nameof(MeshServiceOptions.RetryBudget)), service.RetryBudget, s_retryBudget, static (checkedValues, options) => checkedValues.Bind(options));
@@ -235,6 +236,37 @@ internal static class MeshConfigurationReader
                 }
             }
         }
+    }
+
+    /// <summary><c>OutlierDetection:GrpcStatusCodes</c>: status names (<c>Unavailable</c> or gRPC's own <c>UNAVAILABLE</c>,
+    /// <c>DeadlineExceeded</c> or <c>DEADLINE_EXCEEDED</c>) separated by <c>,</c>, <c>;</c> or <c>|</c>, or an array;
+    /// <c>None</c> for none. Numbers are refused, like every enum value of the dialect.</summary>
+    private static GrpcStatusCodes? ReadGrpcStatusCodes(IConfigurationSection outlier, ConfigurationReader reader)
+    {
+        var key = nameof(OutlierDetectionOptions.GrpcStatusCodes);
+        var items = reader.List(outlier.GetSection(key), ConfigurationReader.FlagSeparators);
+        if (items.Count == 0)
+        {
+            return null;
+        }
+
+        var codes = GrpcStatusCodes.None;
+        var valid = true;
+        foreach (var item in items)
+        {
+            if (item.Value is { } name && ConfigurationReader.TryEnum<GrpcStatusCodes>(name.Replace("_", "", StringComparison.Ordinal), out var code))
+            {
+                codes |= code;
+            }
+            else
+            {
+                reader.Errors.Add($"{ConfigurationReader.PathOf(outlier, key)}: '{item.Value ?? "(a section)"}' is not a gRPC status name; allowed values (comma-separated): " +
+                    $"None, {string.Join(", ", Enum.GetNames<GrpcStatusCodes>().Where(n => n != nameof(GrpcStatusCodes.None)))} (or gRPC's spelling, for example UNAVAILABLE, DEADLINE_EXCEEDED).");
+                valid = false;
+            }
+        }
+
+        return valid ? codes : null;
     }
 
     private static MeshEndpointOptions ReadEndpoint(ListItem item, ConfigurationReader reader)

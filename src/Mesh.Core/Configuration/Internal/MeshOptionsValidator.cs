@@ -113,6 +113,11 @@ internal static class MeshOptionsValidator
             errors.Add($"{path}:OutlierDetection:MaxEjectionTime: {od.MaxEjectionTime:c} must be at least BaseEjectionTime ({od.BaseEjectionTime:c}).");
         }
 
+        if ((od.GrpcStatusCodes & ~OutlierDetectionOptions.AllGrpcStatusCodes) != 0)
+        {
+            errors.Add($"{path}:OutlierDetection:GrpcStatusCodes: '{od.GrpcStatusCodes}' holds a value that is not a gRPC status other than OK; allowed: GrpcStatusCodes members (Cancelled to Unauthenticated), or None.");
+        }
+
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:SlowStart", service.SlowStart));
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:RetryBudget", service.RetryBudget));
         MeshOptionsRanges.AddTo(errors, Ranges.Validate($"{path}:PeakEwma", service.PeakEwma));

@@ -89,14 +89,24 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             scope.Service = service;
         }
 
+        // gRPC's own retries and hedges (a RetryPolicy or HedgingPolicy in the channel's service config) are new
+        // messages, marked with grpc-previous-rpc-attempts: retries all the same (see GrpcRetries).
+        var mayBeGrpc = GrpcProtocol.MayBeGrpc(request);
+        var grpcRetry = index == 0 && mayBeGrpc && GrpcProtocol.IsRetryAttempt(request);
         EndpointState endpoint;
         bool isProbe;
         try
         {
-            Charge(service, index, concurrent, start);
+            if (Charge(service, index, concurrent, grpcRetry, start) is { } refused)
+            {
+                scope.End();
+                return grpcRetry ? GrpcProtocol.Refusal(request, refused.Message) : throw refused;
+            }
+
             var hash = 0UL;
             var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
-            endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), index == 0 ? null : scope.Used, out isProbe);
+            var avoid = index > 0 ? scope.Used : grpcRetry ? GrpcRetries.EndpointsToAvoid(service) : null;
+            endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), avoid, out isProbe);
         }
         catch
         {
@@ -119,6 +129,9 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
         var outcome = RequestOutcome.Success;
         string? failure = null;
+        var grpcStatus = GrpcProtocol.NoStatus;
+        GrpcResponseContent? grpcCall = null;
+        long end = 0;
         try
         {
             Task<HttpResponseMessage> sending;
@@ -146,7 +159,27 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
 
             var response = await sending.ConfigureAwait(false);
+            end = env.Now();
             request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
+            if (mayBeGrpc && GrpcProtocol.Inspect(response, out grpcStatus) is var grpc && grpc != GrpcResponseKind.NotGrpc)
+            {
+                if (grpc == GrpcResponseKind.Body)
+                {
+                    // The status comes after the replies: the call stays in flight and its outcome is recorded when
+                    // they end (or the caller leaves them), by the response content.
+                    grpcCall = GrpcResponseContent.Attach(response, service, endpoint, isProbe, (end - start) / env.Frequency, Telemetry.Internal.MeshTracing.CurrentGrpcSpan());
+                    return response;
+                }
+
+                outcome = GrpcProtocol.Classify(grpcStatus, settings.Options.OutlierDetection.GrpcStatusCodes);
+                if (outcome != RequestOutcome.Success)
+                {
+                    failure = GrpcProtocol.Describe(grpcStatus, response.Headers);
+                }
+
+                return response;
+            }
+
             var status = (int)response.StatusCode;
             if (status >= 500)
             {
@@ -195,10 +228,27 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         finally
         {
             request.RequestUri = logical;
-            var end = env.Now();
-            endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, outcome is not RequestOutcome.Success and not RequestOutcome.Cancellation, settings.Picker.DefaultRttTicks);
-            service.OnOutcome(endpoint, outcome, isProbe, failure);
-            env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency);
+            if (end == 0)
+            {
+                end = env.Now();
+            }
+
+            if (grpcCall is null)
+            {
+                endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, RequestOutcomes.IsFailure(outcome), settings.Picker.DefaultRttTicks);
+                service.OnOutcome(endpoint, outcome, isProbe, failure);
+                env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency, grpcStatus);
+                if (mayBeGrpc && Telemetry.Internal.MeshTracing.CurrentGrpcSpan() is { } span)
+                {
+                    Telemetry.Internal.MeshTracing.EnrichGrpcSpan(span, service, outcome, grpcStatus);
+                }
+            }
+            else
+            {
+                // Latency is the time to response headers, whatever follows; the rest waits for the end of the call.
+                endpoint.OnResponse(start, end, settings.Picker.DecayTicks, failed: false);
+            }
+
             if (outcome == RequestOutcome.Cancellation)
             {
                 if (!isProbe)
@@ -217,15 +267,16 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     }
 
     /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
-    /// attempt of the request is in flight (hedge budget), otherwise a retry (retry budget).</summary>
-    private static void Charge(ServiceRuntime service, int index, bool concurrent, long now)
+    /// attempt of the request is in flight (hedge budget), otherwise a retry (retry budget), as is a retry or hedge of
+    /// gRPC's own (<paramref name="grpcRetry"/>). Returns the refusal when the budget is spent.</summary>
+    private static Exception? Charge(ServiceRuntime service, int index, bool concurrent, bool grpcRetry, long now)
     {
         var env = service.Environment;
-        if (index == 0)
+        if (index == 0 && !grpcRetry)
         {
             service.Budget.OnRequest(now);
             service.HedgeBudget.OnRequest(now);
-            return;
+            return null;
         }
 
         if (concurrent)
@@ -233,11 +284,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             if (!service.HedgeBudget.TryRetry(now))
             {
                 env.Metrics.RecordHedge(service.Name, sent: false);
-                throw new MeshHedgeBudgetExceededException(service.Name, service.Settings.Hedging.BudgetRatio);
+                return new MeshHedgeBudgetExceededException(service.Name, service.Settings.Hedging.BudgetRatio);
             }
 
             env.Metrics.RecordHedge(service.Name, sent: true);
-            return;
+            return null;
         }
 
         var budget = service.Budget;
@@ -245,8 +296,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
             env.Metrics.RecordRetryBudgetExhausted(service.Name);
-            throw new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            return new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
         }
+
+        return null;
     }
 
     private static bool TryGetHash(HttpRequestMessage request, ServiceSettings settings, out ulong hash)

@@ -27,6 +27,16 @@ internal static partial class IdentityLog
         Message = "Reloading the identity files failed unexpectedly; keeping the last good identity and retrying at the next change or poll.")]
     public static partial void ReloadFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 5006, EventName = "IdentityIdChanged", Level = LogLevel.Warning,
+        Message = "The rotated identity files carry another SPIFFE ID: the workload is now {SpiffeId}, was {PreviousSpiffeId} (serial {Serial}, expires {NotAfter:u}; previous serial {PreviousSerial}; from {CertificatePath}). " +
+                  "New connections present it; peers that authorize only the previous ID will refuse them.")]
+    public static partial void IdentityIdChanged(ILogger logger, SpiffeId spiffeId, SpiffeId previousSpiffeId, string serial, DateTimeOffset notAfter, string previousSerial, string certificatePath);
+
+    [LoggerMessage(EventId = 5007, EventName = "KeyFileUnprotected", Level = LogLevel.Warning,
+        Message = "The private key file {KeyPath} is accessible by group or others (mode {Mode}); restrict it to its owner (chmod 600), " +
+                  "or set {OptionKey} to Enforce to refuse such keys.")]
+    public static partial void KeyFileUnprotected(ILogger logger, string keyPath, string mode, string optionKey);
+
     [LoggerMessage(EventId = 5020, EventName = "ServerRefused", Level = LogLevel.Warning,
         Message = "Refused the server at {Target}: {Reason}. {Detail}")]
     public static partial void ServerRefused(ILogger logger, string target, X509SvidFailureReason reason, string detail);

@@ -1,4 +1,8 @@
+using System.Globalization;
+using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
@@ -52,6 +56,44 @@ internal sealed class MeshTlsClientAuthenticator
         return options;
     }
 
+    /// <summary>The server as <c>https://host:port</c> (the way the mesh names endpoints). SslStream knows only the host
+    /// it was given (TLS's server name); the port is the remote end of the connection underneath, when that is a socket
+    /// (SocketsHttpHandler's default connection, also the mesh transport's).</summary>
+    internal static string DescribeTarget(SslStream? stream)
+    {
+        var host = stream?.TargetHostName;
+        EndPoint? remote = null;
+        try
+        {
+            if (stream is not null && InnerStream(stream) is NetworkStream network)
+            {
+                remote = network.Socket.RemoteEndPoint;
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException or MissingMethodException)
+        {
+            // the connection is gone (or the runtime changed): name what is known
+        }
+
+        if (string.IsNullOrEmpty(host))
+        {
+            return remote is null ? "(unknown)" : $"https://{remote}";
+        }
+
+        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
+        {
+            host = $"[{host}]"; // an IPv6 literal
+        }
+
+        return remote is IPEndPoint { Port: var port }
+            ? string.Create(CultureInfo.InvariantCulture, $"https://{host}:{port}")
+            : $"https://{host}";
+    }
+
+    // AuthenticatedStream.InnerStream is protected; UnsafeAccessor reads it without reflection (trimming- and AOT-safe).
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_InnerStream")]
+    private static extern Stream InnerStream(AuthenticatedStream stream);
+
     private X509Certificate SelectCertificate(object sender, string targetHost, X509CertificateCollection localCertificates, X509Certificate? remoteCertificate, string[] acceptableIssuers) =>
         _identity.Current.Svid.Certificate;
 
@@ -65,8 +107,7 @@ internal sealed class MeshTlsClientAuthenticator
             return true;
         }
 
-        var target = (sender as SslStream)?.TargetHostName is { Length: > 0 } host ? host : "(unknown)";
-        IdentityLog.ServerRefused(_logger, target, result.Reason, result.Message);
+        IdentityLog.ServerRefused(_logger, DescribeTarget(sender as SslStream), result.Reason, result.Message);
         var presented = result.PresentedIdentity is null ? "no SPIFFE ID" : result.PresentedIdentity;
         throw new SpiffeAuthenticationException(result.Reason, _expectedText, result.PresentedIdentity,
             $"The server did not prove the expected identity {_expectedText}; it presented {presented} ({result.Reason}). {result.Message}");

@@ -21,12 +21,24 @@ internal abstract class EndpointPicker
     public abstract EndpointState Pick(in PickContext context);
 }
 
-/// <summary>Timing settings the pickers need, in TimeProvider ticks.</summary>
-internal readonly record struct PickerSettings(double DecayTicks, double DefaultRttTicks);
+/// <summary>What the pickers need besides the endpoints and weights.</summary>
+/// <param name="DecayTicks">τ of the RTT estimate (<c>PeakEwma:DecayTime</c>), in TimeProvider ticks.</param>
+/// <param name="DefaultRttTicks">The least RTT a failed attempt counts as (<c>PeakEwma:DefaultRtt</c>), in TimeProvider ticks.</param>
+/// <param name="Random">The pickers' randomness; <see langword="null"/> for <see cref="RandomSource.Shared"/>. Tests pass
+/// <see cref="RandomSource.Seeded"/> or a scripted source.</param>
+internal readonly record struct PickerSettings(double DecayTicks, double DefaultRttTicks, RandomSource? Random = null)
+{
+    public RandomSource RandomOrShared => Random ?? RandomSource.Shared;
+}
 
 /// <summary>Creates the picker for a balancer kind.</summary>
 internal static class EndpointPickerFactory
 {
+    /// <summary>Creates the picker for <paramref name="kind"/> over <paramref name="endpoints"/>.</summary>
+    /// <param name="kind">The balancer.</param>
+    /// <param name="endpoints">The candidates (not empty); the picker keeps the array.</param>
+    /// <param name="weights">One effective weight per endpoint (configured weight × slow-start factor), all positive.</param>
+    /// <param name="settings">Timing and randomness.</param>
     public static EndpointPicker Create(LoadBalancerKind kind, EndpointState[] endpoints, double[] weights, PickerSettings settings)
     {
         if (endpoints.Length == 1)
@@ -34,13 +46,14 @@ internal static class EndpointPickerFactory
             return new SinglePicker(endpoints);
         }
 
+        var random = settings.RandomOrShared;
         return kind switch
         {
-            LoadBalancerKind.RoundRobin => new RoundRobinPicker(endpoints, weights),
-            LoadBalancerKind.WeightedRoundRobin => new WeightedRoundRobinPicker(endpoints, weights),
-            LoadBalancerKind.Random => new RandomPicker(endpoints, weights),
-            LoadBalancerKind.LeastRequest => new LeastRequestPicker(endpoints, weights),
-            LoadBalancerKind.ConsistentHash => new MaglevPicker(endpoints, weights),
+            LoadBalancerKind.RoundRobin => new RoundRobinPicker(endpoints, weights, random),
+            LoadBalancerKind.WeightedRoundRobin => new WeightedRoundRobinPicker(endpoints, weights, random),
+            LoadBalancerKind.Random => new RandomPicker(endpoints, weights, random),
+            LoadBalancerKind.LeastRequest => new LeastRequestPicker(endpoints, weights, random),
+            LoadBalancerKind.ConsistentHash => new MaglevPicker(endpoints, weights, random),
             _ => new PeakEwmaPicker(endpoints, weights, settings),
         };
     }

@@ -16,11 +16,13 @@ internal sealed class MaglevPicker : EndpointPicker
     public const int DefaultTableSize = 65537;
 
     private readonly int[] _table;
+    private readonly RandomSource _random;
 
-    public MaglevPicker(EndpointState[] endpoints, double[] weights)
+    public MaglevPicker(EndpointState[] endpoints, double[] weights, RandomSource random)
         : base(endpoints)
     {
         _table = Build(endpoints, weights);
+        _random = random;
     }
 
     /// <summary>The number of slots; prime, and at least 100 per endpoint.</summary>
@@ -31,7 +33,7 @@ internal sealed class MaglevPicker : EndpointPicker
         ulong slot;
         if (!context.HasHash)
         {
-            slot = (ulong)System.Random.Shared.NextInt64(_table.Length);
+            slot = (ulong)_random.Next(_table.Length);
         }
         else
         {
@@ -142,12 +144,12 @@ internal sealed class TrafficSplitPicker : EndpointPicker
     private readonly int[] _schedule;
     private int _cursor;
 
-    public TrafficSplitPicker(EndpointState[] endpoints, EndpointPicker[] groups, long[] groupWeights)
+    public TrafficSplitPicker(EndpointState[] endpoints, EndpointPicker[] groups, long[] groupWeights, RandomSource? random = null)
         : base(endpoints)
     {
         _groups = groups;
         _schedule = WeightMath.BuildSchedule(groupWeights);
-        _cursor = System.Random.Shared.Next(_schedule.Length);
+        _cursor = (random ?? RandomSource.Shared).Next(_schedule.Length);
     }
 
     public override EndpointState Pick(in PickContext context)

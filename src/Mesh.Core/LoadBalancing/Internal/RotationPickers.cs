@@ -7,11 +7,14 @@ namespace Mesh.LoadBalancing.Internal;
 internal sealed class RoundRobinPicker : EndpointPicker
 {
     private readonly double[]? _ramp;
-    private int _cursor = System.Random.Shared.Next();
+    private readonly RandomSource _random;
+    private int _cursor;
 
-    public RoundRobinPicker(EndpointState[] endpoints, double[] weights)
+    public RoundRobinPicker(EndpointState[] endpoints, double[] weights, RandomSource random)
         : base(endpoints)
     {
+        _random = random;
+        _cursor = random.Next(int.MaxValue);
         // Weights are only consulted for slow start: the ramp factor is the effective weight over the configured one.
         for (var i = 0; i < endpoints.Length; i++)
         {
@@ -41,7 +44,7 @@ internal sealed class RoundRobinPicker : EndpointPicker
         var index = (int)((uint)Interlocked.Increment(ref _cursor) % (uint)endpoints.Length);
         if (_ramp is { } ramp)
         {
-            for (var tries = 0; tries < endpoints.Length && ramp[index] < 1.0 && System.Random.Shared.NextDouble() >= ramp[index]; tries++)
+            for (var tries = 0; tries < endpoints.Length && ramp[index] < 1.0 && _random.NextDouble() >= ramp[index]; tries++)
             {
                 index = (int)((uint)Interlocked.Increment(ref _cursor) % (uint)endpoints.Length);
             }
@@ -58,7 +61,7 @@ internal sealed class WeightedRoundRobinPicker : EndpointPicker
     private readonly int[] _schedule;
     private int _cursor;
 
-    public WeightedRoundRobinPicker(EndpointState[] endpoints, double[] weights)
+    public WeightedRoundRobinPicker(EndpointState[] endpoints, double[] weights, RandomSource random)
         : base(endpoints)
     {
         var integral = new long[weights.Length];
@@ -75,7 +78,7 @@ internal sealed class WeightedRoundRobinPicker : EndpointPicker
         }
 
         _schedule = WeightMath.BuildSchedule(integral);
-        _cursor = System.Random.Shared.Next(_schedule.Length);
+        _cursor = random.Next(_schedule.Length);
     }
 
     public override EndpointState Pick(in PickContext context)
@@ -90,13 +93,15 @@ internal sealed class WeightedRoundRobinPicker : EndpointPicker
 internal sealed class RandomPicker : EndpointPicker
 {
     private readonly AliasTable? _alias;
+    private readonly RandomSource _random;
 
-    public RandomPicker(EndpointState[] endpoints, double[] weights)
+    public RandomPicker(EndpointState[] endpoints, double[] weights, RandomSource random)
         : base(endpoints)
     {
         _alias = WeightMath.AllEqual(weights) ? null : new AliasTable(weights);
+        _random = random;
     }
 
     public override EndpointState Pick(in PickContext context) =>
-        Endpoints[_alias?.Sample() ?? System.Random.Shared.Next(Endpoints.Length)];
+        Endpoints[_alias is { } alias ? alias.Sample(_random.NextDouble()) : _random.Next(Endpoints.Length)];
 }

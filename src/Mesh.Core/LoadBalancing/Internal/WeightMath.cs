@@ -93,7 +93,8 @@ internal static class WeightMath
 }
 
 /// <summary>
-/// Vose's alias method: draws index i with probability weights[i] / sum(weights) in O(1), from one random number.
+/// Vose's alias method (Vose, "A linear algorithm for generating random numbers with a given distribution", 1991):
+/// draws index i with probability weights[i] / sum(weights) in O(1), from one uniform random number.
 /// </summary>
 internal sealed class AliasTable
 {
@@ -141,10 +142,11 @@ internal sealed class AliasTable
         }
     }
 
-    public int Sample()
+    /// <summary>The index drawn by <paramref name="uniform"/>, a uniform number in [0, 1).</summary>
+    public int Sample(double uniform)
     {
         var n = _probability.Length;
-        var r = System.Random.Shared.NextDouble() * n;
+        var r = uniform * n;
         var i = (int)r;
         if (i >= n)
         {

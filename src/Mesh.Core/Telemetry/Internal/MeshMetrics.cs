@@ -42,7 +42,7 @@ internal sealed class MeshMetrics : IDisposable
         }
 
         _requests = _meter.CreateCounter<long>("mesh.client.requests", "{request}", "Attempts sent through the mesh, by service, outcome and (optionally) endpoint.");
-        _duration = _meter.CreateHistogram<double>("mesh.client.request.duration", "s", "Duration of attempts sent through the mesh, until response headers.",
+        _duration = _meter.CreateHistogram<double>("mesh.client.request.duration", "s", "Duration of attempts sent through the mesh, until response headers (recorded when the outcome is known: for gRPC, at the status).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _meter.CreateObservableUpDownCounter("mesh.client.active_requests", ObserveInFlight, "{request}", "Attempts in flight, by service.");
         _meter.CreateObservableUpDownCounter("mesh.endpoints", ObserveEndpoints, "{endpoint}", "Endpoints by service and health state.");
@@ -64,7 +64,9 @@ internal sealed class MeshMetrics : IDisposable
     /// <summary>Connects the certificate-expiry gauge to the identity source.</summary>
     public void ObserveCertificateExpiry(Func<IEnumerable<Measurement<double>>> expiry) => _certificateExpiry = expiry;
 
-    public void RecordAttempt(ServiceRuntime service, EndpointState endpoint, RequestOutcome outcome, double seconds)
+    /// <summary>Records one attempt: its outcome, its time to response headers and, for a gRPC call, the status the
+    /// server sent (<c>rpc.grpc.status_code</c>; <paramref name="grpcStatus"/> is negative when there is none).</summary>
+    public void RecordAttempt(ServiceRuntime service, EndpointState endpoint, RequestOutcome outcome, double seconds, int grpcStatus = Http.Internal.GrpcProtocol.NoStatus)
     {
         if (!_requests.Enabled && !_duration.Enabled)
         {
@@ -76,6 +78,11 @@ internal sealed class MeshMetrics : IDisposable
             { MeshTelemetry.Attributes.Service, service.Name },
             { MeshTelemetry.Attributes.Outcome, OutcomeName(outcome) },
         };
+        if (grpcStatus >= 0)
+        {
+            tags.Add(MeshTelemetry.Attributes.GrpcStatusCode, Http.Internal.GrpcProtocol.Boxed(grpcStatus));
+        }
+
         if (service.Settings.EndpointLabels)
         {
             tags.Add(MeshTelemetry.Attributes.ServerAddress, endpoint.Host);
@@ -115,7 +122,7 @@ internal sealed class MeshMetrics : IDisposable
         RequestOutcome.ConnectionFailure => "connection_failure",
         RequestOutcome.Timeout => "timeout",
         RequestOutcome.ServerError => "server_error",
-        _ => "cancelled",
+        _ => "cancelled", // Cancellation, and Abandoned (a gRPC stream the caller left before its end)
     };
 
     public static string StateName(MeshEndpointHealth health) => health switch

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Mesh.Health.Internal;
 using Mesh.Http.Internal;
+using Mesh.Services.Internal;
 
 namespace Mesh.Telemetry.Internal;
 
@@ -34,6 +36,28 @@ internal static class MeshTracing
                 ActivityStarted = static activity => Enrich(activity),
             };
             ActivitySource.AddActivityListener(s_listener);
+        }
+    }
+
+    /// <summary>The ActivitySource of grpc-dotnet's client calls (one <c>Grpc.Net.Client.GrpcOut</c> span per attempt).</summary>
+    public const string GrpcSourceName = "Grpc.Net.Client";
+
+    /// <summary>The gRPC client span of the attempt running in this async context, when enrichment is on and a listener
+    /// records it: grpc-dotnet starts one per attempt (retries and hedges included) around the HTTP call, so inside the
+    /// mesh handler it is <see cref="Activity.Current"/>.</summary>
+    public static Activity? CurrentGrpcSpan() =>
+        Enabled && Activity.Current is { IsAllDataRequested: true } span && span.Source.Name == GrpcSourceName ? span : null;
+
+    /// <summary>Adds the mesh's view of a gRPC attempt to its gRPC client span, when the outcome is known (the span ends
+    /// after that, when grpc-dotnet has read the status): service, balancer, outcome and the status code.</summary>
+    public static void EnrichGrpcSpan(Activity span, ServiceRuntime service, RequestOutcome outcome, int grpcStatus)
+    {
+        span.SetTag(MeshTelemetry.Attributes.Service, service.Name);
+        span.SetTag(MeshTelemetry.Attributes.LoadBalancer, service.Settings.BalancerName);
+        span.SetTag(MeshTelemetry.Attributes.Outcome, MeshMetrics.OutcomeName(outcome));
+        if (grpcStatus >= 0)
+        {
+            span.SetTag(MeshTelemetry.Attributes.GrpcStatusCode, GrpcProtocol.Boxed(grpcStatus));
         }
     }
 

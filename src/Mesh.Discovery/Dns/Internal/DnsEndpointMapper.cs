@@ -71,6 +71,12 @@ internal static class DnsEndpointMapper
                     continue;
                 }
 
+                if (addresses.Addresses.Count == 0)
+                {
+                    skipped.Add(new(description, $"{target} resolves to no address"));
+                    continue;
+                }
+
                 var weight = record.Weight == 0 ? 1 : record.Weight;
                 var used = false;
                 foreach (var address in addresses.Addresses)
@@ -88,7 +94,8 @@ internal static class DnsEndpointMapper
 
                 if (used)
                 {
-                    ttl = Min(ttl, TimeSpan.FromSeconds(record.TimeToLive), addresses.Ttl);
+                    // A TTL with its top bit set arrives as a negative int; RFC 2181 (8) reads it as 0.
+                    ttl = Min(ttl, TimeSpan.FromSeconds(Math.Max(0, record.TimeToLive)), addresses.Ttl < TimeSpan.Zero ? TimeSpan.Zero : addresses.Ttl);
                 }
             }
 
@@ -114,7 +121,7 @@ internal static class DnsEndpointMapper
             .DistinctBy(e => e.Key)
             .OrderBy(e => e.Key, StringComparer.Ordinal)
             .ToList();
-        return new DnsResolution(endpoints, addresses.Ttl, []);
+        return new DnsResolution(endpoints, addresses.Ttl < TimeSpan.Zero ? TimeSpan.Zero : addresses.Ttl, []);
     }
 
     public static Uri CreateAddress(string scheme, IPAddress address, int port)

@@ -62,6 +62,18 @@ internal sealed class EtcdEndpointRecord
             return false;
         }
 
+        if (record.Metadata is { } raw)
+        {
+            foreach (var (name, value) in raw)
+            {
+                if (value is null)
+                {
+                    reason = $"\"Metadata\" \"{name}\" is null; metadata values are strings, for example \"version\": \"v1\"";
+                    return false;
+                }
+            }
+        }
+
         IReadOnlyDictionary<string, string>? labels = record.Metadata;
         if (metadata is not null && labels is { Count: > 0 })
         {
@@ -84,10 +96,11 @@ internal sealed class MetadataInterner
 
     public FrozenDictionary<string, string> Intern(Dictionary<string, string> metadata)
     {
+        // Lengths first: names and values may hold any character, so no separator alone keeps two sets apart.
         var key = new StringBuilder();
         foreach (var (name, value) in metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            key.Append(name).Append('\0').Append(value).Append('\0');
+            key.Append(name.Length).Append(':').Append(name).Append(value.Length).Append(':').Append(value);
         }
 
         var text = key.ToString();

@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Globalization;
+using Mesh.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.LoadBench;
+
+/// <summary>One share measurement: a balancer over replicas with given weights at a concurrency; shares per replica.</summary>
+internal sealed record ShareRun(string Group, string Balancer, int[] Weights, int Concurrency, double[] Shares, long Requests)
+{
+    public string Label => string.Create(CultureInfo.InvariantCulture, $"{Balancer} {(Weights.All(w => w == Weights[0]) ? $"{Weights.Length} equal" : string.Join(':', Weights))} C={Concurrency}");
+
+    /// <summary>Share ÷ expected share (weight ÷ total weight), per replica.</summary>
+    public double[] Ratios => [.. Shares.Select((s, i) => s / ((double)Weights[i] / Weights.Sum()))];
+
+    /// <summary>The largest relative deviation from the expected share, over the replicas.</summary>
+    public double WorstDeviation => Ratios.Max(r => Math.Abs(r - 1));
+}
+
+/// <summary>How long a replica that stopped being slow took to get its share back.</summary>
+internal sealed record RecoveryRun(string Balancer, double SlowShare, double HalfBackMs, double FullBackMs);
+
+/// <summary>Shares of a replica added under load, over its slow-start window.</summary>
+internal sealed record SlowStartRun(string Balancer, double[] SliceEnds, double[] Shares, double[] Expected);
+
+/// <summary>Everything the fairness scenario measured.</summary>
+internal sealed class FairnessResult
+{
+    public List<ShareRun> Shares { get; } = [];
+
+    public List<RecoveryRun> Recovery { get; } = [];
+
+    public List<SlowStartRun> SlowStart { get; } = [];
+}
+
+/// <summary>
+/// Issue 16: is the balancer fair (equal replicas share load at any concurrency), does it honour weights and slow start,
+/// and does it still avoid slow replicas? Replica processes on loopback; a fresh mesh client per run, configured
+/// through IConfiguration as an application would; request counts fixed per run (shares over 1,000+ requests).
+/// </summary>
+internal static class Fairness
+{
+    private static readonly string[] s_balancers = ["PeakEwma", "LeastRequest"];
+
+    public static async Task<FairnessResult> RunAsync(BenchSettings settings)
+    {
+        var result = new FairnessResult();
+        var replicas = new List<ReplicaProcess>();
+        for (var i = 0; i < 5; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"r{i}"));
+        }
+
+        using var control = new HttpClient();
+        try
+        {
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var balancer in s_balancers)
+                {
+                    foreach (var n in new[] { 2, 3, 5 })
+                    {
+                        foreach (var concurrency in new[] { 1, 4, 16 })
+                        {
+                            result.Shares.Add(await MeasureAsync("equal", balancer, replicas, [.. Enumerable.Repeat(1, n)], concurrency, concurrency == 16 ? 10_000 : 3_000));
+                        }
+                    }
+
+                    foreach (var weights in new[] { new[] { 1, 3 }, new[] { 1, 2, 3 } })
+                    {
+                        foreach (var concurrency in new[] { 1, 16 })
+                        {
+                            result.Shares.Add(await MeasureAsync("weights", balancer, replicas, weights, concurrency, concurrency == 16 ? 20_000 : 4_000));
+                        }
+                    }
+                }
+
+                // One of five replicas 2× slower than the others (+5 ms and +10 ms).
+                for (var i = 0; i < 5; i++)
+                {
+                    await replicas[i].ControlAsync(control, "latency", i == 4 ? "10" : "5");
+                }
+
+                foreach (var balancer in new[] { "PeakEwma", "LeastRequest", "RoundRobin" })
+                {
+                    foreach (var concurrency in new[] { 1, 4, 16 })
+                    {
+                        result.Shares.Add(await MeasureAsync("2x slower", balancer, replicas, [1, 1, 1, 1, 1], concurrency, concurrency == 1 ? 600 : 1_500));
+                    }
+                }
+
+                foreach (var r in replicas)
+                {
+                    await r.ControlAsync(control, "reset", "");
+                }
+
+                foreach (var balancer in s_balancers)
+                {
+                    result.Recovery.Add(await RecoveryAsync(balancer, replicas, control));
+                    result.SlowStart.Add(await SlowStartAsync(balancer, replicas));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+
+        return result;
+    }
+
+    private static (IConfigurationRoot Configuration, ServiceProvider Provider, HttpClient Client) CreateClient(string balancer, IReadOnlyList<ReplicaProcess> replicas, int[] weights, string slowStartWindow = "00:00:10")
+    {
+        var data = new Dictionary<string, string?>
+        {
+            ["Mesh:Services:catalog:LoadBalancer"] = balancer,
+            ["Mesh:Services:catalog:SlowStart:Window"] = slowStartWindow,
+        };
+        for (var i = 0; i < weights.Length; i++)
+        {
+            data[$"Mesh:Services:catalog:Endpoints:{i}:Address"] = replicas[i].Address.ToString();
+            data[$"Mesh:Services:catalog:Endpoints:{i}:Weight"] = weights[i].ToString(CultureInfo.InvariantCulture);
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(data).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddMeshClient();
+        services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        var provider = services.BuildServiceProvider();
+        return (configuration, provider, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"));
+    }
+
+    private static async Task<TrafficReport> SendAsync(HttpClient client, long count, int concurrency) =>
+        await TrafficDriver.RunAsync(client, new TrafficOptions
+        {
+            RequestCount = count,
+            Concurrency = concurrency,
+            MaxDuration = TimeSpan.FromMinutes(2),
+            CreateRequest = static () => new HttpRequestMessage(HttpMethod.Get, "/items"),
+        });
+
+    private static async Task<ShareRun> MeasureAsync(string group, string balancer, IReadOnlyList<ReplicaProcess> replicas, int[] weights, int concurrency, int requests)
+    {
+        var (_, provider, client) = CreateClient(balancer, replicas, weights);
+        await using var _ = provider;
+        var report = await SendAsync(client, requests, concurrency);
+        var run = new ShareRun(group, balancer, weights, concurrency, [.. Enumerable.Range(0, weights.Length).Select(i => report.ShareOf(replicas[i].Id))], report.Succeeded);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  fairness {group,-9} {run.Label,-28} shares {string.Join(" ", run.Shares.Select(s => s.ToString("P1", CultureInfo.InvariantCulture)))}  worst deviation {run.WorstDeviation:P0}  failed {report.Failed}  p50 ms {string.Join(" ", Enumerable.Range(0, weights.Length).Select(i => report.Replicas.FirstOrDefault(r => r.Replica == replicas[i].Id)?.Latency.P50.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture) ?? "-"))}"));
+        return run;
+    }
+
+    /// <summary>Five replicas at concurrency 16; r4 is 50 ms slower for 2 s, then recovers. Time until its share in
+    /// 250 ms windows is back to half of, and to 80% of, its fair share.</summary>
+    private static async Task<RecoveryRun> RecoveryAsync(string balancer, IReadOnlyList<ReplicaProcess> replicas, HttpClient control)
+    {
+        var (_, provider, client) = CreateClient(balancer, replicas, [1, 1, 1, 1, 1]);
+        await using var _ = provider;
+        await SendAsync(client, 2_000, 16);
+        await replicas[4].ControlAsync(control, "latency", "50");
+        var slow = await TrafficDriver.RunAsync(client, new TrafficOptions { Concurrency = 16, Duration = TimeSpan.FromSeconds(2), CreateRequest = static () => new HttpRequestMessage(HttpMethod.Get, "/items") });
+        await replicas[4].ControlAsync(control, "reset", "");
+        var clock = Stopwatch.StartNew();
+        double half = double.NaN, full = double.NaN;
+        while (clock.Elapsed < TimeSpan.FromSeconds(20) && double.IsNaN(full))
+        {
+            var window = await TrafficDriver.RunAsync(client, new TrafficOptions { Concurrency = 16, Duration = TimeSpan.FromMilliseconds(250), CreateRequest = static () => new HttpRequestMessage(HttpMethod.Get, "/items") });
+            var share = window.ShareOf(replicas[4].Id) * 5;
+            if (double.IsNaN(half) && share >= 0.5)
+            {
+                half = clock.Elapsed.TotalMilliseconds;
+            }
+
+            if (share >= 0.8)
+            {
+                full = clock.Elapsed.TotalMilliseconds;
+            }
+        }
+
+        var run = new RecoveryRun(balancer, slow.ShareOf(replicas[4].Id), half, full);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  fairness recovery {balancer,-12} share while +50 ms {run.SlowShare:P2}; back to 50% of fair share after {run.HalfBackMs:F0} ms, to 80% after {run.FullBackMs:F0} ms"));
+        return run;
+    }
+
+    /// <summary>Two replicas under load at concurrency 4; a third is added by a configuration reload and ramps up over
+    /// a 4 s slow-start window. Its share per 0.5 s slice against weight × max(10%, t / window) ÷ total weight.</summary>
+    private static async Task<SlowStartRun> SlowStartAsync(string balancer, IReadOnlyList<ReplicaProcess> replicas)
+    {
+        var (configuration, provider, client) = CreateClient(balancer, replicas, [1, 1], slowStartWindow: "00:00:04");
+        await using var _ = provider;
+        await SendAsync(client, 2_000, 4);
+        configuration["Mesh:Services:catalog:Endpoints:2:Address"] = replicas[2].Address.ToString();
+        configuration.Reload();
+        var added = Stopwatch.StartNew();
+        var ends = new List<double>();
+        var shares = new List<double>();
+        var expected = new List<double>();
+        for (var slice = 0; slice < 10; slice++)
+        {
+            var start = added.Elapsed.TotalSeconds;
+            var window = await TrafficDriver.RunAsync(client, new TrafficOptions { Concurrency = 4, Duration = TimeSpan.FromMilliseconds(500), CreateRequest = static () => new HttpRequestMessage(HttpMethod.Get, "/items") });
+            var end = added.Elapsed.TotalSeconds;
+            var factor = Math.Max(0.1, Math.Min(1, (start + end) / 2 / 4));
+            ends.Add(end);
+            shares.Add(window.ShareOf(replicas[2].Id));
+            expected.Add(factor / (2 + factor));
+        }
+
+        var run = new SlowStartRun(balancer, [.. ends], [.. shares], [.. expected]);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  fairness slow start {balancer,-12} added endpoint's share per 0.5 s: {string.Join(" ", run.Shares.Select(s => s.ToString("P0", CultureInfo.InvariantCulture)))}"));
+        return run;
+    }
+}
