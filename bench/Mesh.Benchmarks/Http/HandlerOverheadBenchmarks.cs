@@ -16,7 +16,10 @@ public class HandlerOverheadBenchmarks
     private const int Concurrency = 16;
     private readonly List<InProcessReplica> _replicas = [];
     private HttpClient _direct = null!;
+    private HttpClient _factory = null!;
     private HttpClient _mesh = null!;
+    private string[] _uncached = null!;
+    private int _next;
     private ServiceProvider _services = null!;
     private readonly Task<HttpResponseMessage>[] _batch = new Task<HttpResponseMessage>[Concurrency];
 
@@ -47,11 +50,18 @@ public class HandlerOverheadBenchmarks
             o.Services["catalog"] = catalog;
         });
         services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        services.AddHttpClient("no-mesh", c => c.BaseAddress = _replicas[0].Address);
         _services = services.BuildServiceProvider();
         _mesh = _services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        _factory = _services.GetRequiredService<IHttpClientFactory>().CreateClient("no-mesh");
+
+        // Paths that are never repeated within the rewritten-URI cache, made up front so that both clients pay the
+        // same for the path string and only the handlers differ.
+        _uncached = [.. Enumerable.Range(0, 4096).Select(i => $"/items?page={i}")];
         for (var i = 0; i < 200; i++)
         {
             (await _direct.GetAsync("/items")).Dispose();
+            (await _factory.GetAsync("/items")).Dispose();
             (await _mesh.GetAsync("/items")).Dispose();
         }
     }
@@ -73,10 +83,28 @@ public class HandlerOverheadBenchmarks
         using var response = await _direct.GetAsync("/items");
     }
 
+    [Benchmark(Description = "IHttpClientFactory client without the mesh, 1 request")]
+    public async Task Factory()
+    {
+        using var response = await _factory.GetAsync("/items");
+    }
+
     [Benchmark(Description = "mesh handler, 1 request")]
     public async Task Mesh()
     {
         using var response = await _mesh.GetAsync("/items");
+    }
+
+    [Benchmark(Description = "direct HttpClient, 1 request, a new path each time")]
+    public async Task DirectUncached()
+    {
+        using var response = await _direct.GetAsync(_uncached[_next++ & 4095]);
+    }
+
+    [Benchmark(Description = "mesh handler, 1 request, a new path each time")]
+    public async Task MeshUncached()
+    {
+        using var response = await _mesh.GetAsync(_uncached[_next++ & 4095]);
     }
 
     [Benchmark(OperationsPerInvoke = Concurrency, Description = "direct HttpClient, 16 concurrent")]
