@@ -129,6 +129,29 @@ internal static class Overload
             latency.TotalCount == 0 ? 0 : latency.GetValueAtPercentile(50) / 1000.0, latency.TotalCount == 0 ? 0 : latency.GetValueAtPercentile(99) / 1000.0, attempts, meters.RetryBudgetExhausted);
     }
 
+    /// <summary>What must hold under overload: no retry storm (the retry budget allows 20% of requests plus 10 per
+    /// second over its 10 s window, so at most about 1.2 attempts per request) and goodput of at least half the
+    /// replicas' capacity.</summary>
+    public static List<string> Violations(List<OverloadResult> results)
+    {
+        var problems = new List<string>();
+        foreach (var r in results)
+        {
+            var bound = 1.2 + (110.0 / Math.Max(r.Sent, 1)) + 0.02;
+            if (r.Amplification > bound)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"{r.Scenario}, {r.Config}: {r.Amplification:F2} attempts per request (bound {bound:F2})"));
+            }
+
+            if (r.GoodputPerSecond < 0.5 * r.CapacityPerSecond)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"{r.Scenario}, {r.Config}: goodput {r.GoodputPerSecond:F0}/s below half the capacity ({r.CapacityPerSecond:F0}/s)"));
+            }
+        }
+
+        return problems;
+    }
+
     public static string Markdown(List<OverloadResult> results)
     {
         static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);

@@ -141,7 +141,7 @@ internal static class SoakRunner
                 ("reload the configuration", () =>
                 {
                     consecutiveFailures = consecutiveFailures == 3 ? 4 : 3;
-                    return File.WriteAllTextAsync(configFile, ClientConfiguration(clientIdentity, etcd.Url, consecutiveFailures), cancellationToken);
+                    return WriteAtomicallyAsync(configFile, ClientConfiguration(clientIdentity, etcd.Url, consecutiveFailures), cancellationToken);
                 }),
                 ("kill the etcd member for 2 s", async () =>
                 {
@@ -227,6 +227,16 @@ internal static class SoakRunner
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>Replaces a file in one step, as deployment tools do (a ConfigMap update swaps a symlink): the
+    /// configuration watcher must never read a half-written file (which, missing its Logging section, would turn
+    /// every log category back to Information for the rest of the run).</summary>
+    private static async Task WriteAtomicallyAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var temporary = path + ".tmp";
+        await File.WriteAllTextAsync(temporary, text, cancellationToken);
+        File.Move(temporary, path, overwrite: true);
+    }
 
     /// <summary>A resource sample after a full collection, so that heap figures compare retained memory.</summary>
     private static ResourceSample Settled(Stopwatch clock)
