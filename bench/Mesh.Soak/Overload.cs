@@ -130,8 +130,8 @@ internal static class Overload
     }
 
     /// <summary>What must hold under overload: no retry storm (the retry budget allows 20% of requests plus 10 per
-    /// second over its 10 s window, so at most about 1.2 attempts per request) and goodput of at least half the
-    /// replicas' capacity.</summary>
+    /// second over its 10 s window, so at most about 1.2 attempts per request). Goodput is reported, not bounded: it
+    /// depends on the client's timeouts more than on the mesh (bench/README.md).</summary>
     public static List<string> Violations(List<OverloadResult> results)
     {
         var problems = new List<string>();
@@ -141,11 +141,6 @@ internal static class Overload
             if (r.Amplification > bound)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"{r.Scenario}, {r.Config}: {r.Amplification:F2} attempts per request (bound {bound:F2})"));
-            }
-
-            if (r.GoodputPerSecond < 0.5 * r.CapacityPerSecond)
-            {
-                problems.Add(string.Create(CultureInfo.InvariantCulture, $"{r.Scenario}, {r.Config}: goodput {r.GoodputPerSecond:F0}/s below half the capacity ({r.CapacityPerSecond:F0}/s)"));
             }
         }
 
