@@ -9,6 +9,7 @@
 # DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. socat is stopped by its PID afterwards.
 # Then the consumer smoke (eng/consumer-smoke.sh): the packages packed into a temporary folder and used by a fresh
 # project made with `dotnet new xunit` outside the solution, as README.md and docs/testing.md say; its checks count.
+# Then a minute of soak under chaos and a short overload (bench/Mesh.Soak --ci), alone after the suites; each counts.
 # Prints "N passed, N failed, N skipped" as its last line and exits non-zero when anything failed.
 #
 # Usage: ./test.sh [extra 'dotnet test' arguments]      (CI=true makes missing components a failure)
@@ -183,6 +184,18 @@ fi
 if [ "$smoke_status" -ne 0 ] && [ "$smoke_failed" -eq 0 ]; then smoke_failed=1; fi
 passed=$((passed + smoke_passed)); failed=$((failed + smoke_failed)); skipped=$((skipped + smoke_skipped))
 status=$((status | smoke_status))
+
+# ---------------------------------------------------------------- soak and overload (CI-sized)
+# A minute of steady traffic under continuous chaos (replica processes over mTLS registered in a real etcd) and a
+# short overload at twice the replicas' capacity: bench/Mesh.Soak with --ci, after the suites, alone on the machine
+# (their bounds are about the mesh, not about a CPU shared with the rest of the suite). Each run is one check.
+soak_dll=bench/Mesh.Soak/bin/Release/net10.0/Mesh.Soak.dll
+for check in "soak --duration 00:01:00 --rate 200 --interval 00:00:05 --ci" "overload --duration 00:00:05 --ci"; do
+  say "running: dotnet $soak_dll $check"
+  # shellcheck disable=SC2086 # the check's words are its arguments
+  timeout 600 dotnet "$soak_dll" $check 2>&1 | grep -v -E "^warn: Mesh.Http\[1050\]|retry refused, the retry budget is spent" | tee -a "$results/soak-output.log"
+  if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; say "failed: $check"; fi
+done
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
