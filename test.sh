@@ -190,6 +190,8 @@ status=$((status | smoke_status))
 # short overload at twice the replicas' capacity: bench/Mesh.Soak with --ci, after the suites, alone on the machine
 # (their bounds are about the mesh, not about a CPU shared with the rest of the suite). Each run is one check.
 soak_dll=bench/Mesh.Soak/bin/Release/net10.0/Mesh.Soak.dll
+say "building bench/Mesh.Soak"
+if ! dotnet build bench/Mesh.Soak -c Release 2>&1 | tail -n 3; then say "bench/Mesh.Soak did not build"; fi
 for check in "soak --duration 00:01:00 --rate 200 --interval 00:00:05 --ci" "overload --duration 00:00:05 --ci"; do
   say "running: dotnet $soak_dll $check"
   # shellcheck disable=SC2086 # the check's words are its arguments

@@ -147,7 +147,10 @@ public sealed class GrpcStatusOutcomeTests
 
         var (answeredBy, failed) = await app.UnaryAsync(150);
 
-        Assert.True(failed.Count <= 10, $"{failed.Count} of 150 calls went to the failing replica");
+        // A third (50) without status-aware outcomes. PeakEwma compares RTTs only once both candidates have 8 samples
+        // (EndpointState.TrustedAfterSamples): about a third of the first ~24 calls are spread on load alone, and
+        // later the failing replica is still tried now and then (PeakEwmaPicker.MinExploration).
+        Assert.True(failed.Count <= 20, $"{failed.Count} of 150 calls went to the failing replica");
         Assert.Equal(150 - failed.Count, answeredBy.Count);
         Assert.Equal(MeshEndpointHealth.Healthy, app.Endpoint(1).Health); // no ejection rule: only the balancer kept it away
     }
