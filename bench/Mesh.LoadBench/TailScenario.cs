@@ -36,6 +36,8 @@ internal static class TailScenario
         {
             ("no hedging", null),
             ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
+            // The same pipeline with the mesh-aware delay's floor as a fixed delay: what hedging at 1 ms costs by itself.
+            ("standard hedging, fixed 1 ms delay", static b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(1))),
             ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
         };
         var results = new List<TailResult>();
