@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Containers;
 
@@ -17,12 +18,12 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
         var address = container.GetBaseAddress(80);
-        Assert.True(await Http.AnswersAsync(address, TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(2)));
 
         await container.KillAsync(cancellationToken: Ct);
 
         Assert.Equal(137, await container.WaitForExitAsync(Ct));
-        Assert.False(await Http.AnswersAsync(address, TimeSpan.FromSeconds(2)));
+        Assert.False(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(2)));
         Assert.Equal("exited", (await container.GetStateAsync(Ct)).Status);
     }
 
@@ -33,13 +34,13 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         var address = container.GetBaseAddress(80);
 
         await container.PauseAsync(Ct);
-        var answeredWhilePaused = await Http.AnswersAsync(address, TimeSpan.FromMilliseconds(800));
+        var answeredWhilePaused = await LoopbackHttp.AnswersAsync(address, TimeSpan.FromMilliseconds(800));
         var state = await container.GetStateAsync(Ct);
         await container.UnpauseAsync(Ct);
 
         Assert.False(answeredWhilePaused);
         Assert.True(state.IsPaused);
-        Assert.True(await Http.AnswersAsync(address, TimeSpan.FromSeconds(3)));
+        Assert.True(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(3)));
     }
 
     [Fact]
@@ -51,7 +52,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         Assert.Throws<InvalidOperationException>(() => container.GetMappedPort(80));
         await container.StartAsync(Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
     }
 
     [Fact]
@@ -61,7 +62,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
 
         await container.RestartAsync(TimeSpan.FromSeconds(1), Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
     }
 
     [Fact]
@@ -85,8 +86,8 @@ public sealed class DockerContainerTests(DockerFixture fixture)
 
         await container.CopyFileAsync("/www/deep/after-start.txt", Encoding.UTF8.GetBytes("copied while running"), cancellationToken: Ct);
 
-        Assert.Equal("copied before start", await Http.GetStringAsync(new Uri(container.GetBaseAddress(80), "before-start.txt"), Ct));
-        Assert.Equal("copied while running", await Http.GetStringAsync(new Uri(container.GetBaseAddress(80), "deep/after-start.txt"), Ct));
+        Assert.Equal("copied before start", await LoopbackHttp.GetStringAsync(new Uri(container.GetBaseAddress(80), "before-start.txt"), Ct));
+        Assert.Equal("copied while running", await LoopbackHttp.GetStringAsync(new Uri(container.GetBaseAddress(80), "deep/after-start.txt"), Ct));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Mesh.Containers.Tests.TestSupport;
 using Mesh.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,5 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Engine;
 
 /// <summary>Docker contexts written by the test into a temporary configuration directory (never the real ~/.docker),
@@ -27,7 +29,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
         Assert.Equal(tls.Endpoint.Endpoint, engine.Endpoint);
         Assert.True(engine.UsesTls);
         Assert.Equal("127.0.0.3", web.GetBaseAddress(80).Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(web.GetBaseAddress(80), Ct), StringComparison.Ordinal);
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(web.GetBaseAddress(80), Ct), StringComparison.Ordinal);
         Assert.Contains("CN=mesh-tests-client", tls.Endpoint.Accepted);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 

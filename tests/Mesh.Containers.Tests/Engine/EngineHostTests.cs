@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Mesh.Containers.Tests.TestSupport;
 using Mesh.Testing;
 
 namespace Mesh.Containers.Tests.Engine;
@@ -27,8 +28,8 @@ public sealed class EngineHostTests(DockerFixture fixture)
         Assert.Equal("127.0.0.4", engine.Host);
         Assert.Equal("127.0.0.4", web.Host);
         Assert.Equal("127.0.0.4", address.Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(address, Ct), StringComparison.Ordinal);
-        Assert.False(await Http.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.4 only");
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(address, Ct), StringComparison.Ordinal);
+        Assert.False(await LoopbackHttp.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.4 only");
     }
 
     [Fact]
@@ -43,14 +44,14 @@ public sealed class EngineHostTests(DockerFixture fixture)
         Assert.All(fleet.Replicas, r => Assert.Equal("127.0.0.3", r.Address.Host));
         foreach (var replica in fleet.Replicas)
         {
-            Assert.Contains("Hello from a container", await Http.GetStringAsync(replica.Address, Ct), StringComparison.Ordinal);
+            Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(replica.Address, Ct), StringComparison.Ordinal);
         }
 
         var first = fleet[0];
         await first.KillAsync(Ct);
-        Assert.False(await Http.AnswersAsync(first.Address, TimeSpan.FromSeconds(1)));
+        Assert.False(await LoopbackHttp.AnswersAsync(first.Address, TimeSpan.FromSeconds(1)));
         await first.RestartAsync(Ct);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(first.Address, Ct), StringComparison.Ordinal);
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(first.Address, Ct), StringComparison.Ordinal);
         Assert.All(fleet.Endpoints, e => Assert.Equal("127.0.0.3", e.Address.Host));
     }
 

@@ -1,4 +1,5 @@
 using Mesh.Containers.Internal;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 
@@ -25,8 +26,8 @@ public sealed class EngineTlsTests(DockerFixture fixture)
         Assert.True(session.Engine.UsesTls);
         Assert.Equal("127.0.0.3", session.Engine.Host);
         Assert.Equal("127.0.0.3", address.Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(address, Ct), StringComparison.Ordinal);
-        Assert.False(await Http.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.3 only");
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(address, Ct), StringComparison.Ordinal);
+        Assert.False(await LoopbackHttp.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.3 only");
         Assert.Equal("over tls\n", exec.StandardOutput);
         Assert.Contains("CN=mesh-tests-client", tls.Endpoint.Accepted);
         Assert.Empty(tls.Endpoint.Refused);

@@ -1,3 +1,4 @@
+using Mesh.Containers.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Containers.Tests.Images;
@@ -21,7 +22,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
                 .WithWaitStrategy(WaitStrategy.ForHttp(80))
                 .StartAsync(fixture.Session, Ct);
 
-            Assert.Equal(page, (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
+            Assert.Equal(page, (await LoopbackHttp.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
             Assert.False(image.FromCache);
             Assert.StartsWith("mesh-tests/classic:", image.Reference, StringComparison.Ordinal);
         }
@@ -83,7 +84,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
         var image = await builder.BuildAsync(fixture.Engine, Ct);
         await using var container = await new DockerContainerBuilder(image).WithPortBinding(80).WithWaitStrategy(WaitStrategy.ForHttp(80)).StartAsync(fixture.Session, Ct);
 
-        Assert.Equal("hello-from-arg", (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
+        Assert.Equal("hello-from-arg", (await LoopbackHttp.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
     }
 
     [Fact]

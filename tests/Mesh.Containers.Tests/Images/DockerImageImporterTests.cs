@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Images;
 

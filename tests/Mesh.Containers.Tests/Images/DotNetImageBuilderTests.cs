@@ -1,3 +1,5 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Images;
 
 public sealed class DotNetImageBuilderTests(DockerFixture fixture)
@@ -15,7 +17,7 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
             .StartAsync(fixture.Session, ct)));
         try
         {
-            var answers = await Task.WhenAll(replicas.Select(r => Http.GetStringAsync(r.GetBaseAddress(8080), ct)));
+            var answers = await Task.WhenAll(replicas.Select(r => LoopbackHttp.GetStringAsync(r.GetBaseAddress(8080), ct)));
 
             Assert.Equal(["catalog replica 1", "catalog replica 2", "catalog replica 3"], answers);
         }

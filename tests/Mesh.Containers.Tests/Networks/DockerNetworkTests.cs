@@ -1,3 +1,5 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Networks;
 
 public sealed class DockerNetworkTests(DockerFixture fixture)
@@ -16,11 +18,11 @@ public sealed class DockerNetworkTests(DockerFixture fixture)
         var before = container.GetBaseAddress(80);
 
         await network.DisconnectAsync(container, Ct);
-        var answeredWhileDisconnected = await Http.AnswersAsync(before, TimeSpan.FromSeconds(1));
+        var answeredWhileDisconnected = await LoopbackHttp.AnswersAsync(before, TimeSpan.FromSeconds(1));
         await network.ConnectAsync(container, cancellationToken: Ct);
 
         Assert.False(answeredWhileDisconnected);
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(3)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(3)));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Docker.DotNet.Models;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Sessions;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Waiting;
 
@@ -61,7 +62,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
             .WithWaitStrategy(WaitStrategy.ForPort(80))
             .StartAsync(fixture.Session, Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
 
         var lines = await container.GetLogsAsync(cancellationToken: Ct);
         Assert.Contains(lines, l => l.Text == "second");
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
