@@ -14,7 +14,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         .WithWaitStrategy(WaitStrategy.ForHttp(80));
 
     [Fact]
-    public async Task KillIsObservedFromOutside()
+    public async Task A_killed_container_exits_with_137_and_stops_answering()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
         var address = container.GetBaseAddress(80);
@@ -28,7 +28,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PauseIsObservedFromOutsideAndUnpauseRestoresService()
+    public async Task A_paused_container_stops_answering_and_unpausing_restores_service()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
         var address = container.GetBaseAddress(80);
@@ -44,7 +44,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task StopThenStartServesAgainOnTheLookedUpPort()
+    public async Task A_stopped_container_has_no_mapped_port_and_serves_again_after_start()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
@@ -56,7 +56,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task RestartWaitsUntilReadyAgain()
+    public async Task Restart_returns_once_the_container_answers_again()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
@@ -66,7 +66,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ExecReturnsExitCodeAndOutput()
+    public async Task Exec_returns_the_exit_code_and_both_output_streams()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
@@ -78,7 +78,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task FilesCopiedInAreServed()
+    public async Task Files_copied_in_before_and_after_start_are_served()
     {
         await using var container = await Httpd
             .WithFile("/www/before-start.txt", Encoding.UTF8.GetBytes("copied before start"))
@@ -91,7 +91,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task EnvironmentLabelsAndCommandAreApplied()
+    public async Task Environment_labels_and_command_are_applied()
     {
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
             .WithEnvironment("GREETING", "hi there")
@@ -109,7 +109,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task LogsAreFollowedAsTheyAreWritten()
+    public async Task Logs_are_followed_as_they_are_written_each_line_with_its_stream()
     {
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
             .WithEntrypoint("/bin/busybox")
@@ -133,7 +133,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingImageCarriesTheEngineMessage()
+    public async Task A_missing_image_fails_with_404_and_the_engine_message()
     {
         var error = await Assert.ThrowsAsync<DockerEngineException>(() =>
             new DockerContainerBuilder("mesh-tests/does-not-exist:nope").StartAsync(fixture.Session, Ct));
@@ -143,7 +143,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task NameConflictCarriesTheEngineMessage()
+    public async Task A_name_conflict_fails_with_409_and_the_engine_message()
     {
         var name = $"mesh-tests-conflict-{Guid.NewGuid():N}";
         await using var first = await Httpd.WithName(name).StartAsync(fixture.Session, Ct);
@@ -155,7 +155,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PortConflictCarriesTheEngineMessage()
+    public async Task A_host_port_already_taken_fails_the_start_with_the_engine_message()
     {
         // Ports are published on the engine's host: 127.0.0.1, or the loopback address of a TLS test endpoint.
         using var listener = new TcpListener(IPAddress.Parse(fixture.Engine.Host), 0);
@@ -170,7 +170,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnpublishedPortLookupExplainsHowToPublish()
+    public async Task Looking_up_an_unpublished_port_explains_how_to_publish_it()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 

@@ -11,7 +11,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task CurrentContextWithTlsMaterialDecidesTheEngine()
+    public async Task A_current_context_with_tls_material_decides_the_engine()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -34,7 +34,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task DockerContextVariableSelectsAContextInDockerConfig()
+    public async Task DOCKER_CONTEXT_selects_a_context_in_DOCKER_CONFIG()
     {
         fixture.RequireEngine();
         var config = Path.Combine(_home, "docker-config");
@@ -50,7 +50,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task ContextWithoutClientCertificateAgainstAnEngineThatRequiresOneExplainsWhatIsMissing()
+    public async Task A_context_without_a_client_certificate_against_an_engine_that_requires_one_explains_what_is_missing()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();

@@ -12,7 +12,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task HostOverrideDecidesWherePortsArePublishedAndReached()
+    public async Task TESTCONTAINERS_HOST_OVERRIDE_decides_where_ports_are_published_and_reached()
     {
         fixture.RequireEngine();
         using var engine = await DockerEngine.ConnectAsync(new DockerEngineOptions(),
@@ -33,7 +33,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task FleetReplicasOfATlsEngineAreAddressedOnItsHostAcrossRestarts()
+    public async Task Fleet_replicas_of_a_tls_engine_are_addressed_on_its_host_across_restarts()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -56,7 +56,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task SocketOverrideIsTheSocketMountedIntoContainers()
+    public async Task TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE_is_the_socket_mounted_into_containers()
     {
         fixture.RequireEngine();
         var path = Path.Combine(Path.GetTempPath(), $"mesh-tests-{Guid.NewGuid():N}.sock");
@@ -82,7 +82,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task WithoutOverrideTheEngineSocketIsMounted()
+    public async Task Without_a_socket_override_the_engine_socket_is_mounted()
     {
         fixture.RequireEngine();
         using var engine = await DockerEngine.ConnectAsync(new DockerEngineOptions(), EngineTlsTests.Env(("DOCKER_HOST", "unix:///var/run/docker.sock")), Ct);

@@ -8,7 +8,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task ClassicExampleStaticPageIsBuiltRunAndServedOverHttp()
+    public async Task The_classic_example_static_page_is_built_run_and_served_over_http()
     {
         var page = $"<h1>classic example {Guid.NewGuid():N}</h1>";
         var image = await new DockerImageBuilder(DockerFixture.PrepareStaticSite(page))
@@ -33,7 +33,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnchangedContextIsFoundByContentHashWithoutBuilding()
+    public async Task An_unchanged_context_is_found_by_content_hash_without_building()
     {
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite()).WithRepository("mesh-tests/httpd");
 
@@ -44,7 +44,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task FailedBuildNamesTheFailingStepAndCarriesTheEngineMessage()
+    public async Task A_failed_build_names_the_failing_step_and_carries_the_engine_message_and_output()
     {
         var context = DockerFixture.PrepareStaticSite();
         var builder = new DockerImageBuilder(context)
@@ -64,7 +64,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task BuildArgumentsAndTargetAreApplied()
+    public async Task Build_arguments_and_the_target_stage_are_applied()
     {
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite())
             .WithRepository("mesh-tests/args")
@@ -88,7 +88,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task BuildProgressIsStreamedToTheCaller()
+    public async Task Build_progress_is_streamed_to_the_caller_with_its_steps()
     {
         var lines = new List<DockerBuildProgress>();
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite($"progress {Guid.NewGuid():N}"))
@@ -103,7 +103,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task DockerignoreDecidesWhatReachesTheImage()
+    public async Task The_dockerignore_decides_what_reaches_the_image()
     {
         var context = DockerFixture.PrepareStaticSite();
         File.WriteAllText(Path.Combine(context, "www", "secret.txt"), "must not be served");
@@ -119,7 +119,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task BuildOutputIsLoggedThroughILogger()
+    public async Task Build_output_is_logged_through_ILogger()
     {
         fixture.RequireEngine();
         var captured = new CapturingLoggerProvider();
@@ -136,7 +136,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingDockerfileIsReportedBeforeContactingTheEngine()
+    public async Task A_missing_Dockerfile_is_reported_before_contacting_the_engine()
     {
         var context = Directory.CreateTempSubdirectory("mesh-empty-context-").FullName;
 

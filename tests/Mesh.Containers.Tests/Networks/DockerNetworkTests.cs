@@ -7,7 +7,7 @@ public sealed class DockerNetworkTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task DisconnectIsObservedFromOutsideAndReconnectRestoresService()
+    public async Task A_disconnected_container_stops_answering_and_reconnecting_restores_service()
     {
         await using var network = await fixture.Session.CreateNetworkAsync(cancellationToken: Ct);
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
@@ -26,7 +26,7 @@ public sealed class DockerNetworkTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ContainersOnANetworkReachEachOtherUntilPartitioned()
+    public async Task Containers_on_a_network_reach_each_other_until_partitioned()
     {
         await using var network = await fixture.Session.CreateNetworkAsync(cancellationToken: Ct);
         await using var server = await new DockerContainerBuilder(fixture.HttpdImage)
