@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Containers;
 
@@ -13,37 +14,37 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         .WithWaitStrategy(WaitStrategy.ForHttp(80));
 
     [Fact]
-    public async Task KillIsObservedFromOutside()
+    public async Task A_killed_container_exits_with_137_and_stops_answering()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
         var address = container.GetBaseAddress(80);
-        Assert.True(await Http.AnswersAsync(address, TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(2)));
 
         await container.KillAsync(cancellationToken: Ct);
 
         Assert.Equal(137, await container.WaitForExitAsync(Ct));
-        Assert.False(await Http.AnswersAsync(address, TimeSpan.FromSeconds(2)));
+        Assert.False(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(2)));
         Assert.Equal("exited", (await container.GetStateAsync(Ct)).Status);
     }
 
     [Fact]
-    public async Task PauseIsObservedFromOutsideAndUnpauseRestoresService()
+    public async Task A_paused_container_stops_answering_and_unpausing_restores_service()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
         var address = container.GetBaseAddress(80);
 
         await container.PauseAsync(Ct);
-        var answeredWhilePaused = await Http.AnswersAsync(address, TimeSpan.FromMilliseconds(800));
+        var answeredWhilePaused = await LoopbackHttp.AnswersAsync(address, TimeSpan.FromMilliseconds(800));
         var state = await container.GetStateAsync(Ct);
         await container.UnpauseAsync(Ct);
 
         Assert.False(answeredWhilePaused);
         Assert.True(state.IsPaused);
-        Assert.True(await Http.AnswersAsync(address, TimeSpan.FromSeconds(3)));
+        Assert.True(await LoopbackHttp.AnswersAsync(address, TimeSpan.FromSeconds(3)));
     }
 
     [Fact]
-    public async Task StopThenStartServesAgainOnTheLookedUpPort()
+    public async Task A_stopped_container_has_no_mapped_port_and_serves_again_after_start()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
@@ -51,21 +52,21 @@ public sealed class DockerContainerTests(DockerFixture fixture)
         Assert.Throws<InvalidOperationException>(() => container.GetMappedPort(80));
         await container.StartAsync(Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
     }
 
     [Fact]
-    public async Task RestartWaitsUntilReadyAgain()
+    public async Task Restart_returns_once_the_container_answers_again()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
         await container.RestartAsync(TimeSpan.FromSeconds(1), Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(2)));
     }
 
     [Fact]
-    public async Task ExecReturnsExitCodeAndOutput()
+    public async Task Exec_returns_the_exit_code_and_both_output_streams()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 
@@ -77,7 +78,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task FilesCopiedInAreServed()
+    public async Task Files_copied_in_before_and_after_start_are_served()
     {
         await using var container = await Httpd
             .WithFile("/www/before-start.txt", Encoding.UTF8.GetBytes("copied before start"))
@@ -85,12 +86,12 @@ public sealed class DockerContainerTests(DockerFixture fixture)
 
         await container.CopyFileAsync("/www/deep/after-start.txt", Encoding.UTF8.GetBytes("copied while running"), cancellationToken: Ct);
 
-        Assert.Equal("copied before start", await Http.GetStringAsync(new Uri(container.GetBaseAddress(80), "before-start.txt"), Ct));
-        Assert.Equal("copied while running", await Http.GetStringAsync(new Uri(container.GetBaseAddress(80), "deep/after-start.txt"), Ct));
+        Assert.Equal("copied before start", await LoopbackHttp.GetStringAsync(new Uri(container.GetBaseAddress(80), "before-start.txt"), Ct));
+        Assert.Equal("copied while running", await LoopbackHttp.GetStringAsync(new Uri(container.GetBaseAddress(80), "deep/after-start.txt"), Ct));
     }
 
     [Fact]
-    public async Task EnvironmentLabelsAndCommandAreApplied()
+    public async Task Environment_labels_and_command_are_applied()
     {
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
             .WithEnvironment("GREETING", "hi there")
@@ -108,7 +109,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task LogsAreFollowedAsTheyAreWritten()
+    public async Task Logs_are_followed_as_they_are_written_each_line_with_its_stream()
     {
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
             .WithEntrypoint("/bin/busybox")
@@ -132,7 +133,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingImageCarriesTheEngineMessage()
+    public async Task A_missing_image_fails_with_404_and_the_engine_message()
     {
         var error = await Assert.ThrowsAsync<DockerEngineException>(() =>
             new DockerContainerBuilder("mesh-tests/does-not-exist:nope").StartAsync(fixture.Session, Ct));
@@ -142,7 +143,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task NameConflictCarriesTheEngineMessage()
+    public async Task A_name_conflict_fails_with_409_and_the_engine_message()
     {
         var name = $"mesh-tests-conflict-{Guid.NewGuid():N}";
         await using var first = await Httpd.WithName(name).StartAsync(fixture.Session, Ct);
@@ -154,7 +155,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PortConflictCarriesTheEngineMessage()
+    public async Task A_host_port_already_taken_fails_the_start_with_the_engine_message()
     {
         // Ports are published on the engine's host: 127.0.0.1, or the loopback address of a TLS test endpoint.
         using var listener = new TcpListener(IPAddress.Parse(fixture.Engine.Host), 0);
@@ -169,7 +170,7 @@ public sealed class DockerContainerTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnpublishedPortLookupExplainsHowToPublish()
+    public async Task Looking_up_an_unpublished_port_explains_how_to_publish_it()
     {
         await using var container = await Httpd.StartAsync(fixture.Session, Ct);
 

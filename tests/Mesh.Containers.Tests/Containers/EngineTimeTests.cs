@@ -3,7 +3,7 @@ namespace Mesh.Containers.Tests.Containers;
 public sealed class EngineTimeTests
 {
     [Fact]
-    public void NanosecondTimesOfTheEngineAreParsed()
+    public void Nanosecond_times_of_the_engine_are_parsed_to_the_tick()
     {
         var time = DockerContainer.ParseEngineTime("2026-11-25T18:20:01.123456789Z");
 
@@ -11,6 +11,6 @@ public sealed class EngineTimeTests
     }
 
     [Fact]
-    public void NeverFinishedIsTheZeroTime() =>
+    public void Never_finished_is_parsed_as_the_zero_time() =>
         Assert.Equal(1, DockerContainer.ParseEngineTime("0001-01-01T00:00:00Z")!.Value.Year);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Mesh.Containers.Tests.TestSupport;
 using Mesh.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task LabelledContainerAppearsAsAnEndpointAndDisappearsWhenRemoved()
+    public async Task A_labelled_container_appears_as_an_endpoint_with_its_metadata_and_disappears_when_removed()
     {
         fixture.RequireEngine();
         var service = "catalog-" + Guid.NewGuid().ToString("N")[..8];
@@ -36,7 +37,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ContainerAddressModeUsesTheNetworkAddressAndContainerPort()
+    public async Task ContainerAddress_mode_uses_the_network_address_and_the_container_port()
     {
         fixture.RequireEngine();
         var service = "inventory-" + Guid.NewGuid().ToString("N")[..8];
@@ -56,7 +57,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PausedContainerIsWithdrawnAndReturnsWhenUnpaused()
+    public async Task A_paused_container_is_withdrawn_and_returns_when_unpaused()
     {
         fixture.RequireEngine();
         var service = "orders-" + Guid.NewGuid().ToString("N")[..8];
@@ -74,7 +75,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task AfterTheEngineConnectionDropsTheWatchReconnectsAndResynchronises()
+    public async Task After_the_engine_connection_drops_the_watch_reconnects_and_resynchronises()
     {
         fixture.RequireEngine();
         var service = "payments-" + Guid.NewGuid().ToString("N")[..8];
@@ -98,7 +99,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnreachableEngineIsReportedAsAFailureNotThrown()
+    public async Task An_unreachable_engine_is_reported_as_a_failure_not_thrown()
     {
         await using var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions
         {
@@ -114,7 +115,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public void AddMeshDockerDiscoveryRegistersOneProviderNamedDocker()
+    public void AddMeshDockerDiscovery_called_twice_registers_one_provider_named_Docker_and_applies_the_configuration()
     {
         var services = new ServiceCollection();
 
@@ -127,7 +128,7 @@ public sealed class DockerDiscoveryProviderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task InvalidPerServiceSettingIsReportedNamingTheKeyAndAllowedValues()
+    public async Task An_invalid_per_service_setting_is_reported_naming_the_key_and_the_allowed_values()
     {
         await using var provider = new DockerDiscoveryProvider(Options.Create(new DockerDiscoveryOptions()));
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Mesh:Services:catalog:Docker:AddressMode"] = "Bridge" }).Build();

@@ -10,7 +10,7 @@ public sealed class ApiVersionNegotiatorTests
     [InlineData("1.41", "1.41")]
     [InlineData("1.45", "1.45")]
     [InlineData("1.99", "1.52")]
-    public void HighestVersionBothSpeakIsChosen(string engine, string expected)
+    public void The_highest_version_both_speak_is_chosen(string engine, string expected)
     {
         var version = ApiVersionNegotiator.Negotiate(s_endpoint, engine, DockerEngine.MaximumApiVersion);
 
@@ -18,7 +18,7 @@ public sealed class ApiVersionNegotiatorTests
     }
 
     [Fact]
-    public void EngineBelow141IsRejectedWithAClearMessage()
+    public void An_engine_below_api_1_41_is_rejected_naming_both_versions()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => ApiVersionNegotiator.Negotiate(s_endpoint, "1.40", DockerEngine.MaximumApiVersion));
 
@@ -27,7 +27,7 @@ public sealed class ApiVersionNegotiatorTests
     }
 
     [Fact]
-    public void MissingApiVersionHeaderIsRejected()
+    public void A_missing_Api_Version_header_is_rejected_naming_the_header()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => ApiVersionNegotiator.Negotiate(s_endpoint, null, DockerEngine.MaximumApiVersion));
 

@@ -1,3 +1,5 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Engine;
 
 /// <summary>Docker contexts written by the test into a temporary configuration directory (never the real ~/.docker),
@@ -9,7 +11,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task CurrentContextWithTlsMaterialDecidesTheEngine()
+    public async Task A_current_context_with_tls_material_decides_the_engine()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -27,12 +29,12 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
         Assert.Equal(tls.Endpoint.Endpoint, engine.Endpoint);
         Assert.True(engine.UsesTls);
         Assert.Equal("127.0.0.3", web.GetBaseAddress(80).Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(web.GetBaseAddress(80), Ct), StringComparison.Ordinal);
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(web.GetBaseAddress(80), Ct), StringComparison.Ordinal);
         Assert.Contains("CN=mesh-tests-client", tls.Endpoint.Accepted);
     }
 
     [Fact]
-    public async Task DockerContextVariableSelectsAContextInDockerConfig()
+    public async Task DOCKER_CONTEXT_selects_a_context_in_DOCKER_CONFIG()
     {
         fixture.RequireEngine();
         var config = Path.Combine(_home, "docker-config");
@@ -48,7 +50,7 @@ public sealed class DockerContextTests(DockerFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task ContextWithoutClientCertificateAgainstAnEngineThatRequiresOneExplainsWhatIsMissing()
+    public async Task A_context_without_a_client_certificate_against_an_engine_that_requires_one_explains_what_is_missing()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();

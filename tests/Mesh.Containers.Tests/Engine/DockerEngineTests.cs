@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 
 public sealed class DockerEngineTests(DockerFixture fixture)
 {
     [Fact]
-    public void ConnectNegotiatesTheHighestVersionBothSpeak()
+    public void Connect_negotiates_the_highest_version_both_speak()
     {
         var engine = fixture.Engine;
 
@@ -18,7 +19,7 @@ public sealed class DockerEngineTests(DockerFixture fixture)
     /// <summary>test.sh runs this suite a second time with DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH naming a TLS
     /// endpoint: then every test of the suite must really go through it.</summary>
     [Fact]
-    public void TheSuiteRunsOnTheEngineTheEnvironmentNames()
+    public void The_suite_runs_on_the_engine_the_environment_names()
     {
         var engine = fixture.Engine;
         var dockerHost = Environment.GetEnvironmentVariable("DOCKER_HOST");
@@ -37,7 +38,7 @@ public sealed class DockerEngineTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingSocketIsReportedWithTheEndpointTriedAndHowToStartAnEngine()
+    public async Task A_missing_socket_is_reported_with_the_endpoint_tried_and_how_to_start_an_engine()
     {
         var path = Path.Combine(Path.GetTempPath(), $"no-engine-{Guid.NewGuid():N}.sock");
 
@@ -51,7 +52,7 @@ public sealed class DockerEngineTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ClosedTcpPortIsReportedWithItsFailure()
+    public async Task A_closed_tcp_port_is_reported_naming_the_endpoint_with_the_connect_failure()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

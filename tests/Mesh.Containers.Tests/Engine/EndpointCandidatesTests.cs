@@ -7,7 +7,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     private readonly string _home = Directory.CreateTempSubdirectory("mesh-tests-home-").FullName;
 
     [Fact]
-    public void DockerHostIsTheOnlyCandidateWhenSet()
+    public void DOCKER_HOST_is_the_only_candidate_when_set()
     {
         var candidates = Get(Env(("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("XDG_RUNTIME_DIR", "/run/user/1000")));
 
@@ -16,7 +16,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void WithoutDockerHostTheDefaultSocketComesFirstThenRootlessThenPodman()
+    public void Without_DOCKER_HOST_the_default_socket_comes_first_then_rootless_then_podman()
     {
         var candidates = Get(Env(("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/dev"))).Select(c => c.Address).ToList();
 
@@ -28,7 +28,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void ConfiguredEndpointWinsOverDockerHostAndIsNotSecuredByTheEnvironment()
+    public void A_configured_endpoint_wins_over_DOCKER_HOST_and_is_not_secured_by_the_environment()
     {
         var candidates = Get(Env(("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("DOCKER_TLS_VERIFY", "1")), new DockerEngineOptions { Endpoint = new Uri("tcp://127.0.0.1:2375") });
 
@@ -37,7 +37,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TlsVerifyTakesTheCertificatesFromDockerCertPath()
+    public void DOCKER_TLS_VERIFY_takes_the_certificates_from_DOCKER_CERT_PATH()
     {
         var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/certs/client"), ("HOME", _home))));
 
@@ -49,7 +49,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TlsVerifyWithoutCertPathDefaultsToTheDockerConfigurationDirectory()
+    public void DOCKER_TLS_VERIFY_without_DOCKER_CERT_PATH_takes_the_certificates_from_the_docker_configuration_directory()
     {
         var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "true"), ("HOME", "/home/dev"))));
 
@@ -58,7 +58,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void OptionsTakeTheSamePlaceAsTheEnvironment()
+    public void Tls_options_take_the_place_of_the_environment_and_are_named_as_the_source()
     {
         var candidate = Assert.Single(Get(Env(("HOME", _home)), new DockerEngineOptions { Endpoint = new Uri("tcp://docker:2376"), TlsVerify = true, TlsCertificatePath = "/certs" }));
 
@@ -67,7 +67,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TlsVerifyWithoutHostUsesTheDockerDefaultTlsHost()
+    public void DOCKER_TLS_VERIFY_without_DOCKER_HOST_uses_the_docker_default_tls_host()
     {
         var candidate = Assert.Single(Get(Env(("DOCKER_TLS_VERIFY", "1"), ("HOME", _home))));
 
@@ -76,14 +76,14 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TcpWithoutPortGetsTheDockerDefaultPorts()
+    public void A_tcp_host_without_a_port_gets_2376_with_tls_and_2375_without()
     {
         Assert.Equal(2376, Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker"), ("DOCKER_TLS_VERIFY", "1"), ("HOME", _home)))).Address.Port);
         Assert.Equal(2375, Assert.Single(Get(Env(("DOCKER_HOST", "tcp://docker"), ("HOME", _home)))).Address.Port);
     }
 
     [Fact]
-    public void TlsWithoutVerificationIsRefusedNamingTheVariables()
+    public void DOCKER_TLS_without_DOCKER_TLS_VERIFY_is_refused_naming_both_variables()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS", "1"))));
 
@@ -91,7 +91,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TlsVerifyThatIsNotAFlagIsRefusedWithTheAllowedValues()
+    public void A_DOCKER_TLS_VERIFY_that_is_not_a_flag_is_refused_with_the_allowed_values()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "tcp://docker:2376"), ("DOCKER_TLS_VERIFY", "yes"))));
 
@@ -100,7 +100,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void SocketsNeverUseTls()
+    public void Unix_sockets_never_use_tls()
     {
         var candidate = Assert.Single(Get(Env(("DOCKER_HOST", "unix:///var/run/docker.sock"), ("DOCKER_TLS_VERIFY", "1"))));
 
@@ -108,7 +108,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void SshEndpointIsRejectedWithHowToForwardTheSocket()
+    public void An_ssh_endpoint_is_refused_with_how_to_forward_the_socket()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("DOCKER_HOST", "ssh://me@host"))));
 
@@ -117,7 +117,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void CurrentContextOfTheConfigurationDecidesTheEndpointAndItsTlsMaterial()
+    public void The_current_context_of_the_configuration_decides_the_endpoint_and_its_tls_material()
     {
         var store = WriteContext(Path.Combine(_home, ".docker"), "ci", "tcp://docker:2376", withTls: true);
         File.WriteAllText(Path.Combine(store, "config.json"), """{ "auths": {}, "currentContext": "ci" }""");
@@ -131,7 +131,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void DockerContextWinsOverCurrentContextAndDockerHostWinsOverBoth()
+    public void DOCKER_CONTEXT_wins_over_the_current_context_and_DOCKER_HOST_wins_over_both()
     {
         var store = WriteContext(Path.Combine(_home, ".docker"), "ci", "tcp://docker:2376", withTls: true);
         WriteContext(store, "other", "unix:///run/other.sock", withTls: false);
@@ -143,7 +143,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void DefaultContextMeansTheDefaultSockets()
+    public void The_default_context_means_the_default_sockets()
     {
         Directory.CreateDirectory(Path.Combine(_home, ".docker"));
         File.WriteAllText(Path.Combine(_home, ".docker", "config.json"), """{ "currentContext": "default" }""");
@@ -152,7 +152,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void TcpContextWithoutTlsMaterialIsPlainTcpAsWithTheDockerCli()
+    public void A_tcp_context_without_tls_material_is_plain_tcp_as_with_the_docker_cli()
     {
         WriteContext(Path.Combine(_home, ".docker"), "plain", "tcp://127.0.0.1:2375", withTls: false);
 
@@ -162,7 +162,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void UnknownContextIsReportedWithWhereItWasLookedFor()
+    public void An_unknown_context_is_reported_with_where_it_was_looked_for()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() => Get(Env(("HOME", _home), ("DOCKER_CONTEXT", "nope"))));
 
@@ -171,7 +171,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void ContextThatSkipsTlsVerificationIsRefused()
+    public void A_context_that_skips_tls_verification_is_refused()
     {
         WriteContext(Path.Combine(_home, ".docker"), "insecure", "tcp://docker:2376", withTls: true, skipTlsVerify: true);
 
@@ -182,7 +182,7 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void MalformedConfigurationIsReportedWithItsPath()
+    public void A_malformed_docker_configuration_is_reported_with_its_path()
     {
         Directory.CreateDirectory(Path.Combine(_home, ".docker"));
         File.WriteAllText(Path.Combine(_home, ".docker", "config.json"), "{ currentContext: ");
@@ -193,14 +193,14 @@ public sealed class EndpointCandidatesTests : IDisposable
     }
 
     [Fact]
-    public void ContextStoreDirectoryIsTheSha256OfTheName()
+    public void The_context_store_directory_is_the_sha256_of_the_name()
     {
         // As the docker CLI names it: the lowercase hex SHA-256 of the UTF-8 name ("default" is never stored).
         Assert.Equal("37a8eec1ce19687d132fe29051dca629d164e2c4958ba141d5f4133a33f0688f", DockerContextStore.DirectoryName("default"));
     }
 
     [Fact]
-    public void EndpointAndContextTogetherAreRefused()
+    public void Endpoint_and_Context_together_are_refused()
     {
         Assert.Throws<ArgumentException>(() => Get(Env(), new DockerEngineOptions { Endpoint = new Uri("unix:///var/run/docker.sock"), Context = "ci" }));
     }

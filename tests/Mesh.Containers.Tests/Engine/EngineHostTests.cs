@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Mesh.Containers.Tests.TestSupport;
 using Mesh.Testing;
 
 namespace Mesh.Containers.Tests.Engine;
@@ -11,7 +12,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task HostOverrideDecidesWherePortsArePublishedAndReached()
+    public async Task TESTCONTAINERS_HOST_OVERRIDE_decides_where_ports_are_published_and_reached()
     {
         fixture.RequireEngine();
         using var engine = await DockerEngine.ConnectAsync(new DockerEngineOptions(),
@@ -27,12 +28,12 @@ public sealed class EngineHostTests(DockerFixture fixture)
         Assert.Equal("127.0.0.4", engine.Host);
         Assert.Equal("127.0.0.4", web.Host);
         Assert.Equal("127.0.0.4", address.Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(address, Ct), StringComparison.Ordinal);
-        Assert.False(await Http.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.4 only");
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(address, Ct), StringComparison.Ordinal);
+        Assert.False(await LoopbackHttp.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.4 only");
     }
 
     [Fact]
-    public async Task FleetReplicasOfATlsEngineAreAddressedOnItsHostAcrossRestarts()
+    public async Task Fleet_replicas_of_a_tls_engine_are_addressed_on_its_host_across_restarts()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -43,19 +44,19 @@ public sealed class EngineHostTests(DockerFixture fixture)
         Assert.All(fleet.Replicas, r => Assert.Equal("127.0.0.3", r.Address.Host));
         foreach (var replica in fleet.Replicas)
         {
-            Assert.Contains("Hello from a container", await Http.GetStringAsync(replica.Address, Ct), StringComparison.Ordinal);
+            Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(replica.Address, Ct), StringComparison.Ordinal);
         }
 
         var first = fleet[0];
         await first.KillAsync(Ct);
-        Assert.False(await Http.AnswersAsync(first.Address, TimeSpan.FromSeconds(1)));
+        Assert.False(await LoopbackHttp.AnswersAsync(first.Address, TimeSpan.FromSeconds(1)));
         await first.RestartAsync(Ct);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(first.Address, Ct), StringComparison.Ordinal);
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(first.Address, Ct), StringComparison.Ordinal);
         Assert.All(fleet.Endpoints, e => Assert.Equal("127.0.0.3", e.Address.Host));
     }
 
     [Fact]
-    public async Task SocketOverrideIsTheSocketMountedIntoContainers()
+    public async Task TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE_is_the_socket_mounted_into_containers()
     {
         fixture.RequireEngine();
         var path = Path.Combine(Path.GetTempPath(), $"mesh-tests-{Guid.NewGuid():N}.sock");
@@ -81,7 +82,7 @@ public sealed class EngineHostTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task WithoutOverrideTheEngineSocketIsMounted()
+    public async Task Without_a_socket_override_the_engine_socket_is_mounted()
     {
         fixture.RequireEngine();
         using var engine = await DockerEngine.ConnectAsync(new DockerEngineOptions(), EngineTlsTests.Env(("DOCKER_HOST", "unix:///var/run/docker.sock")), Ct);

@@ -1,4 +1,5 @@
 using Mesh.Containers.Internal;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 
@@ -8,7 +9,7 @@ public sealed class EngineTlsMaterialTests
     private static readonly Uri Endpoint = new("tcp://docker:2376");
 
     [Fact]
-    public void ValidMaterialLoadsTheCaAndTheClientCertificate()
+    public void Valid_material_loads_the_ca_and_the_client_certificate_with_its_key()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca);
@@ -21,7 +22,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void ExpiryIsJudgedOnTheInjectedClock()
+    public void Expiry_is_judged_on_the_injected_clock()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
@@ -33,7 +34,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void CertificateNotYetValidPointsAtTheClock()
+    public void A_certificate_not_yet_valid_is_reported_pointing_at_the_clock()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca, DateTimeOffset.UtcNow.AddDays(1), DateTimeOffset.UtcNow.AddDays(5));
@@ -45,7 +46,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void KeyOfAnotherCertificateIsReportedNamingBothFiles()
+    public void The_key_of_another_certificate_is_reported_naming_both_files()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca);
@@ -59,7 +60,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void CaFileWithoutACertificateIsReported()
+    public void A_ca_file_without_a_certificate_is_reported_naming_the_file()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca);
@@ -72,7 +73,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void ServerCertificateUsedAsClientCertificateIsReported()
+    public void A_server_certificate_used_as_the_client_certificate_is_reported()
     {
         using var ca = TestPki.CreateCa("CA");
         using var server = TestPki.IssueServer(ca, [System.Net.IPAddress.Loopback]);
@@ -83,7 +84,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void MissingDirectoryIsReportedWithWhereItCameFrom()
+    public void A_missing_directory_is_reported_with_where_it_came_from()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() =>
             EngineTls.Load(new EngineTlsSettings("/nonexistent/certs", "DOCKER_CERT_PATH=/nonexistent/certs", Required: true), Endpoint, TimeProvider.System));
@@ -92,7 +93,7 @@ public sealed class EngineTlsMaterialTests
     }
 
     [Fact]
-    public void ContextMaterialMayLackTheClientCertificateButNotHalfOfIt()
+    public void Context_material_may_lack_the_client_certificate_but_not_half_of_it()
     {
         using var ca = TestPki.CreateCa("CA");
         using var client = TestPki.IssueClient(ca);

@@ -1,4 +1,5 @@
 using System.Net;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Engine;
 
@@ -9,7 +10,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task ContainersRunOverTlsAndTheirPortsAreReachedOnTheEngineHost()
+    public async Task Containers_run_over_tls_and_their_ports_are_reached_on_the_engine_host()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -25,15 +26,15 @@ public sealed class EngineTlsTests(DockerFixture fixture)
         Assert.True(session.Engine.UsesTls);
         Assert.Equal("127.0.0.3", session.Engine.Host);
         Assert.Equal("127.0.0.3", address.Host);
-        Assert.Contains("Hello from a container", await Http.GetStringAsync(address, Ct), StringComparison.Ordinal);
-        Assert.False(await Http.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.3 only");
+        Assert.Contains("Hello from a container", await LoopbackHttp.GetStringAsync(address, Ct), StringComparison.Ordinal);
+        Assert.False(await LoopbackHttp.AnswersAsync(new UriBuilder(address) { Host = "127.0.0.1" }.Uri, TimeSpan.FromSeconds(1)), "published on 127.0.0.3 only");
         Assert.Equal("over tls\n", exec.StandardOutput);
         Assert.Contains("CN=mesh-tests-client", tls.Endpoint.Accepted);
         Assert.Empty(tls.Endpoint.Refused);
     }
 
     [Fact]
-    public async Task DockerHostWithTlsVerifyAndCertPathConnect()
+    public async Task DOCKER_HOST_with_DOCKER_TLS_VERIFY_and_DOCKER_CERT_PATH_connects_over_tls()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -48,7 +49,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task WrongCaIsRefusedNamingCaPemAndTheReason()
+    public async Task A_wrong_ca_is_refused_naming_ca_pem_and_the_reason()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -65,7 +66,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingClientCertificateIsReportedNamingTheFile()
+    public async Task A_missing_client_certificate_is_reported_naming_the_file()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -81,7 +82,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ExpiredClientCertificateIsReportedNamingTheFileAndWhenItExpired()
+    public async Task An_expired_client_certificate_is_reported_naming_the_file_and_when_it_expired()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -98,7 +99,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ClientCertificateTheEngineDoesNotTrustIsReportedNamingTheFile()
+    public async Task A_client_certificate_the_engine_does_not_trust_is_reported_naming_the_file_and_its_issuer()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();
@@ -117,7 +118,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ExpiredEngineCertificateIsRefusedNamingCaPem()
+    public async Task An_expired_engine_certificate_is_refused_naming_ca_pem()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start(ca => TestPki.IssueServer(ca, [TlsEngineSetup.Address], DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1)));
@@ -131,7 +132,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task EngineCertificateForAnotherHostIsRefused()
+    public async Task An_engine_certificate_for_another_host_is_refused_naming_its_addresses()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start(ca => TestPki.IssueServer(ca, [IPAddress.Parse("127.0.0.9")]));
@@ -145,7 +146,7 @@ public sealed class EngineTlsTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PlainConnectionToTheTlsPortIsNotMistakenForAnEngine()
+    public async Task A_plain_connection_to_the_tls_port_is_not_mistaken_for_an_engine()
     {
         fixture.RequireEngine();
         await using var tls = TlsEngineSetup.Start();

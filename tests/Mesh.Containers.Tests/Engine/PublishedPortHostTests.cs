@@ -12,7 +12,7 @@ public sealed class PublishedPortHostTests
     [InlineData("tcp://localhost:2376", "127.0.0.1", "127.0.0.1")]
     [InlineData("tcp://docker:2376", "docker", "0.0.0.0")]
     [InlineData("tcp://10.1.2.3:2375", "10.1.2.3", "0.0.0.0")]
-    public void LocalEnginesPublishOnLoopbackRemoteOnesOnAllInterfaces(string endpoint, string host, string bindAddress)
+    public void Local_engines_publish_on_loopback_remote_ones_on_all_interfaces(string endpoint, string host, string bindAddress)
     {
         var resolved = PublishedPortHost.Resolve(new Uri(endpoint), null, NoEnvironment);
 
@@ -21,7 +21,7 @@ public sealed class PublishedPortHostTests
     }
 
     [Fact]
-    public void OverrideWinsAndOptionsWinOverTheOverride()
+    public void The_host_override_wins_and_options_win_over_the_override()
     {
         var environment = (string name) => name == "TESTCONTAINERS_HOST_OVERRIDE" ? "172.17.0.1" : null;
 
@@ -31,7 +31,7 @@ public sealed class PublishedPortHostTests
     }
 
     [Fact]
-    public void Ipv6HostsAreBracketedInAddresses()
+    public void Ipv6_hosts_are_bracketed_in_addresses()
     {
         var resolved = PublishedPortHost.Resolve(new Uri("tcp://[::1]:2376"), null, NoEnvironment);
 
@@ -40,7 +40,7 @@ public sealed class PublishedPortHostTests
     }
 
     [Fact]
-    public void PortsOnAnotherLoopbackAddressOfALocalEngineAreReachedThereAndLoopbackPortsOfARemoteEngineNotAtAll()
+    public void Ports_on_another_loopback_address_of_a_local_engine_are_reached_there_and_loopback_ports_of_a_remote_engine_not_at_all()
     {
         var local = PublishedPortHost.Resolve(new Uri("unix:///var/run/docker.sock"), null, NoEnvironment);
         var remote = PublishedPortHost.Resolve(new Uri("tcp://docker:2376"), null, NoEnvironment);
@@ -52,7 +52,7 @@ public sealed class PublishedPortHostTests
     }
 
     [Fact]
-    public void AHostThatIsNotAHostIsRefusedNamingTheVariable()
+    public void A_host_override_that_is_not_a_host_is_refused_naming_the_variable()
     {
         var error = Assert.Throws<DockerEngineUnavailableException>(() =>
             PublishedPortHost.Resolve(new Uri("unix:///var/run/docker.sock"), null, name => name == "TESTCONTAINERS_HOST_OVERRIDE" ? "http://x/" : null));

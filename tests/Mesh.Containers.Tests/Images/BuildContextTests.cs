@@ -8,7 +8,7 @@ public sealed class BuildContextTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("mesh-context-test-").FullName;
 
     [Fact]
-    public void HashChangesWhenAFileChanges()
+    public void The_hash_changes_when_a_file_changes()
     {
         Write("www/index.html", "one");
         var before = Hash();
@@ -19,7 +19,7 @@ public sealed class BuildContextTests : IDisposable
     }
 
     [Fact]
-    public void HashIgnoresFilesTheDockerignoreExcludes()
+    public void The_hash_ignores_files_the_dockerignore_excludes()
     {
         Write(".dockerignore", "*.tmp");
         Write("keep.txt", "k");
@@ -31,7 +31,7 @@ public sealed class BuildContextTests : IDisposable
     }
 
     [Fact]
-    public void HashDependsOnBuildSettings()
+    public void The_hash_depends_on_the_build_settings()
     {
         Write("keep.txt", "k");
         var context = Collect();
@@ -40,7 +40,7 @@ public sealed class BuildContextTests : IDisposable
     }
 
     [Fact]
-    public async Task DockerfileAndDockerignoreAreSentEvenWhenExcluded()
+    public async Task The_Dockerfile_and_the_dockerignore_are_sent_even_when_excluded()
     {
         Write(".dockerignore", "*\n!www");
         Write("Dockerfile", "FROM scratch");

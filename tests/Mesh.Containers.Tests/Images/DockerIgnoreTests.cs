@@ -5,7 +5,7 @@ namespace Mesh.Containers.Tests.Images;
 public sealed class DockerIgnoreTests
 {
     [Fact]
-    public void PatternsAreAnchoredAtTheContextRoot()
+    public void Patterns_are_anchored_at_the_context_root()
     {
         var ignore = new DockerIgnore(["secret.txt"]);
 
@@ -14,7 +14,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void SingleStarDoesNotCrossDirectories()
+    public void A_single_star_does_not_cross_directories()
     {
         var ignore = new DockerIgnore(["*/temp*"]);
 
@@ -23,7 +23,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void DoubleStarSpansAnyNumberOfDirectories()
+    public void A_double_star_spans_any_number_of_directories()
     {
         var ignore = new DockerIgnore(["**/*.log"]);
 
@@ -33,7 +33,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void ExcludedDirectoryExcludesEverythingBelowIt()
+    public void An_excluded_directory_excludes_everything_below_it()
     {
         var ignore = new DockerIgnore(["node_modules"]);
 
@@ -41,7 +41,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void NegationReincludesAndTheLastMatchingPatternWins()
+    public void A_negation_reincludes_but_the_last_matching_pattern_wins()
     {
         var ignore = new DockerIgnore(["*.md", "!README.md", "README*.md"]);
 
@@ -51,7 +51,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void NegationReincludesAFileInsideAnExcludedDirectory()
+    public void A_negation_reincludes_a_file_inside_an_excluded_directory()
     {
         var ignore = new DockerIgnore(["docs", "!docs/keep.txt"]);
 
@@ -60,7 +60,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void CommentsBlankLinesAndLeadingSlashesAreHandledLikeTheEngine()
+    public void Comments_blank_lines_and_leading_slashes_are_handled_like_the_engine()
     {
         var ignore = new DockerIgnore(["# a comment", "", "  /build/  ", "./tmp"]);
 
@@ -70,7 +70,7 @@ public sealed class DockerIgnoreTests
     }
 
     [Fact]
-    public void QuestionMarkAndCharacterClassesMatchOneCharacter()
+    public void A_question_mark_and_character_classes_match_exactly_one_character()
     {
         var ignore = new DockerIgnore(["file?.txt", "data[0-9].csv"]);
 

@@ -1,3 +1,4 @@
+using Mesh.Containers.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Containers.Tests.Images;
@@ -7,7 +8,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task ClassicExampleStaticPageIsBuiltRunAndServedOverHttp()
+    public async Task The_classic_example_static_page_is_built_run_and_served_over_http()
     {
         var page = $"<h1>classic example {Guid.NewGuid():N}</h1>";
         var image = await new DockerImageBuilder(DockerFixture.PrepareStaticSite(page))
@@ -21,7 +22,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
                 .WithWaitStrategy(WaitStrategy.ForHttp(80))
                 .StartAsync(fixture.Session, Ct);
 
-            Assert.Equal(page, (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
+            Assert.Equal(page, (await LoopbackHttp.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
             Assert.False(image.FromCache);
             Assert.StartsWith("mesh-tests/classic:", image.Reference, StringComparison.Ordinal);
         }
@@ -32,7 +33,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnchangedContextIsFoundByContentHashWithoutBuilding()
+    public async Task An_unchanged_context_is_found_by_content_hash_without_building()
     {
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite()).WithRepository("mesh-tests/httpd");
 
@@ -43,7 +44,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task FailedBuildNamesTheFailingStepAndCarriesTheEngineMessage()
+    public async Task A_failed_build_names_the_failing_step_and_carries_the_engine_message_and_output()
     {
         var context = DockerFixture.PrepareStaticSite();
         var builder = new DockerImageBuilder(context)
@@ -63,7 +64,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task BuildArgumentsAndTargetAreApplied()
+    public async Task Build_arguments_and_the_target_stage_are_applied()
     {
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite())
             .WithRepository("mesh-tests/args")
@@ -83,11 +84,11 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
         var image = await builder.BuildAsync(fixture.Engine, Ct);
         await using var container = await new DockerContainerBuilder(image).WithPortBinding(80).WithWaitStrategy(WaitStrategy.ForHttp(80)).StartAsync(fixture.Session, Ct);
 
-        Assert.Equal("hello-from-arg", (await Http.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
+        Assert.Equal("hello-from-arg", (await LoopbackHttp.GetStringAsync(container.GetBaseAddress(80), Ct)).Trim());
     }
 
     [Fact]
-    public async Task BuildProgressIsStreamedToTheCaller()
+    public async Task Build_progress_is_streamed_to_the_caller_with_its_steps()
     {
         var lines = new List<DockerBuildProgress>();
         var builder = new DockerImageBuilder(DockerFixture.PrepareStaticSite($"progress {Guid.NewGuid():N}"))
@@ -102,7 +103,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task DockerignoreDecidesWhatReachesTheImage()
+    public async Task The_dockerignore_decides_what_reaches_the_image()
     {
         var context = DockerFixture.PrepareStaticSite();
         File.WriteAllText(Path.Combine(context, "www", "secret.txt"), "must not be served");
@@ -118,7 +119,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task BuildOutputIsLoggedThroughILogger()
+    public async Task Build_output_is_logged_through_ILogger()
     {
         fixture.RequireEngine();
         var captured = new CapturingLoggerProvider();
@@ -135,7 +136,7 @@ public sealed class DockerImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task MissingDockerfileIsReportedBeforeContactingTheEngine()
+    public async Task A_missing_Dockerfile_is_reported_before_contacting_the_engine()
     {
         var context = Directory.CreateTempSubdirectory("mesh-empty-context-").FullName;
 

@@ -1,11 +1,12 @@
 using System.Formats.Tar;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Images;
 
 public sealed class DockerImageImporterTests(DockerFixture fixture)
 {
     [Fact]
-    public async Task ImportedRootFilesystemRunsAsAnImage()
+    public async Task An_imported_root_filesystem_runs_as_an_image()
     {
         var ct = TestContext.Current.CancellationToken;
         using var rootfs = new MemoryStream();

@@ -1,9 +1,11 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Images;
 
 public sealed class DotNetImageBuilderTests(DockerFixture fixture)
 {
     [Fact]
-    public async Task ThreeReplicasOfTheDotNetServiceEachAnswer()
+    public async Task Three_replicas_of_the_dotnet_service_each_answer_as_themselves()
     {
         var ct = TestContext.Current.CancellationToken;
         var image = await fixture.GetWebServiceImageAsync();
@@ -15,7 +17,7 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
             .StartAsync(fixture.Session, ct)));
         try
         {
-            var answers = await Task.WhenAll(replicas.Select(r => Http.GetStringAsync(r.GetBaseAddress(8080), ct)));
+            var answers = await Task.WhenAll(replicas.Select(r => LoopbackHttp.GetStringAsync(r.GetBaseAddress(8080), ct)));
 
             Assert.Equal(["catalog replica 1", "catalog replica 2", "catalog replica 3"], answers);
         }
@@ -26,7 +28,7 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task UnchangedProjectIsNotPublishedAgain()
+    public async Task An_unchanged_project_is_not_published_again()
     {
         var first = await fixture.GetWebServiceImageAsync();
         var lines = new List<string>();
@@ -42,7 +44,7 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task AnAppWhoseStartupThrowsPrintsTheExceptionAndExitsAsOnTheHost()
+    public async Task An_app_whose_start_up_throws_prints_the_exception_and_exits_with_134_as_on_the_host()
     {
         var ct = TestContext.Current.CancellationToken;
         var image = await fixture.GetWebServiceImageAsync();
@@ -64,7 +66,7 @@ public sealed class DotNetImageBuilderTests(DockerFixture fixture)
     }
 
     [Fact]
-    public void DirectoryWithoutAProjectIsRejected()
+    public void A_directory_without_a_project_is_rejected()
     {
         var empty = Directory.CreateTempSubdirectory("mesh-no-project-").FullName;
 
@@ -90,7 +92,7 @@ public sealed class DotNetImageSourceHashTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("mesh-source-hash-").FullName;
 
     [Fact]
-    public void SourceHashDoesNotDependOnWhereTheProjectLives()
+    public void The_source_hash_does_not_depend_on_where_the_project_lives()
     {
         var here = Copy("a/WebService");
         var there = Copy("b/nested/WebService");
@@ -99,7 +101,7 @@ public sealed class DotNetImageSourceHashTests : IDisposable
     }
 
     [Fact]
-    public void SourceHashChangesWhenASourceFileChanges()
+    public void The_source_hash_changes_when_a_source_file_changes()
     {
         var project = Copy("c/WebService");
         var before = new DotNetImageBuilder(project).SourceHash();
@@ -110,7 +112,7 @@ public sealed class DotNetImageSourceHashTests : IDisposable
     }
 
     [Fact]
-    public void BuildOutputDoesNotChangeTheSourceHash()
+    public void Build_output_does_not_change_the_source_hash()
     {
         var project = Copy("d/WebService");
         var before = new DotNetImageBuilder(project).SourceHash();
@@ -140,7 +142,7 @@ public sealed class DotNetImageSourceHashTests : IDisposable
 public sealed class DotNetAppImageBuilderTests
 {
     [Fact]
-    public void AnAssemblyWithoutItsRuntimeConfigurationIsRejectedNamingWhatIsMissing()
+    public void An_assembly_without_its_runtime_configuration_is_rejected_naming_what_is_missing()
     {
         var directory = Directory.CreateTempSubdirectory("mesh-app-image-").FullName;
         var assembly = Path.Combine(directory, "App.dll");

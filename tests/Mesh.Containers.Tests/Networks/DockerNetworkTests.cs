@@ -1,3 +1,5 @@
+using Mesh.Containers.Tests.TestSupport;
+
 namespace Mesh.Containers.Tests.Networks;
 
 public sealed class DockerNetworkTests(DockerFixture fixture)
@@ -5,7 +7,7 @@ public sealed class DockerNetworkTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task DisconnectIsObservedFromOutsideAndReconnectRestoresService()
+    public async Task A_disconnected_container_stops_answering_and_reconnecting_restores_service()
     {
         await using var network = await fixture.Session.CreateNetworkAsync(cancellationToken: Ct);
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
@@ -16,15 +18,15 @@ public sealed class DockerNetworkTests(DockerFixture fixture)
         var before = container.GetBaseAddress(80);
 
         await network.DisconnectAsync(container, Ct);
-        var answeredWhileDisconnected = await Http.AnswersAsync(before, TimeSpan.FromSeconds(1));
+        var answeredWhileDisconnected = await LoopbackHttp.AnswersAsync(before, TimeSpan.FromSeconds(1));
         await network.ConnectAsync(container, cancellationToken: Ct);
 
         Assert.False(answeredWhileDisconnected);
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(3)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(3)));
     }
 
     [Fact]
-    public async Task ContainersOnANetworkReachEachOtherUntilPartitioned()
+    public async Task Containers_on_a_network_reach_each_other_until_partitioned()
     {
         await using var network = await fixture.Session.CreateNetworkAsync(cancellationToken: Ct);
         await using var server = await new DockerContainerBuilder(fixture.HttpdImage)

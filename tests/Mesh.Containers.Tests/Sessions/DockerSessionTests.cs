@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Docker.DotNet.Models;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Sessions;
 
@@ -8,7 +9,7 @@ public sealed class DockerSessionTests(DockerFixture fixture)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task DisposeRemovesEveryContainerAndNetworkOfTheSession()
+    public async Task Dispose_removes_every_container_and_network_of_the_session()
     {
         var session = await DockerSession.StartAsync(fixture.Engine, cancellationToken: Ct);
         var network = await session.CreateNetworkAsync(cancellationToken: Ct);
@@ -23,7 +24,7 @@ public sealed class DockerSessionTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ResourcesOfAKilledProcessAreSweptByTheNextSession()
+    public async Task Resources_of_a_killed_process_are_swept_by_the_next_session()
     {
         using var child = StartChild(fixture.HttpdImage.Reference);
         var sessionId = await ReadSessionIdAsync(child);
@@ -39,7 +40,7 @@ public sealed class DockerSessionTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task SweepLeavesResourcesOfLiveSessionsAlone()
+    public async Task The_sweep_leaves_resources_of_live_sessions_alone()
     {
         await using var other = await DockerSession.StartAsync(fixture.Engine, cancellationToken: Ct);
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage).CreateAsync(other, Ct);
@@ -50,7 +51,7 @@ public sealed class DockerSessionTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task DisposeDoesNotThrowWhenTheEngineIsGone()
+    public async Task Dispose_does_not_throw_when_the_engine_is_gone()
     {
         fixture.RequireEngine();
         var forwarder = new EngineForwarder();

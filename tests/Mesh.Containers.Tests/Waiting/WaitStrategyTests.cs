@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Mesh.Containers.Tests.TestSupport;
 
 namespace Mesh.Containers.Tests.Waiting;
 
@@ -12,7 +13,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
         .WithCommand("sh", "-c", script);
 
     [Fact]
-    public async Task LogLineWaitFollowsTheStreamAndReturnsWhenTheLineIsWritten()
+    public async Task A_log_line_wait_follows_the_stream_and_returns_when_the_line_is_written()
     {
         var stopwatch = Stopwatch.StartNew();
 
@@ -24,7 +25,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task ContainerThatExitsWhileWaitedOnFailsAtOnceWithExitCodeAndLastLines()
+    public async Task A_container_that_exits_while_waited_on_fails_at_once_with_its_exit_code_and_last_lines()
     {
         var stopwatch = Stopwatch.StartNew();
 
@@ -40,7 +41,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task WaitThatNeverSucceedsFailsWithinItsTimeout()
+    public async Task A_wait_that_never_succeeds_fails_within_its_timeout_with_the_last_log_lines()
     {
         var stopwatch = Stopwatch.StartNew();
 
@@ -54,18 +55,18 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task PortWaitIgnoresTheEngineProxyUntilTheServerListens()
+    public async Task A_port_wait_ignores_the_engine_proxy_until_the_server_listens()
     {
         await using var container = await Shell("sleep 1; exec /bin/busybox httpd -f -p 80 -h /www")
             .WithPortBinding(80)
             .WithWaitStrategy(WaitStrategy.ForPort(80))
             .StartAsync(fixture.Session, Ct);
 
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
-    public async Task HealthWaitReturnsWhenTheEngineReportsHealthy()
+    public async Task A_health_wait_returns_when_the_engine_reports_healthy()
     {
         await using var container = await new DockerContainerBuilder(fixture.HttpdImage)
             .WithHealthCheck(["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"], TimeSpan.FromMilliseconds(200))
@@ -76,7 +77,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task HealthWaitWithoutAHealthCheckFailsWithAnExplanation()
+    public async Task A_health_wait_on_a_container_without_a_health_check_fails_saying_so()
     {
         var error = await Assert.ThrowsAsync<DockerContainerNotReadyException>(() => new DockerContainerBuilder(fixture.HttpdImage)
             .WithWaitStrategy(WaitStrategy.ForHealthy())
@@ -86,7 +87,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task CombinedStrategiesWaitForAllOfThem()
+    public async Task Combined_strategies_wait_for_all_of_them()
     {
         await using var container = await Shell("echo first; sleep 0.5; echo second; exec /bin/busybox httpd -f -p 80 -h /www")
             .WithPortBinding(80)
@@ -95,11 +96,11 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
 
         var lines = await container.GetLogsAsync(cancellationToken: Ct);
         Assert.Contains(lines, l => l.Text == "second");
-        Assert.True(await Http.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
+        Assert.True(await LoopbackHttp.AnswersAsync(container.GetBaseAddress(80), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
-    public async Task LogLineWaitAfterRestartIsNotSatisfiedByThePreviousRun()
+    public async Task A_log_line_wait_after_a_restart_is_not_satisfied_by_the_previous_run()
     {
         await using var container = await Shell("if [ -f /ran ]; then sleep 1.5; fi; /bin/busybox touch /ran; echo ready; sleep 30")
             .WithWaitStrategy(WaitStrategy.ForLogLine("ready"))
@@ -112,7 +113,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public async Task NoWaitLetsAOneShotContainerRunToItsExit()
+    public async Task No_wait_lets_a_one_shot_container_run_to_its_exit()
     {
         await using var container = await Shell("echo done; exit 4")
             .WithWaitStrategy(WaitStrategy.None())
@@ -123,7 +124,7 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public void StrategiesAreImmutableValues()
+    public void Strategies_are_immutable_values_compared_by_value()
     {
         var port = WaitStrategy.ForPort(80);
 
@@ -137,11 +138,11 @@ public sealed class WaitStrategyTests(DockerFixture fixture)
     }
 
     [Fact]
-    public void NonPositiveTimeoutIsRejected() =>
+    public void A_non_positive_timeout_is_rejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => WaitStrategy.ForPort(80).WithTimeout(TimeSpan.Zero));
 
     [Fact]
-    public async Task CallerCancellationStopsTheWait()
+    public async Task Cancellation_by_the_caller_stops_the_wait()
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         cts.CancelAfter(TimeSpan.FromMilliseconds(500));

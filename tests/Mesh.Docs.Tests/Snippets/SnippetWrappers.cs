@@ -60,7 +60,7 @@ public static class SnippetWrappers
             public sealed class {class}
             {
                 [Fact]
-                public async Task Runs()
+                public async Task The_snippet_runs_to_its_end()
                 {
                     var ct = TestContext.Current.CancellationToken;
             {snippet}
@@ -73,7 +73,7 @@ public static class SnippetWrappers
             public sealed class {class}
             {
                 [Fact]
-                public async Task Runs()
+                public async Task The_snippet_runs_to_its_end()
                 {
                     var ct = TestContext.Current.CancellationToken;
                     await using var fleet = await Mesh.Testing.ServiceFleet.StartAsync("catalog", 3, cancellationToken: ct);

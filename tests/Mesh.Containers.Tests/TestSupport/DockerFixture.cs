@@ -1,8 +1,8 @@
 using Mesh.Tests.Shared;
 
-[assembly: AssemblyFixture(typeof(Mesh.Containers.Tests.DockerFixture))]
+[assembly: AssemblyFixture(typeof(Mesh.Containers.Tests.TestSupport.DockerFixture))]
 
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>
 /// One engine connection, one session and the images the tests share, for the whole test assembly:

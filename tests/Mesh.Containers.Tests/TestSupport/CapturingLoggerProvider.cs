@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>Keeps every log message, for assertions on what the library logs.</summary>
 internal sealed class CapturingLoggerProvider : ILoggerProvider

@@ -1,8 +1,8 @@
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>HTTP to loopback addresses only (127.0.0.0/8: a TLS engine endpoint of the tests may publish ports on 127.0.0.2),
 /// with short timeouts and no connection reuse (so a frozen container shows at once).</summary>
-internal static class Http
+internal static class LoopbackHttp
 {
     public static HttpClient Client { get; } = new(new SocketsHttpHandler
     {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>Certificates made by the test: a CA, engine (server) and client certificates it issues, written as docker's
 /// <c>ca.pem</c>, <c>cert.pem</c>, <c>key.pem</c>.</summary>

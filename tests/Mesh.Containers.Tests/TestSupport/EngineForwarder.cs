@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>Forwards 127.0.0.1:{port} to the engine's Unix socket, and can drop every open connection at once —
 /// an engine connection failure on demand.</summary>

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Mesh.Containers.Tests;
+namespace Mesh.Containers.Tests.TestSupport;
 
 /// <summary>
 /// A TLS engine endpoint on <see cref="Address"/> with certificates made for the test: a CA, the engine's certificate
