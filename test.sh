@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Mesh SDK. Provisions what the integration tests need first, idempotently:
-#   - Debian packages: docker.io, etcd-server, etcd-client, dnsmasq-base, busybox-static, socat, openssl (apt, when missing)
+#   - Debian packages: docker.io, etcd-server, etcd-client, dnsmasq-base, busybox-static, socat, openssl, chromium (apt, when missing;
+#     chromium is the headless browser the diagnostics page test drives, tests/Mesh.AspNetCore.Tests/Diagnostics)
 #   - a Docker engine answering on /var/run/docker.sock (dockerd is started when none answers)
 # etcd and dnsmasq are started by the tests themselves, on loopback ports, with their own data.
 # Then the container suite (tests/Mesh.Containers.Tests) runs a second time against the same engine served over TLS with
@@ -21,7 +22,7 @@ DOCKER_SOCK=/var/run/docker.sock
 missing=()
 
 # ---------------------------------------------------------------- packages
-declare -A need=( [dockerd]=docker.io [etcd]=etcd-server [etcdctl]=etcd-client [dnsmasq]=dnsmasq-base [busybox]=busybox-static [socat]=socat [openssl]=openssl )
+declare -A need=( [dockerd]=docker.io [etcd]=etcd-server [etcdctl]=etcd-client [dnsmasq]=dnsmasq-base [busybox]=busybox-static [socat]=socat [openssl]=openssl [chromium]=chromium )
 have_cmd() {
   case "$1" in
     busybox) [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 ;;

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Mesh.Demo;
 
 /// <summary>Command-line options of the demo.</summary>
-internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer, bool Interactive, bool Help, bool Docker)
+internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer, bool Interactive, bool Help, bool Docker, bool Ui = false, int UiPort = 0)
 {
     public const string Usage = """
         Mesh SDK demo: three replicas behind AddMeshClient over mutual TLS (SPIFFE IDs from a development CA),
@@ -13,6 +13,9 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
           --duration <seconds>   how long the scenario runs (default 40, minimum 10)
           --balancer <name>      RoundRobin, WeightedRoundRobin, Random, LeastRequest, PeakEwma (default), ConsistentHash
           --docker               run the replicas as containers (test replica image built FROM scratch, no registry; plain HTTP)
+          --ui                   also serve the mesh's live page (MapMeshDiagnostics) on 127.0.0.1 and print its URL;
+                                 in a terminal the page stays up after the run until Enter is pressed
+          --ui-port <port>       the page's port (default: any free port; implies --ui)
           --no-live              print only the summary (the default when output is not a terminal)
           --help                 this text
         """;
@@ -24,6 +27,8 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
         var interactive = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
         var help = false;
         var docker = false;
+        var ui = false;
+        var uiPort = 0;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.\n{Usage}");
@@ -49,6 +54,18 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
                 case "--docker":
                     docker = true;
                     break;
+                case "--ui":
+                    ui = true;
+                    break;
+                case "--ui-port":
+                    var port = Next();
+                    if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out uiPort) || uiPort is < 1 or > 65535)
+                    {
+                        throw new ArgumentException($"--ui-port: '{port}' is not a port number (1 to 65535).");
+                    }
+
+                    ui = true;
+                    break;
                 case "--no-live":
                     interactive = false;
                     break;
@@ -60,6 +77,6 @@ internal sealed record DemoOptions(TimeSpan Duration, LoadBalancerKind Balancer,
             }
         }
 
-        return new DemoOptions(duration, balancer, interactive, help, docker);
+        return new DemoOptions(duration, balancer, interactive, help, docker, ui, uiPort);
     }
 }

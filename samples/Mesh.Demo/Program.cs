@@ -1,12 +1,16 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using Mesh;
 using Mesh.Containers;
 using Mesh.Demo;
 using Mesh.Identity;
 using Mesh.Testing;
 using Mesh.Testing.Identity;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Http.Resilience;
 using Spectre.Console;
 
@@ -67,8 +71,16 @@ else
 // 2. Three replicas of "catalog" (a Deployment with replicas: 3, at demo scale).
 await using var fleet = await ServiceFleet.StartAsync("catalog", 3, template, cancellationToken: cancel.Token);
 
-// 3. The app's side: AddMeshClient + a client behind the standard resilience handler and the mesh.
-var services = new ServiceCollection();
+// 3. The app's side: AddMeshClient + a client behind the standard resilience handler and the mesh. With --ui the app is
+//    an ASP.NET Core app that also serves the mesh's live page (MapMeshDiagnostics, loopback callers only).
+WebApplicationBuilder? web = options.Ui ? WebApplication.CreateSlimBuilder() : null;
+IServiceCollection services = web?.Services ?? new ServiceCollection();
+if (web is not null)
+{
+    web.Logging.ClearProviders();
+    web.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, options.UiPort));
+}
+
 if (!options.Docker)
 {
     services.AddMeshIdentity(ca.CreateIdentitySource("spiffe://mesh.demo/storefront"));
@@ -87,7 +99,18 @@ services.AddMeshFleet(fleet, catalog =>
 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
     .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10))
     .AddMeshHandler();
-await using var provider = services.BuildServiceProvider();
+await using var host = web is null ? null : web.Build();
+await using var container = host is null ? services.BuildServiceProvider() : null;
+IServiceProvider provider = (IServiceProvider?)host?.Services ?? container!;
+string? pageUrl = null;
+if (host is not null)
+{
+    host.MapMeshDiagnostics();
+    await host.StartAsync(cancel.Token);
+    pageUrl = $"{host.Urls.First()}/mesh/ui";
+    Console.WriteLine($"The mesh's live page: {pageUrl}  (JSON: {host.Urls.First()}/mesh)");
+}
+
 var monitor = provider.GetRequiredService<MeshMonitor>();
 var events = new ConcurrentQueue<string>();
 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -147,6 +170,12 @@ catch (OperationCanceledException)
 }
 
 Console.WriteLine(LiveView.Summary(report, options, events, monitor.GetService("catalog"), NameOf));
+if (pageUrl is not null && options.Interactive && !cancel.IsCancellationRequested)
+{
+    Console.WriteLine($"The page stays up at {pageUrl}; press Enter to stop.");
+    await Task.WhenAny(Task.Run(() => Console.ReadLine()), Task.Delay(Timeout.Infinite, cancel.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+}
+
 await fleet.DisposeAsync();
 if (containers is not null)
 {

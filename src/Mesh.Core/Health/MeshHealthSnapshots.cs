@@ -67,13 +67,15 @@ public sealed class MeshEndpointSnapshot
 /// <summary>A point-in-time view of one service.</summary>
 public sealed class MeshServiceSnapshot
 {
-    internal MeshServiceSnapshot(string name, LoadBalancerKind loadBalancer, bool panicMode, IReadOnlyList<MeshEndpointSnapshot> endpoints, string? discoveryProblem)
+    internal MeshServiceSnapshot(string name, LoadBalancerKind loadBalancer, bool panicMode, IReadOnlyList<MeshEndpointSnapshot> endpoints, string? discoveryProblem,
+        IReadOnlyList<MeshDiscoverySourceSnapshot>? discoverySources = null)
     {
         Name = name;
         LoadBalancer = loadBalancer;
         PanicMode = panicMode;
         Endpoints = endpoints;
         DiscoveryProblem = discoveryProblem;
+        DiscoverySources = discoverySources ?? [];
     }
 
     /// <summary>The service name.</summary>
@@ -91,8 +93,37 @@ public sealed class MeshServiceSnapshot
     /// <summary>When a discovery source failed and the last known endpoints are in use: what went wrong.</summary>
     public string? DiscoveryProblem { get; }
 
+    /// <summary>The service's discovery sources (<c>Discovery</c>: <c>Configuration</c>, <c>Dns</c>, <c>Etcd</c>...), in
+    /// the configured order, each with what it last published and its current problem.</summary>
+    public IReadOnlyList<MeshDiscoverySourceSnapshot> DiscoverySources { get; }
+
     /// <summary>Endpoints that receive normal traffic (healthy, ramping up or probing).</summary>
     public int AvailableCount => Endpoints.Count(e => e.Health is MeshEndpointHealth.Healthy or MeshEndpointHealth.SlowStart or MeshEndpointHealth.Probing);
+}
+
+/// <summary>A point-in-time view of one discovery source of a service.</summary>
+public sealed class MeshDiscoverySourceSnapshot
+{
+    internal MeshDiscoverySourceSnapshot(string name, int? endpointCount, string? problem, int failuresInARow)
+    {
+        Name = name;
+        EndpointCount = endpointCount;
+        Problem = problem;
+        FailuresInARow = failuresInARow;
+    }
+
+    /// <summary>The source (a discovery provider's name, or <c>Configuration</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>How many endpoints its last set listed (before endpoints the service refuses were left out), or
+    /// <see langword="null"/> while it has published none.</summary>
+    public int? EndpointCount { get; }
+
+    /// <summary>Why its last refresh failed (its last set stays in use), or <see langword="null"/> when it succeeded.</summary>
+    public string? Problem { get; }
+
+    /// <summary>Refreshes that failed in a row (0 when the last one succeeded).</summary>
+    public int FailuresInARow { get; }
 }
 
 /// <summary>An endpoint changed health (ejected, returned, became unhealthy, entered probing).</summary>

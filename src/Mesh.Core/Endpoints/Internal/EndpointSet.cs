@@ -29,6 +29,21 @@ internal sealed class EndpointSet(ServiceRuntime owner, ServiceEvents events)
     /// <summary>The current problem of each failing source, joined ("Etcd: connection refused; Dns: ..."), or null.</summary>
     public string? Problems => _problems.Count == 0 ? null : string.Join("; ", _problems.Select(p => $"{p.Key}: {p.Value}"));
 
+    /// <summary>What each of <paramref name="configured"/> last did (for snapshots): the size of its last set, its current
+    /// problem and its failures in a row.</summary>
+    public MeshDiscoverySourceSnapshot[] DescribeSources(IReadOnlyList<string> configured)
+    {
+        var sources = new MeshDiscoverySourceSnapshot[configured.Count];
+        for (var i = 0; i < sources.Length; i++)
+        {
+            var name = configured[i];
+            sources[i] = new MeshDiscoverySourceSnapshot(name, _sources.TryGetValue(name, out var set) ? set.Count : null,
+                _problems.GetValueOrDefault(name), _failuresInARow.GetValueOrDefault(name));
+        }
+
+        return sources;
+    }
+
     /// <summary>Whether <paramref name="source"/> has published a set (it may have been empty).</summary>
     public bool HasPublished(string source) => _sources.ContainsKey(source);
 

@@ -444,7 +444,15 @@ internal sealed class ServiceRuntime : IDisposable
                 SlowStart.Factor(e, now, settings.SlowStart), until));
         }
 
-        return new MeshServiceSnapshot(Name, settings.LoadBalancer, _snapshot.Panic, list, DiscoveryProblem);
+        string? problem;
+        MeshDiscoverySourceSnapshot[] sources;
+        lock (_lock)
+        {
+            problem = _set.Problems;
+            sources = _set.DescribeSources(settings.DiscoverySources);
+        }
+
+        return new MeshServiceSnapshot(Name, settings.LoadBalancer, _snapshot.Panic, list, problem, sources);
     }
 
     /// <summary>Where one discovery source of this service publishes.</summary>
