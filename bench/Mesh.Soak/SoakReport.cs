@@ -58,6 +58,20 @@ internal static class SoakReport
             md.AppendLine("Failures: " + string.Join("; ", reasons));
         }
 
+        if (result.Unsuccessful.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Attempts that did not succeed, by chaos event, endpoint and outcome (the 12 largest):");
+            md.AppendLine();
+            md.AppendLine("| event | endpoint | outcome | attempts |");
+            md.AppendLine("| --- | --- | --- | ---: |");
+            foreach (var (key, count) in result.Unsuccessful.OrderByDescending(p => p.Value).Take(12))
+            {
+                var parts = key.Split(" | ");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {parts[0]} | {parts[1]} | {parts[2]} | {count:N0} |");
+            }
+        }
+
         md.AppendLine();
         md.AppendLine("| resource (client process, after a full GC) | start | middle | end | bound on growth |");
         md.AppendLine("| --- | ---: | ---: | ---: | --- |");

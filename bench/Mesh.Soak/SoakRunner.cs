@@ -23,6 +23,9 @@ internal sealed record SoakResult(SoakOptions Options, List<PhaseStats> Phases, 
     public long Failed => Phases.Sum(p => p.Failed);
 
     public long Skipped => Phases.Sum(p => p.Skipped);
+
+    /// <summary>Attempts that did not succeed, by chaos event, endpoint port and outcome.</summary>
+    public IReadOnlyDictionary<string, long> Unsuccessful { get; init; } = new Dictionary<string, long>();
 }
 
 /// <summary>
@@ -54,6 +57,7 @@ internal static class SoakRunner
                 WriteSvid(ca, $"spiffe://{ReplicaServer.TrustDomain}/{ReplicaServer.Service}", directory);
                 var replica = await ReplicaHandle.StartAsync(id, string.Create(CultureInfo.InvariantCulture, $"v{version}"), directory, etcd.Url);
                 replicas.Add(replica);
+                events.Add(string.Create(CultureInfo.InvariantCulture, $"      replica {id} (v{version}) listens on port {replica.Port}"));
                 return replica;
             }
 
@@ -192,6 +196,7 @@ internal static class SoakRunner
                 var (name, run) = actions[step++ % actions.Length];
                 traffic.Phase = Begin(name);
                 events.Add(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed:mm\\:ss} {name}"));
+                meters.Event = string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed:mm\\:ss} {name}");
                 log(string.Create(CultureInfo.InvariantCulture, $"  {clock.Elapsed:mm\\:ss} {name}"));
                 await run();
                 var remaining = next - clock.Elapsed;
@@ -207,7 +212,10 @@ internal static class SoakRunner
             await sampler.DisposeAsync();
             var end = Settled(clock);
             await host.StopAsync(CancellationToken.None);
-            return new SoakResult(options, phases, sampler.Samples, start, middle ?? end, end, meters.RetryBudgetExhausted, meters.AttemptsByOutcome(), events);
+            return new SoakResult(options, phases, sampler.Samples, start, middle ?? end, end, meters.RetryBudgetExhausted, meters.AttemptsByOutcome(), events)
+            {
+                Unsuccessful = meters.Unsuccessful(),
+            };
         }
         finally
         {
@@ -312,6 +320,8 @@ internal sealed class MeshMeterCounts : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _attempts = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _unsuccessful = new(StringComparer.Ordinal);
+    private string _event = "00:00 start";
     private long _budget;
 
     public MeshMeterCounts(IMeterFactory factory)
@@ -331,16 +341,36 @@ internal sealed class MeshMeterCounts : IDisposable
                 return;
             }
 
+            string? outcome = null;
+            object? port = null;
             foreach (var tag in tags)
             {
-                if (tag.Key == "mesh.outcome" && tag.Value is string outcome)
+                if (tag.Key == "mesh.outcome" && tag.Value is string o)
                 {
-                    _attempts.AddOrUpdate(outcome, value, (_, n) => n + value);
+                    outcome = o;
+                    _attempts.AddOrUpdate(o, value, (_, n) => n + value);
                 }
+                else if (tag.Key == "server.port")
+                {
+                    port = tag.Value;
+                }
+            }
+
+            if (outcome is not null and not "success")
+            {
+                // Which endpoint misbehaved during which chaos event: what the report needs to explain a burst.
+                var key = string.Create(CultureInfo.InvariantCulture, $"{Volatile.Read(ref _event)} | port {port} | {outcome}");
+                _unsuccessful.AddOrUpdate(key, value, (_, n) => n + value);
             }
         });
         _listener.Start();
     }
+
+    /// <summary>The chaos event (time and name) attempts are attributed to from now on.</summary>
+    public string Event { set => Volatile.Write(ref _event, value); }
+
+    /// <summary>Attempts that did not succeed, by chaos event, endpoint port and outcome.</summary>
+    public IReadOnlyDictionary<string, long> Unsuccessful() => new Dictionary<string, long>(_unsuccessful, StringComparer.Ordinal);
 
     public long RetryBudgetExhausted => Interlocked.Read(ref _budget);
 
