@@ -43,6 +43,7 @@ internal static class DiscoveryConfigurationReader
         ConfigurationKey.String(nameof(MeshRegistrationOptions.Zone)),
         ConfigurationKey.Map(nameof(MeshRegistrationOptions.Metadata)),
         ConfigurationKey.TimeSpan(nameof(MeshRegistrationOptions.LeaseTtl)),
+        ConfigurationKey.TimeSpan(nameof(MeshRegistrationOptions.DeregistrationDelay)),
         ConfigurationKey.String(nameof(MeshRegistrationOptions.InstanceId)),
     ];
 

@@ -39,6 +39,9 @@ internal static partial class DiscoveryLog
     [LoggerMessage(6023, LogLevel.Information, "Mesh registration: deregistered {Key} and revoked lease {Lease:x}", EventName = "Deregistered")]
     public static partial void Deregistered(ILogger logger, string key, long lease);
 
+    [LoggerMessage(6025, LogLevel.Information, "Mesh registration: waiting {Delay} for clients to see {Key} leave before the host stops", EventName = "DeregistrationDelay")]
+    public static partial void WaitingAfterDeregistration(ILogger logger, string key, TimeSpan delay);
+
     [LoggerMessage(6024, LogLevel.Warning, "Mesh registration: could not deregister {Key}; it disappears when lease {Lease:x} expires", EventName = "DeregistrationFailed")]
     public static partial void DeregistrationFailed(ILogger logger, Exception error, string key, long lease);
 }

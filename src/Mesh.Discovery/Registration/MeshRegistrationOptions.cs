@@ -39,6 +39,14 @@ public sealed class MeshRegistrationOptions
     [AllowedRange("00:00:02", "01:00:00")]
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a graceful stop waits after leaving the registry before the host goes on stopping
+    /// (<c>DeregistrationDelay</c>): the server keeps answering while every watching client sees the instance leave,
+    /// so requests already on their way are not sent to a closed listener (what a Kubernetes <c>preStop</c> sleep
+    /// does). Cancelled by the host's shutdown timeout.</summary>
+    /// <value>1 second. Allowed: 00:00:00 (no wait) to 00:05:00.</value>
+    [AllowedRange("00:00:00", "00:05:00")]
+    public TimeSpan DeregistrationDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The last segment of the key (<c>InstanceId</c>); no <c>/</c>.</summary>
     /// <value>Generated: <c>{machine}-{process id}-{8 random hex digits}</c>.</value>
     public string? InstanceId { get; set; }

@@ -3,6 +3,9 @@ using dotnet_etcd;
 using Mesh.Discovery.Tests.TestSupport;
 using Mesh.Testing;
 using Mesh.Tests.Shared;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Configuration;
 
 namespace Mesh.Discovery.Tests.Etcd;
 
@@ -59,9 +62,10 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
         await using var load = client.StartLoad("billing", workers: 2);
         await Task.Delay(200, TestContext.Current.CancellationToken);
         var stopped = Stopwatch.StartNew();
-        await b.Host.StopAsync(TestContext.Current.CancellationToken); // deregisters before its server would stop
+        var stopping = b.Host.StopAsync(TestContext.Current.CancellationToken); // deregisters before its server would stop
         await MeshClientHost.WaitUntilAsync(() => client.Endpoints("billing").Count == 1, TimeSpan.FromSeconds(2), "the stopped replica left");
         var left = stopped.Elapsed;
+        await stopping; // after Mesh:Registration:DeregistrationDelay
         await b.Replica.StopAsync(); // the process ends after it left the registry
         await Task.Delay(300, TestContext.Current.CancellationToken);
         var report = await load.StopAsync();
@@ -180,6 +184,39 @@ public sealed class EtcdDiscoveryIntegrationTests(EtcdServer etcd) : IClassFixtu
 
         report.AssertNoFailures();
         Assert.True(report.CountOf("p1") > 0 && report.CountOf("p2") > 0, report.ToString());
+    }
+
+    /// <summary>A graceful stop leaves the registry first and then keeps the server up for
+    /// <c>Mesh:Registration:DeregistrationDelay</c>, so clients have stopped sending before it closes (a leave under
+    /// load once cost a client without retries a request that reached the closed listener).</summary>
+    [Fact]
+    public async Task A_graceful_stop_leaves_the_registry_and_waits_the_deregistration_delay_before_the_host_stops()
+    {
+        etcd.EnsureAvailable();
+        await using var client = MeshClientHost.Start(Settings("ledger"), "ledger");
+        await using var replica = await InProcessReplica.StartAsync("l1", cancellationToken: TestContext.Current.CancellationToken);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:Discovery:Etcd:Endpoints"] = etcd.Url,
+            ["Mesh:Registration:Service"] = "ledger",
+            ["Mesh:Registration:Address"] = replica.Address.ToString().TrimEnd('/'),
+            ["Mesh:Registration:DeregistrationDelay"] = "00:00:02",
+        });
+        builder.Services.AddMeshRegistration();
+        using var host = builder.Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 1, TimeSpan.FromSeconds(5), "the instance is registered");
+
+        var clock = Stopwatch.StartNew();
+        var stopping = host.StopAsync(TestContext.Current.CancellationToken);
+        await MeshClientHost.WaitUntilAsync(() => client.Endpoints("ledger").Count == 0, TimeSpan.FromSeconds(2), "the client sees the instance leave");
+        var left = clock.Elapsed;
+        Assert.False(stopping.IsCompleted, $"the host finished stopping {left.TotalMilliseconds:0} ms after the stop began, as soon as the instance left");
+
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2), $"the host stopped after {clock.Elapsed.TotalMilliseconds:0} ms, before the 2 s delay");
+        TestContext.Current.SendDiagnosticMessage($"left the registry after {left.TotalMilliseconds:0} ms; the host stopped after {clock.Elapsed.TotalMilliseconds:0} ms");
     }
 
     [Fact]

@@ -23,6 +23,7 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly byte[] _value;
+    private readonly TimeSpan _deregistrationDelay;
     private readonly Lock _lock = new();
     private BackgroundLoop? _loop;
     private long _lease;
@@ -39,6 +40,7 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
         Key = connection.Prefix + o.Service!.Trim().ToLowerInvariant() + "/" + InstanceId;
         Address = o.Address!.Trim().TrimEnd('/');
         TtlSeconds = (long)Math.Ceiling(o.LeaseTtl.TotalSeconds);
+        _deregistrationDelay = o.DeregistrationDelay;
         _value = EtcdEndpointRecord.Serialize(new EtcdEndpointRecord
         {
             Address = Address,
@@ -79,8 +81,23 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
         return Task.CompletedTask;
     }
 
-    /// <summary>Before the web server stops: leave the registry, so clients stop sending here while it still answers.</summary>
-    public Task StoppingAsync(CancellationToken cancellationToken) => DeregisterAsync(cancellationToken);
+    /// <summary>Before the web server stops: leave the registry, then wait <c>DeregistrationDelay</c> while it still
+    /// answers, so clients have stopped sending here when it stops.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        if (await DeregisterAsync(cancellationToken).ConfigureAwait(false) && _deregistrationDelay > TimeSpan.Zero)
+        {
+            DiscoveryLog.WaitingAfterDeregistration(_logger, Key, _deregistrationDelay);
+            try
+            {
+                await Task.Delay(_deregistrationDelay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The host's shutdown timeout: stop now.
+            }
+        }
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => DeregisterAsync(cancellationToken);
 
@@ -107,14 +124,15 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
     /// <inheritdoc cref="DisposeAsync"/>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private async Task DeregisterAsync(CancellationToken cancellationToken)
+    /// <summary>Leaves the registry (once); true when this call deleted the instance's key.</summary>
+    private async Task<bool> DeregisterAsync(CancellationToken cancellationToken)
     {
         BackgroundLoop? loop;
         lock (_lock)
         {
             if (_stopped)
             {
-                return;
+                return false;
             }
 
             _stopped = true;
@@ -123,7 +141,7 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
 
         if (loop is null)
         {
-            return;
+            return false;
         }
 
         await loop.DisposeAsync().ConfigureAwait(false);
@@ -131,7 +149,7 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
         var lease = LeaseId;
         if (lease == 0)
         {
-            return;
+            return false;
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -155,15 +173,18 @@ internal sealed class MeshRegistrationService : IHostedLifecycleService, IAsyncD
             await clients.Lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = lease }, deadline: _connection.Deadline, cancellationToken: timeout.Token).ConfigureAwait(false);
             Volatile.Write(ref _lease, 0);
             DiscoveryLog.Deregistered(_logger, Key, lease);
+            return true;
         }
         catch (Exception ex) when (ex is RpcException { StatusCode: StatusCode.NotFound })
         {
             Volatile.Write(ref _lease, 0); // the lease is gone already, and its key with it
             DiscoveryLog.Deregistered(_logger, Key, lease);
+            return true;
         }
         catch (Exception ex)
         {
             DiscoveryLog.DeregistrationFailed(_logger, ex, Key, lease);
+            return false;
         }
     }
 
