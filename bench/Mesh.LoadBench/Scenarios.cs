@@ -104,6 +104,27 @@ internal static class Clients
         return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
     }
 
+    /// <summary>The same MESD configuration read through MESD's resolver pipeline (<c>AddServiceDiscovery()</c>), with the
+    /// mesh on top (<c>Discovery: ServiceDiscovery</c>, <c>AddMeshServiceDiscovery()</c>): the "Aspire / MESD users" path.</summary>
+    public static ClientUnderTest MeshOverServiceDiscovery(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints)
+    {
+        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"{e.Host}:{e.Port}")).ToList();
+        settings.Add(new("Mesh:Services:catalog:Discovery", "ServiceDiscovery"));
+        settings.Add(new("Mesh:Services:catalog:LoadBalancer", balancer.ToString()));
+        settings.Add(new("Mesh:Services:catalog:OutlierDetection:BaseEjectionTime", "00:00:30"));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddServiceDiscovery();
+        services.AddMeshClient();
+        services.AddMeshServiceDiscovery();
+        services.AddMetrics();
+        services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        var provider = services.BuildServiceProvider();
+        _ = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MeshOptions>>().Value; // validated as on start
+        return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
+    }
+
     public static void FastRetries(IHttpClientBuilder builder) =>
         builder.AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(10));
 
@@ -341,6 +362,7 @@ internal static class Scenarios
                         Clients.Mesh("mesh LeastRequest", LoadBalancerKind.LeastRequest, endpoints),
                         Clients.Mesh("mesh RoundRobin", LoadBalancerKind.RoundRobin, endpoints),
                         Clients.ServiceDiscovery("MESD (round robin)", endpoints),
+                        Clients.MeshOverServiceDiscovery("MESD providers + mesh", LoadBalancerKind.PeakEwma, endpoints),
                     };
                     foreach (var client in clients)
                     {

@@ -12,7 +12,7 @@ internal static class LiveView
     public static IRenderable Render(TrafficWindow window, MeshServiceSnapshot service, Func<MeshEndpoint, string> nameOf, string phase,
         TrafficRecorder recorder, TimeSpan elapsed, TimeSpan duration, IEnumerable<string> events)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]catalog[/] via AddMeshClient ({service.LoadBalancer}){(service.PanicMode ? " [red]PANIC MODE[/]" : "")}");
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]catalog[/] via AddMeshClient ({service.LoadBalancerName}){(service.PanicMode ? " [red]PANIC MODE[/]" : "")}");
         table.AddColumns("replica", "health", "req/s", "p50 ms", "p99 ms", "share");
         var total = Math.Max(1, window.Replicas.Sum(r => r.Requests));
         foreach (var endpoint in service.Endpoints)

@@ -24,7 +24,7 @@ public static class GatewayApp
         app.MapGet("/mesh", (MeshMonitor monitor) => Results.Json(monitor.GetSnapshot().Select(s => new
         {
             s.Name,
-            LoadBalancer = s.LoadBalancer.ToString(),
+            LoadBalancer = s.LoadBalancerName,
             s.PanicMode,
             Endpoints = s.Endpoints.Select(e => new { Address = e.Endpoint.Key, Health = e.Health.ToString(), e.Reason, e.Requests, e.InFlight }),
         })));

@@ -2,6 +2,7 @@ using Mesh;
 using Mesh.Configuration.Internal;
 using Mesh.Discovery;
 using Mesh.Http.Internal;
+using Mesh.LoadBalancing.Internal;
 using Mesh.Services.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -98,6 +99,39 @@ public static class MeshServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Registers a load balancer, selectable per service by its <see cref="MeshLoadBalancer.Name"/>
+    /// (<c>Mesh:Services:{name}:LoadBalancer</c>). Registering the same type twice is harmless; two types with the same
+    /// name (or a built-in name) fail validation on start.
+    /// </summary>
+    /// <typeparam name="TBalancer">The balancer type (a singleton, created by the container).</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshLoadBalancer<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TBalancer>(this IServiceCollection services)
+        where TBalancer : MeshLoadBalancer
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MeshLoadBalancer, TBalancer>());
+        return services;
+    }
+
+    /// <summary>Registers a load balancer instance, selectable per service by its <see cref="MeshLoadBalancer.Name"/>
+    /// (<c>Mesh:Services:{name}:LoadBalancer</c>). Registering the same instance twice is harmless.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="balancer">The balancer.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddMeshLoadBalancer(this IServiceCollection services, MeshLoadBalancer balancer)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(balancer);
+        if (!services.Any(d => d.ServiceType == typeof(MeshLoadBalancer) && !d.IsKeyedService && ReferenceEquals(d.ImplementationInstance, balancer)))
+        {
+            services.AddSingleton(balancer);
+        }
+
+        return services;
+    }
+
     private static bool TryMark(IServiceCollection services, object source)
     {
         foreach (var descriptor in services)
@@ -122,6 +156,14 @@ public static class MeshServiceCollectionExtensions
         services.AddOptions();
         services.AddHttpClient();
 
+        // The built-in balancers are registered like custom ones (AddMeshLoadBalancer), under the names of LoadBalancerKind.
+        services.AddMeshLoadBalancer<PeakEwmaLoadBalancer>();
+        services.AddMeshLoadBalancer<RoundRobinLoadBalancer>();
+        services.AddMeshLoadBalancer<WeightedRoundRobinLoadBalancer>();
+        services.AddMeshLoadBalancer<RandomLoadBalancer>();
+        services.AddMeshLoadBalancer<LeastRequestLoadBalancer>();
+        services.AddMeshLoadBalancer<ConsistentHashLoadBalancer>();
+
         // One validation style for every package: limits from the options' attributes (generated validators) and rules
         // across fields by hand, validated on start; reloads that do not validate are refused and the last good stays.
         services.AddOptionsWithValidateOnStart<MeshOptions>();
@@ -145,7 +187,8 @@ public static class MeshServiceCollectionExtensions
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetService<TimeProvider>(),
             sp.GetService<MeshConfigurationLocation>(),
-            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetServices<MeshLoadBalancer>()));
         services.TryAddSingleton(sp => new MeshMonitor(sp.GetRequiredService<MeshRegistry>()));
         services.TryAddSingleton(sp => new MeshHandlerFactory(sp.GetRequiredService<MeshRegistry>(), sp.GetRequiredService<MeshTransport>()));
         services.AddOptionsWithValidateOnStart<MeshHandlerRegistrations>();

@@ -5,9 +5,44 @@ namespace Mesh;
 /// <summary>How the mesh routes to one logical service (<c>Mesh:Services:{name}</c>).</summary>
 public sealed class MeshServiceOptions
 {
-    /// <summary>The load balancer (<c>LoadBalancer</c>).</summary>
-    /// <value>Default: <see cref="LoadBalancerKind.PeakEwma"/>.</value>
-    public LoadBalancerKind LoadBalancer { get; set; } = LoadBalancerKind.PeakEwma;
+    private LoadBalancerKind _loadBalancer = LoadBalancerKind.PeakEwma;
+    private string? _customLoadBalancer;
+
+    /// <summary>The load balancer, as one of the built-in kinds (<c>LoadBalancer</c>). Setting it selects that built-in
+    /// balancer (and sets <see cref="LoadBalancerName"/> to its name).</summary>
+    /// <value>Default: <see cref="LoadBalancerKind.PeakEwma"/>. While <see cref="LoadBalancerName"/> names a custom
+    /// balancer, this keeps the built-in kind set last and is not used.</value>
+    public LoadBalancerKind LoadBalancer
+    {
+        get => _loadBalancer;
+        set
+        {
+            _loadBalancer = value;
+            _customLoadBalancer = null;
+        }
+    }
+
+    /// <summary>The load balancer by name (<c>LoadBalancer</c> in configuration): a built-in one (the names of
+    /// <see cref="LoadBalancerKind"/>) or one registered with <c>services.AddMeshLoadBalancer&lt;TBalancer&gt;()</c>.
+    /// Names are compared case-insensitively; an unknown name fails validation, listing the registered ones.</summary>
+    /// <value>Default: <c>PeakEwma</c>.</value>
+    public string LoadBalancerName
+    {
+        get => _customLoadBalancer ?? _loadBalancer.ToString();
+        set
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value);
+            value = value.Trim();
+            if (ConfigurationReader.TryEnum<LoadBalancerKind>(value, out var kind))
+            {
+                LoadBalancer = kind;
+            }
+            else
+            {
+                _customLoadBalancer = value;
+            }
+        }
+    }
 
     /// <summary>Static endpoints (<c>Endpoints</c>); each either an object with <c>Address</c>, <c>Weight</c>,
     /// <c>Zone</c> and <c>Metadata</c>, or a plain address string. One value may hold several addresses separated by
@@ -44,7 +79,7 @@ public sealed class MeshServiceOptions
     /// <value>Default: <see langword="false"/>.</value>
     public bool AllowPlainHttp { get; set; }
 
-    /// <summary>For <see cref="LoadBalancerKind.ConsistentHash"/>: the request header whose value is the hash key (<c>HashHeader</c>).</summary>
+    /// <summary>For <see cref="LoadBalancerKind.ConsistentHash"/> (and custom balancers that use a hash key): the request header whose value is the hash key (<c>HashHeader</c>).</summary>
     /// <value>Default: <see langword="null"/> (only <see cref="MeshRequestOptions.HashKey"/> is used; requests without a key are spread at random).</value>
     public string? HashHeader { get; set; }
 
@@ -88,6 +123,10 @@ public sealed class MeshServiceOptions
     /// (<c>Telemetry:EndpointLabels</c>). Turn off for services with many endpoints to bound cardinality.</summary>
     /// <value>Default: <see langword="true"/>.</value>
     public bool EndpointLabels { get; set; } = true;
+
+    /// <summary>Whether the service was read from Microsoft.Extensions.ServiceDiscovery's <c>Services</c> section (then a
+    /// logical <c>http://</c> URI means what it means there: the service's http endpoints while it has any).</summary>
+    internal bool FromServiceDiscoveryConfiguration { get; set; }
 
     /// <summary>The discovery name that means "the <see cref="Endpoints"/> list".</summary>
     public const string ConfigurationDiscoveryName = "Configuration";

@@ -67,11 +67,12 @@ public sealed class MeshEndpointSnapshot
 /// <summary>A point-in-time view of one service.</summary>
 public sealed class MeshServiceSnapshot
 {
-    internal MeshServiceSnapshot(string name, LoadBalancerKind loadBalancer, bool panicMode, IReadOnlyList<MeshEndpointSnapshot> endpoints, string? discoveryProblem,
+    internal MeshServiceSnapshot(string name, LoadBalancerKind loadBalancer, string loadBalancerName, bool panicMode, IReadOnlyList<MeshEndpointSnapshot> endpoints, string? discoveryProblem,
         IReadOnlyList<MeshDiscoverySourceSnapshot>? discoverySources = null)
     {
         Name = name;
         LoadBalancer = loadBalancer;
+        LoadBalancerName = loadBalancerName;
         PanicMode = panicMode;
         Endpoints = endpoints;
         DiscoveryProblem = discoveryProblem;
@@ -81,8 +82,11 @@ public sealed class MeshServiceSnapshot
     /// <summary>The service name.</summary>
     public string Name { get; }
 
-    /// <summary>Its load balancer.</summary>
+    /// <summary>Its load balancer, when a built-in one (see <see cref="LoadBalancerName"/>).</summary>
     public LoadBalancerKind LoadBalancer { get; }
+
+    /// <summary>The name of its load balancer, built-in or custom (<c>LoadBalancer</c>).</summary>
+    public string LoadBalancerName { get; }
 
     /// <summary>Whether too few endpoints are healthy and traffic is spread over all of them.</summary>
     public bool PanicMode { get; }

@@ -1,7 +1,7 @@
 namespace Mesh;
 
-/// <summary>The load-balancing algorithms a service can use (<c>Mesh:Services:{name}:LoadBalancer</c>). How each one
-/// works, with its sources, is in docs/load-balancing.md.</summary>
+/// <summary>The built-in load-balancing algorithms a service can use (<c>Mesh:Services:{name}:LoadBalancer</c>). How each
+/// one works, with its sources, is in docs/load-balancing.md. More can be added by name: see <see cref="MeshLoadBalancer"/>.</summary>
 public enum LoadBalancerKind
 {
     /// <summary>Power of two choices on load and latency (after Finagle's and Linkerd's peak-EWMA): two candidates

@@ -27,6 +27,15 @@ internal static partial class DiscoveryLog
     [LoggerMessage(6013, LogLevel.Debug, "Mesh service {Service}: etcd watch on {Prefix} failed (attempt {Attempt}); listing again in {Delay}: {Reason}", EventName = "EtcdWatchFailed")]
     public static partial void EtcdWatchFailed(ILogger logger, string service, string prefix, int attempt, TimeSpan delay, string reason);
 
+    [LoggerMessage(6030, LogLevel.Warning, "Mesh service {Service}: skipped an endpoint from Microsoft.Extensions.ServiceDiscovery: {Reason}", EventName = "ServiceDiscoveryEndpointSkipped")]
+    public static partial void ServiceDiscoveryEndpointSkipped(ILogger logger, string service, string reason);
+
+    [LoggerMessage(6031, LogLevel.Debug, "Mesh service {Service}: Microsoft.Extensions.ServiceDiscovery resolved {Name} to {Count} endpoints", EventName = "ServiceDiscoveryResolved")]
+    public static partial void ServiceDiscoveryResolved(ILogger logger, string service, string name, int count);
+
+    [LoggerMessage(6032, LogLevel.Debug, "Mesh service {Service}: Microsoft.Extensions.ServiceDiscovery could not resolve {Name} (attempt {Attempt}); retrying in {Delay}: {Reason}", EventName = "ServiceDiscoveryFailed")]
+    public static partial void ServiceDiscoveryFailed(ILogger logger, string service, string name, int attempt, TimeSpan delay, string reason);
+
     [LoggerMessage(6020, LogLevel.Information, "Mesh registration: registered {Key} -> {Address} under lease {Lease:x} (TTL {Ttl} s)", EventName = "Registered")]
     public static partial void Registered(ILogger logger, string key, string address, long lease, long ttl);
 

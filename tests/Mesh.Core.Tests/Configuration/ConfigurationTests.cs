@@ -83,7 +83,7 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
-    [InlineData("Mesh:Services:catalog:LoadBalancer", "Fastest", "Mesh:Services:catalog:LoadBalancer: 'Fastest' is not valid; allowed values: PeakEwma, RoundRobin, WeightedRoundRobin, Random, LeastRequest, ConsistentHash.")]
+    [InlineData("Mesh:Services:catalog:LoadBalancer", "Fastest", "Mesh:Services:catalog:LoadBalancer: 'Fastest' is not valid; allowed values: PeakEwma, RoundRobin, WeightedRoundRobin, Random, LeastRequest, ConsistentHash (the built-in balancers, and those registered with services.AddMeshLoadBalancer<TBalancer>()).")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "0", "Mesh:Services:catalog:Endpoints:0:Weight: 0 is out of range; allowed: a positive integer (default 1)")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Weight", "-2", "Mesh:Services:catalog:Endpoints:0:Weight: -2 is out of range")]
     [InlineData("Mesh:Services:catalog:Endpoints:0:Address", "127.0.0.1:5001", "Mesh:Services:catalog:Endpoints:0:Address: '127.0.0.1:5001' is not an absolute address; expected scheme://host:port")]

@@ -76,7 +76,7 @@ internal static class DiagnosticsJsonWriter
     {
         json.WriteStartObject();
         json.WriteString("name", service.Name);
-        json.WriteString("loadBalancer", service.LoadBalancer.ToString());
+        json.WriteString("loadBalancer", service.LoadBalancerName);
         json.WriteBoolean("panicMode", service.PanicMode);
         json.WriteNumber("endpointCount", service.Endpoints.Count);
         json.WriteNumber("availableEndpoints", service.AvailableCount);

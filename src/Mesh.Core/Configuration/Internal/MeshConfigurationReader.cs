@@ -122,16 +122,42 @@ internal static class MeshConfigurationReader
         }
     }
 
-    /// <summary>Reads Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{scheme}:{i}</c> entries (or one value per scheme).</summary>
+    /// <summary>
+    /// Reads Microsoft.Extensions.ServiceDiscovery's <c>Services:{name}:{endpointName}:{i}</c> entries (or one value per
+    /// endpoint name), as MESD reads them: the <c>default</c>, <c>http</c> and <c>https</c> entries are the endpoints of
+    /// service <c>{name}</c> (a logical <c>http://</c> URI prefers its http ones, <c>https+http://</c> its https ones); any
+    /// other endpoint name (<c>grpc</c>, <c>dashboard</c>) is its own service <c>_{endpointName}.{name}</c>, addressed as
+    /// MESD addresses it (<c>https://_grpc.catalog</c>).
+    /// </summary>
     public static void ReadServiceDiscovery(IConfiguration root, MeshOptions options)
     {
         var reader = new ConfigurationReader(options.ConfigurationErrors, root as IConfigurationRoot);
         foreach (var serviceSection in root.GetSection("Services").GetChildren())
         {
-            var service = new MeshServiceOptions();
+            var service = new MeshServiceOptions { FromServiceDiscoveryConfiguration = true };
+            var named = new SortedDictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
             foreach (var endpointGroup in serviceSection.GetChildren())
             {
-                var scheme = endpointGroup.Key;
+                var key = endpointGroup.Key;
+                var scheme = key.Equals("http", StringComparison.OrdinalIgnoreCase) ? "http"
+                    : key.Equals("https", StringComparison.OrdinalIgnoreCase) ? "https"
+                    : null;
+                MeshServiceOptions target;
+                if (scheme is not null || key.Equals("default", StringComparison.OrdinalIgnoreCase))
+                {
+                    target = service;
+                }
+                else
+                {
+                    // A named endpoint: "grpc" (MESD's key for https://_grpc.catalog), or written with its underscore.
+                    var name = key.TrimStart('_');
+                    if (!named.TryGetValue(name, out target!))
+                    {
+                        target = new MeshServiceOptions { FromServiceDiscoveryConfiguration = true };
+                        named[name] = target;
+                    }
+                }
+
                 foreach (var entry in reader.List(endpointGroup))
                 {
                     if (entry.Value is not { Length: > 0 } value)
@@ -144,16 +170,18 @@ internal static class MeshConfigurationReader
                     {
                         address = value;
                     }
-                    else if (scheme is "http" or "https")
+                    else if (scheme is not null)
                     {
                         address = $"{scheme}://{value}";
                     }
                     else
                     {
-                        continue; // a named endpoint (_grpc, _dashboard) without a scheme: not for HTTP routing
+                        // host:port under "default" or a named endpoint: MESD would give it the request's scheme; an endpoint
+                        // of the mesh needs its own, so such an entry is not used (write it with its scheme).
+                        continue;
                     }
 
-                    service.Endpoints.Add(new MeshEndpointOptions { Address = address, SourcePath = entry.Path, PlainAddress = true });
+                    target.Endpoints.Add(new MeshEndpointOptions { Address = address, SourcePath = entry.Path, PlainAddress = true });
                 }
             }
 
@@ -161,12 +189,25 @@ internal static class MeshConfigurationReader
             {
                 options.ServiceDiscoveryServices[serviceSection.Key] = service;
             }
+
+            foreach (var (name, endpoints) in named)
+            {
+                if (endpoints.Endpoints.Count > 0)
+                {
+                    options.ServiceDiscoveryServices[$"_{name}.{serviceSection.Key}"] = endpoints;
+                }
+            }
         }
     }
 
     private static void ReadService(IConfigurationSection section, MeshServiceOptions service, ConfigurationReader reader)
     {
-        service.LoadBalancer = reader.Enum<LoadBalancerKind>(section, nameof(MeshServiceOptions.LoadBalancer)) ?? service.LoadBalancer;
+        if (reader.String(section, nameof(MeshServiceOptions.LoadBalancer)) is { } balancer)
+        {
+            // A built-in or a registered custom balancer: the names are checked by validation, which knows the registered ones.
+            service.LoadBalancerName = balancer;
+        }
+
         if (reader.JoinedList(section, nameof(MeshServiceOptions.Discovery)) is { Length: > 0 } discovery)
         {
             service.Discovery = discovery;

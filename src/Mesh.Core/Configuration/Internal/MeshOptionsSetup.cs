@@ -45,7 +45,8 @@ internal sealed class MeshOptionsValidation(IServiceProvider services) : IValida
     public ValidateOptionsResult Validate(string? name, MeshOptions options)
     {
         var hasIdentitySource = services.GetService<IServiceProviderIsService>()?.IsService(typeof(Mesh.Identity.IMeshIdentitySource)) == true;
-        var errors = MeshOptionsValidator.Validate(options, ProviderNames(), hasIdentitySource);
+        var balancers = Mesh.LoadBalancing.Internal.LoadBalancerCatalog.Create(services.GetServices<MeshLoadBalancer>());
+        var errors = MeshOptionsValidator.Validate(options, ProviderNames(), hasIdentitySource, balancers);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Mesh.LoadBalancing.Internal;
 
 namespace Mesh.Configuration.Internal;
 
@@ -19,9 +20,16 @@ internal static class MeshOptionsValidator
     /// could not be built (their own validation reports why), which skips the check of <c>Discovery</c> names.</param>
     /// <param name="hasIdentitySource">Whether an <see cref="Mesh.Identity.IMeshIdentitySource"/> was registered in code
     /// (an identity from <c>Mesh:Identity</c> is seen in <paramref name="options"/>).</param>
-    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string>? discoveryProviders, bool hasIdentitySource = false)
+    /// <param name="balancers">The registered load balancers; <see langword="null"/> for the built-in ones only.</param>
+    public static List<string> Validate(MeshOptions options, IReadOnlyCollection<string>? discoveryProviders, bool hasIdentitySource = false, LoadBalancerCatalog? balancers = null)
     {
         var errors = new List<string>(options.ConfigurationErrors);
+        balancers ??= LoadBalancerCatalog.BuiltIn;
+        foreach (var duplicate in balancers.Duplicates)
+        {
+            errors.Add($"Load balancer name {duplicate} is registered by two balancer types; give each MeshLoadBalancer its own name (built-in names: {string.Join(", ", Enum.GetNames<LoadBalancerKind>())}).");
+        }
+
         var mesh = options.SectionPath;
         MeshOptionsRanges.AddTo(errors, Ranges.Validate(mesh, options));
 
@@ -35,7 +43,7 @@ internal static class MeshOptionsValidator
         foreach (var (name, service) in options.Services)
         {
             var path = options.ServicePath(name);
-            ValidateService(path, name, service, discoveryProviders, errors);
+            ValidateService(path, name, service, discoveryProviders, balancers, errors);
             ValidateTransportSecurity(path, name, service, options, hasIdentity, errors);
         }
 
@@ -57,7 +65,7 @@ internal static class MeshOptionsValidator
         return errors;
     }
 
-    private static void ValidateService(string path, string name, MeshServiceOptions service, IReadOnlyCollection<string>? providers, List<string> errors)
+    private static void ValidateService(string path, string name, MeshServiceOptions service, IReadOnlyCollection<string>? providers, LoadBalancerCatalog balancers, List<string> errors)
     {
         if (Uri.CheckHostName(name) != UriHostNameType.Dns)
         {
@@ -65,9 +73,10 @@ internal static class MeshOptionsValidator
         }
 
         MeshOptionsRanges.AddTo(errors, Ranges.Validate(path, service));
-        if (!Enum.IsDefined(service.LoadBalancer))
+        if (!balancers.TryGet(service.LoadBalancerName, out _))
         {
-            errors.Add($"{path}:LoadBalancer: '{service.LoadBalancer}' is not valid; allowed values: {string.Join(", ", Enum.GetNames<LoadBalancerKind>())}.");
+            errors.Add($"{path}:LoadBalancer: '{service.LoadBalancerName}' is not valid; allowed values: {string.Join(", ", balancers.Names)} " +
+                "(the built-in balancers, and those registered with services.AddMeshLoadBalancer<TBalancer>()).");
         }
 
         var discovery = ParseDiscovery(service.Discovery);
@@ -237,6 +246,7 @@ internal static class MeshOptionsValidator
     {
         "DNS" or "ETCD" => "Call services.AddMeshDiscovery() from the Mesh.Discovery package to register the Dns and Etcd providers.",
         "DOCKER" => "Call services.AddMeshDockerDiscovery() from the Mesh.Containers package to register the Docker provider.",
+        "SERVICEDISCOVERY" => "Call services.AddMeshServiceDiscovery() from the Mesh.Discovery package to take endpoints from Microsoft.Extensions.ServiceDiscovery.",
         _ => "Register the provider with services.AddMeshDiscoveryProvider<TProvider>().",
     };
 }

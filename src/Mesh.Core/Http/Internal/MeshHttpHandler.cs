@@ -81,6 +81,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         }
 
         var settings = service.Settings;
+        if (!SchemePreferences.TryParse(logical.Scheme, settings.HttpMeansHttpFirst, out var scheme))
+        {
+            throw new InvalidOperationException($"'{logical.GetLeftPart(UriPartial.Authority)}': the scheme '{logical.Scheme}' cannot address mesh service '{service.Name}'; allowed: {SchemePreferences.Allowed}.");
+        }
+
         var env = service.Environment;
         var start = env.Now();
         var index = scope.Begin(out var concurrent);
@@ -106,7 +111,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             var hash = 0UL;
             var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
             var avoid = index > 0 ? scope.Used : grpcRetry ? GrpcRetries.EndpointsToAvoid(service) : null;
-            endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), avoid, out isProbe);
+            endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), avoid, out isProbe, scheme);
         }
         catch
         {

@@ -1,6 +1,7 @@
 using Mesh.Discovery.Internal;
 using Mesh.Health.Internal;
 using Mesh.Http.Internal;
+using Mesh.LoadBalancing.Internal;
 using Mesh.Telemetry.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +21,7 @@ internal sealed class MeshEnvironment
         DiscoveryLogger = loggerFactory.CreateLogger(DiscoveryLog.Category);
         HttpLogger = loggerFactory.CreateLogger(HttpLog.Category);
         RegistryLogger = loggerFactory.CreateLogger(RegistryLog.Category);
+        LoadBalancingLogger = loggerFactory.CreateLogger(LoadBalancingLog.Category);
         Metrics = metrics ?? new MeshMetrics(null);
     }
 
@@ -41,6 +43,12 @@ internal sealed class MeshEnvironment
     public ILogger RegistryLogger { get; }
 
     public MeshMetrics Metrics { get; }
+
+    /// <summary>The load balancers services can name: the built-in ones and those registered with <c>AddMeshLoadBalancer</c>.</summary>
+    public LoadBalancerCatalog Balancers { get; init; } = LoadBalancerCatalog.BuiltIn;
+
+    /// <summary>Category <c>Mesh.LoadBalancing</c>: custom balancers that fail.</summary>
+    public ILogger LoadBalancingLogger { get; }
 
     /// <summary>Whether the workload has an identity for mutual TLS (then plain-http endpoints are worth a warning).</summary>
     public bool HasIdentity { get; init; }

@@ -43,11 +43,13 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
         MeshConfigurationLocation? location = null,
-        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null,
+        IEnumerable<MeshLoadBalancer>? balancers = null)
     {
         Environment = new MeshEnvironment(timeProvider ?? TimeProvider.System, loggerFactory, new Telemetry.Internal.MeshMetrics(meterFactory))
         {
             HasIdentity = transport.Identity is not null,
+            Balancers = LoadBalancing.Internal.LoadBalancerCatalog.Create(balancers),
         };
         Logger = Environment.RegistryLogger;
         Environment.Metrics.Observe(() => _services.Values);

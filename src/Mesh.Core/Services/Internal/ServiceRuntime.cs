@@ -30,6 +30,7 @@ internal sealed class ServiceRuntime : IDisposable
     private RetryBudget _hedgeBudget;
     private LatencyHistogram _latency;
     private TaskCompletionSource? _firstSet;
+    private ServiceSettings? _balancerFailureLoggedFor;
     private bool _disposed;
 
     public ServiceRuntime(string name, MeshEnvironment env, MeshServiceOptions options, string? zone = null, bool requireMutualTls = false, TimeSpan? discoveryTimeout = null)
@@ -39,7 +40,7 @@ internal sealed class ServiceRuntime : IDisposable
         Events = new ServiceEvents(name, env);
         _set = new EndpointSet(this, Events);
         _ejections = new EjectionScheduler(env.Time, OnEjectionsDue);
-        _settings = ServiceSettings.Compile(name, options, new MeshDefaults(zone, requireMutualTls, discoveryTimeout), env.Frequency);
+        _settings = ServiceSettings.Compile(name, options, new MeshDefaults(zone, requireMutualTls, discoveryTimeout), env.Frequency, balancers: env.Balancers);
         _budget = NewBudget(_settings);
         _hedgeBudget = NewHedgeBudget(_settings);
         _latency = new LatencyHistogram(_settings.Hedging.Window, env.Frequency);
@@ -94,7 +95,7 @@ internal sealed class ServiceRuntime : IDisposable
         lock (_lock)
         {
             var previous = _settings;
-            var settings = ServiceSettings.Compile(Name, options, defaults, _env.Frequency, previous);
+            var settings = ServiceSettings.Compile(Name, options, defaults, _env.Frequency, previous, _env.Balancers);
             _settings = settings;
             if (settings.RetryBudget != previous.RetryBudget)
             {
@@ -185,13 +186,15 @@ internal sealed class ServiceRuntime : IDisposable
     /// single probe is taken. Allocates nothing.
     /// </summary>
     /// <exception cref="MeshNoEndpointsException">No endpoint can take the request.</exception>
-    public EndpointState Pick(in PickContext context, TriedEndpoints? tried, out bool isProbe)
+    public EndpointState Pick(in PickContext context, TriedEndpoints? tried, out bool isProbe, SchemePreference scheme = SchemePreference.Any)
     {
         var snapshot = _snapshot;
         if (context.Now >= snapshot.RefreshAt)
         {
             snapshot = TryRefresh(context.Now);
         }
+
+        snapshot = snapshot.For(scheme);
 
         var picker = snapshot.Picker ?? throw new MeshNoEndpointsException(Name, snapshot.UnavailableReason ?? "no endpoints");
         return EndpointSelector.Select(picker, snapshot.Fallback, context, tried, out isProbe);
@@ -381,6 +384,12 @@ internal sealed class ServiceRuntime : IDisposable
         }
 
         _snapshot = snapshot;
+        if (snapshot.BalancerFailure is { } failure && !ReferenceEquals(_balancerFailureLoggedFor, settings))
+        {
+            _balancerFailureLoggedFor = settings; // once per configuration, not on every rebuild
+            LoadBalancingLog.BalancerFailed(_env.LoadBalancingLogger, failure, Name, settings.BalancerName);
+        }
+
         if (!awaiting && _firstSet is { } arrived)
         {
             _firstSet = null;
@@ -452,7 +461,7 @@ internal sealed class ServiceRuntime : IDisposable
             sources = _set.DescribeSources(settings.DiscoverySources);
         }
 
-        return new MeshServiceSnapshot(Name, settings.LoadBalancer, _snapshot.Panic, list, problem, sources);
+        return new MeshServiceSnapshot(Name, settings.LoadBalancer, settings.BalancerName, _snapshot.Panic, list, problem, sources);
     }
 
     /// <summary>Where one discovery source of this service publishes.</summary>

@@ -11,7 +11,7 @@ namespace Mesh.Services.Internal;
 /// </summary>
 internal sealed class ServiceSettings
 {
-    private ServiceSettings(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous)
+    private ServiceSettings(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous, LoadBalancerCatalog? balancers)
     {
         Name = name;
         Options = options;
@@ -19,8 +19,11 @@ internal sealed class ServiceSettings
         RequiresMutualTls = MeshOptionsValidator.RequiresMutualTls(options, mesh.RequireMutualTls);
         DiscoveryTimeout = options.DiscoveryTimeout ?? mesh.DiscoveryTimeout ?? TimeSpan.FromSeconds(5);
         LoadBalancer = options.LoadBalancer;
-        BalancerName = options.LoadBalancer.ToString();
+        Balancer = (balancers ?? LoadBalancerCatalog.BuiltIn).Get(options.LoadBalancerName, name);
+        BalancerName = Balancer.Name;
+        Frequency = frequency;
         Picker = new PickerSettings(Ticks(options.PeakEwma.DecayTime, frequency), Ticks(options.PeakEwma.DefaultRtt, frequency));
+        BalancerInputs = new BalancerInputs(name, Picker, frequency);
         var od = options.OutlierDetection;
         Outlier = new OutlierSettings(
             od.ConsecutiveFailures,
@@ -37,7 +40,8 @@ internal sealed class ServiceSettings
         PanicThreshold = options.PanicThreshold;
         AttemptTimeout = options.AttemptTimeout;
         HashHeader = options.HashHeader;
-        UsesHashing = options.LoadBalancer == LoadBalancerKind.ConsistentHash;
+        UsesHashing = Balancer.UsesHashKey;
+        HttpMeansHttpFirst = options.FromServiceDiscoveryConfiguration;
         EndpointLabels = options.EndpointLabels;
         var identity = options.ServerIdentity is null ? null : SpiffeIdPattern.Parse(options.ServerIdentity);
         ServerIdentity = previous is not null && Equals(previous.ServerIdentity, identity) ? previous.ServerIdentity : identity;
@@ -68,9 +72,20 @@ internal sealed class ServiceSettings
     /// <see cref="MeshOptionsValidator.RequiresMutualTls"/>).</summary>
     public bool RequiresMutualTls { get; }
 
+    /// <summary>The built-in kind last set (meaningful when <see cref="Balancer"/> is a built-in one).</summary>
     public LoadBalancerKind LoadBalancer { get; }
 
+    /// <summary>The balancer, built-in or registered (<c>LoadBalancer</c>).</summary>
+    public MeshLoadBalancer Balancer { get; }
+
+    /// <summary>The balancer's registered name.</summary>
     public string BalancerName { get; }
+
+    /// <summary>What the balancer's pickers are built with.</summary>
+    public BalancerInputs BalancerInputs { get; }
+
+    /// <summary>Timestamp ticks per second.</summary>
+    public double Frequency { get; }
 
     public PickerSettings Picker { get; }
 
@@ -85,6 +100,10 @@ internal sealed class ServiceSettings
     public string? HashHeader { get; }
 
     public bool UsesHashing { get; }
+
+    /// <summary>Whether a logical <c>http://</c> URI prefers the service's http endpoints (a service read from the
+    /// <c>Services</c> section, as Microsoft.Extensions.ServiceDiscovery reads it) rather than taking any endpoint.</summary>
+    public bool HttpMeansHttpFirst { get; }
 
     public bool EndpointLabels { get; }
 
@@ -114,8 +133,10 @@ internal sealed class ServiceSettings
     public HedgingSettings Hedging { get; }
 
     /// <summary>Compiles <paramref name="options"/>; <paramref name="previous"/> lets unchanged parts keep their instances.</summary>
-    public static ServiceSettings Compile(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous = null) =>
-        new(name, options, mesh, frequency, previous);
+    /// <remarks><c>balancers</c> are the registered load balancers (<see langword="null"/>: the built-in ones only); an
+    /// unregistered name throws <see cref="InvalidOperationException"/> (validation reports it first in an app).</remarks>
+    public static ServiceSettings Compile(string name, MeshServiceOptions options, in MeshDefaults mesh, double frequency, ServiceSettings? previous = null, LoadBalancerCatalog? balancers = null) =>
+        new(name, options, mesh, frequency, previous, balancers);
 
     private static long Ticks(TimeSpan span, double frequency) => (long)(span.TotalSeconds * frequency);
 }

@@ -1,3 +1,4 @@
+using Mesh.Endpoints.Internal;
 using Mesh.LoadBalancing.Internal;
 
 namespace Mesh.Services.Internal;
@@ -43,7 +44,7 @@ internal sealed class ServiceSnapshot
     public int Total { get; }
 
     /// <summary>When slow-start weights must be recomputed (timestamp), or <see cref="long.MaxValue"/>.</summary>
-    public long RefreshAt { get; }
+    public long RefreshAt { get; private init; }
 
     /// <summary>Why no endpoint can take a request, when <see cref="Picker"/> is null.</summary>
     public string? UnavailableReason { get; }
@@ -51,6 +52,64 @@ internal sealed class ServiceSnapshot
     /// <summary>While the service has no endpoints and a discovery provider has not published its first set yet: a task
     /// that completes when that changes (requests wait for it, bounded by <c>DiscoveryTimeout</c>). Null otherwise.</summary>
     public Task? FirstSet { get; }
+
+    /// <summary>When the service's custom balancer threw while creating a picker: the exception (round robin stands in).</summary>
+    public Exception? BalancerFailure { get; init; }
+
+    /// <summary>Whether the service has http endpoints (routable or not).</summary>
+    public bool HasHttp { get; private init; }
+
+    /// <summary>Whether the service has https endpoints (routable or not).</summary>
+    public bool HasHttps { get; private init; }
+
+    /// <summary>When the service has endpoints of both schemes: the snapshot of its http endpoints alone (its own
+    /// panic, zones and picker), for requests that prefer http. Null otherwise.</summary>
+    public ServiceSnapshot? HttpView { get; private init; }
+
+    /// <summary>When the service has endpoints of both schemes: the snapshot of its https endpoints alone. Null otherwise.</summary>
+    public ServiceSnapshot? HttpsView { get; private init; }
+
+    /// <summary>The snapshot a request with <paramref name="preference"/> picks from (see <see cref="SchemePreference"/>):
+    /// this one, or the view of one scheme. Allocates only to fail an https-only request to a service without https endpoints.</summary>
+    public ServiceSnapshot For(SchemePreference preference) => preference switch
+    {
+        SchemePreference.Any => this,
+        SchemePreference.HttpFirst => HttpView ?? this,
+        SchemePreference.HttpsFirst => HttpsView ?? this,
+        _ => HttpsView ?? (HasHttp && !HasHttps ? NoHttps() : this),
+    };
+
+    private ServiceSnapshot NoHttps() => Unavailable(
+        $"the request asks for https only (https://), but none of the service's {Total} endpoints is https; the mesh never sends such a request in clear text. " +
+        "Use https+http:// to prefer https and allow http, or http:// for any endpoint", Total);
+
+    /// <summary>This snapshot with the scheme facts and views of its endpoint set (see <see cref="ServiceSnapshotBuilder"/>).</summary>
+    public ServiceSnapshot WithSchemes(bool hasHttp, bool hasHttps, ServiceSnapshot? httpView, ServiceSnapshot? httpsView) => new(this)
+    {
+        HasHttp = hasHttp,
+        HasHttps = hasHttps,
+        HttpView = httpView,
+        HttpsView = httpsView,
+        RefreshAt = Math.Min(RefreshAt, Math.Min(httpView?.RefreshAt ?? long.MaxValue, httpsView?.RefreshAt ?? long.MaxValue)),
+        BalancerFailure = BalancerFailure ?? httpView?.BalancerFailure ?? httpsView?.BalancerFailure,
+    };
+
+    private ServiceSnapshot(ServiceSnapshot other)
+    {
+        Picker = other.Picker;
+        Fallback = other.Fallback;
+        Panic = other.Panic;
+        Routable = other.Routable;
+        Total = other.Total;
+        RefreshAt = other.RefreshAt;
+        UnavailableReason = other.UnavailableReason;
+        FirstSet = other.FirstSet;
+        BalancerFailure = other.BalancerFailure;
+        HasHttp = other.HasHttp;
+        HasHttps = other.HasHttps;
+        HttpView = other.HttpView;
+        HttpsView = other.HttpsView;
+    }
 
     /// <summary>A snapshot with no picker.</summary>
     public static ServiceSnapshot Unavailable(string reason, int total = 0, Task? firstSet = null) => new(reason, total, firstSet);

@@ -10,12 +10,35 @@ namespace Mesh.Services.Internal;
 /// routable endpoints → panic (Envoy's <c>healthy_panic_threshold</c>: under <c>PanicThreshold</c>% routable, use all)
 /// → zone preference (local-zone endpoints while enough of them are routable; the others become the fallback for
 /// retries that tried every local endpoint) → slow-start weights → traffic split
-/// (one picker per metadata group, smooth weighted round robin between groups) → the balancer's picker.
+/// (one picker per metadata group, smooth weighted round robin between groups) → the balancer's picker (built-in or
+/// registered with <c>AddMeshLoadBalancer</c>; a custom balancer that throws is replaced by round robin for this snapshot).
 /// A pure function: it reads the states and writes nothing.
 /// </summary>
 internal static class ServiceSnapshotBuilder
 {
+    /// <summary>Builds the snapshot of <paramref name="all"/>; when the set has endpoints of both schemes, also the
+    /// snapshots of each scheme's endpoints alone, for requests whose logical URI prefers a scheme
+    /// (<see cref="SchemePreference"/>).</summary>
     public static ServiceSnapshot Build(EndpointState[] all, ServiceSettings settings, long now, string? discoveryProblem)
+    {
+        var https = 0;
+        foreach (var e in all)
+        {
+            https += e.Scheme == Uri.UriSchemeHttps ? 1 : 0;
+        }
+
+        var main = BuildCore(all, settings, now, discoveryProblem);
+        if (https == 0 || https == all.Length)
+        {
+            return main.WithSchemes(hasHttp: https < all.Length, hasHttps: https > 0, null, null);
+        }
+
+        return main.WithSchemes(true, true,
+            BuildCore([.. all.Where(e => e.Scheme != Uri.UriSchemeHttps)], settings, now, discoveryProblem),
+            BuildCore([.. all.Where(e => e.Scheme == Uri.UriSchemeHttps)], settings, now, discoveryProblem));
+    }
+
+    private static ServiceSnapshot BuildCore(EndpointState[] all, ServiceSettings settings, long now, string? discoveryProblem)
     {
         if (all.Length == 0)
         {
@@ -68,6 +91,23 @@ internal static class ServiceSnapshotBuilder
             return e.Endpoint.Weight * factor;
         }
 
+        Exception? balancerFailure = null;
+        EndpointPicker CreatePicker(EndpointState[] members)
+        {
+            var weights = members.Select(Weight).ToArray();
+            try
+            {
+                return settings.Balancer.CreateEndpointPicker(members, weights, settings.BalancerInputs);
+            }
+            catch (Exception ex) when (settings.Balancer is not BuiltInLoadBalancer)
+            {
+                // A custom balancer's bug must not stop health decisions (this runs under the service lock, after an
+                // ejection too): the same candidates are served round robin, and the runtime logs the failure.
+                balancerFailure ??= ex;
+                return EndpointPickerFactory.Create(LoadBalancerKind.RoundRobin, members, weights, settings.Picker);
+            }
+        }
+
         EndpointPicker? picker = null;
         if (settings.Split is { } split)
         {
@@ -78,7 +118,7 @@ internal static class ServiceSnapshotBuilder
                 var members = candidates.Where(e => e.Endpoint.Metadata.TryGetValue(split.MetadataKey, out var v) && v == value).ToArray();
                 if (share > 0 && members.Length > 0)
                 {
-                    groups.Add(EndpointPickerFactory.Create(settings.LoadBalancer, members, [.. members.Select(Weight)], settings.Picker));
+                    groups.Add(CreatePicker(members));
                     groupWeights.Add(share);
                 }
             }
@@ -91,14 +131,11 @@ internal static class ServiceSnapshotBuilder
 
         if (picker is null)
         {
-            var array = candidates.ToArray();
-            picker = EndpointPickerFactory.Create(settings.LoadBalancer, array, [.. array.Select(Weight)], settings.Picker);
+            picker = CreatePicker([.. candidates]);
         }
 
         // Retries that tried every local endpoint go on in the other zones (weighted and balanced there too).
-        var fallback = elsewhere is { Length: > 0 }
-            ? EndpointPickerFactory.Create(settings.LoadBalancer, elsewhere, [.. elsewhere.Select(Weight)], settings.Picker)
-            : null;
-        return new ServiceSnapshot(picker, panic, routable.Count, all.Length, refreshAt, fallback);
+        var fallback = elsewhere is { Length: > 0 } ? CreatePicker(elsewhere) : null;
+        return new ServiceSnapshot(picker, panic, routable.Count, all.Length, refreshAt, fallback) { BalancerFailure = balancerFailure };
     }
 }
