@@ -87,7 +87,7 @@ internal static class Clients
     /// <summary>Microsoft.Extensions.ServiceDiscovery with configuration endpoints (round robin, no health input).</summary>
     public static ClientUnderTest ServiceDiscovery(string name, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null, DelegatingHandler? inner = null)
     {
-        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"{e.Host}:{e.Port}"));
+        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"http://{e.Host}:{e.Port}"));
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
@@ -108,7 +108,7 @@ internal static class Clients
     /// mesh on top (<c>Discovery: ServiceDiscovery</c>, <c>AddMeshServiceDiscovery()</c>): the "Aspire / MESD users" path.</summary>
     public static ClientUnderTest MeshOverServiceDiscovery(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints)
     {
-        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"{e.Host}:{e.Port}")).ToList();
+        var settings = endpoints.Select((e, i) => new KeyValuePair<string, string?>($"Services:catalog:http:{i}", $"http://{e.Host}:{e.Port}")).ToList();
         settings.Add(new("Mesh:Services:catalog:Discovery", "ServiceDiscovery"));
         settings.Add(new("Mesh:Services:catalog:LoadBalancer", balancer.ToString()));
         settings.Add(new("Mesh:Services:catalog:OutlierDetection:BaseEjectionTime", "00:00:30"));
@@ -122,6 +122,13 @@ internal static class Clients
         services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
         var provider = services.BuildServiceProvider();
         _ = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MeshOptions>>().Value; // validated as on start
+
+        // Discovery sources run as hosted services, as in an app's host: start them (there is no host here).
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            hosted.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+
         return new(name, provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog"), provider);
     }
 
