@@ -104,6 +104,7 @@ internal static class SoakRunner
             var traffic = new TrafficLoop(client, options.RequestsPerSecond, options.MaxInFlight) { Phase = Begin("steady (before any chaos)") };
             using var stopTraffic = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var load = traffic.RunAsync(stopTraffic.Token);
+            var timeline = TimelineAsync(clock, traffic, meters, log, stopTraffic.Token);
 
             // The baseline is taken under full traffic, once connection pools have grown to what steady load needs.
             await Task.Delay(options.ChaosInterval, cancellationToken);
@@ -208,6 +209,7 @@ internal static class SoakRunner
 
             await stopTraffic.CancelAsync();
             await load;
+            await timeline;
             phases[^1].EndedAt = clock.Elapsed;
             await sampler.DisposeAsync();
             var end = Settled(clock);
@@ -231,6 +233,31 @@ internal static class SoakRunner
             catch (IOException)
             {
             }
+        }
+    }
+
+    /// <summary>Every 5 s, one line of what the last 5 s did: what a storm looks like from the inside (requests,
+    /// failures, refusals, attempts that did not succeed, connections closed, sockets, in flight, CPU, threads).</summary>
+    private static async Task TimelineAsync(Stopwatch clock, TrafficLoop traffic, MeshMeterCounts meters, Action<string> log, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        using var process = Process.GetCurrentProcess();
+        var last = (Sent: traffic.Sent, Failed: traffic.Failed, Refused: meters.RetryBudgetExhausted, NotOk: meters.UnsuccessfulTotal, Closed: meters.ConnectionsClosed, Cpu: process.TotalProcessorTime, At: clock.Elapsed);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                process.Refresh();
+                var now = (Sent: traffic.Sent, Failed: traffic.Failed, Refused: meters.RetryBudgetExhausted, NotOk: meters.UnsuccessfulTotal, Closed: meters.ConnectionsClosed, Cpu: process.TotalProcessorTime, At: clock.Elapsed);
+                var cpu = (now.Cpu - last.Cpu) / (now.At - last.At) * 100;
+                var sample = ResourceSample.Take(now.At);
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"    [{now.At:mm\\:ss}] sent {now.Sent - last.Sent}, failed {now.Failed - last.Failed}, refused {now.Refused - last.Refused}, attempts not ok {now.NotOk - last.NotOk}, connections closed {now.Closed - last.Closed}, sockets {sample.Sockets}, in flight {traffic.InFlight}, client CPU {cpu:F0}%, threads {sample.Threads} (pool {sample.ThreadPoolThreads}, queued {ThreadPool.PendingWorkItemCount})"));
+                last = now;
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -323,16 +350,24 @@ internal sealed class MeshMeterCounts : IDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _unsuccessful = new(StringComparer.Ordinal);
     private string _event = "00:00 start";
     private long _budget;
+    private long _unsuccessfulTotal;
+    private long _connectionsClosed;
 
     public MeshMeterCounts(IMeterFactory factory)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Scope == factory && instrument.Name is "mesh.client.requests" or "mesh.retry_budget.exhausted")
+            if ((instrument.Meter.Scope == factory && instrument.Name is "mesh.client.requests" or "mesh.retry_budget.exhausted") ||
+                (instrument.Meter.Name == "System.Net.Http" && instrument.Name == "http.client.connection.duration"))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
+        _listener.SetMeasurementEventCallback<double>((instrument, _, _, _) =>
+        {
+            // A connection closed (its duration is recorded when it ends): churn shows as many per second.
+            Interlocked.Increment(ref _connectionsClosed);
+        });
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
             if (instrument.Name == "mesh.retry_budget.exhausted")
@@ -358,6 +393,7 @@ internal sealed class MeshMeterCounts : IDisposable
 
             if (outcome is not null and not "success")
             {
+                Interlocked.Add(ref _unsuccessfulTotal, value);
                 // Which endpoint misbehaved during which chaos event: what the report needs to explain a burst.
                 var key = string.Create(CultureInfo.InvariantCulture, $"{Volatile.Read(ref _event)} | port {port} | {outcome}");
                 _unsuccessful.AddOrUpdate(key, value, (_, n) => n + value);
@@ -373,6 +409,12 @@ internal sealed class MeshMeterCounts : IDisposable
     public IReadOnlyDictionary<string, long> Unsuccessful() => new Dictionary<string, long>(_unsuccessful, StringComparer.Ordinal);
 
     public long RetryBudgetExhausted => Interlocked.Read(ref _budget);
+
+    /// <summary>Attempts that did not succeed so far.</summary>
+    public long UnsuccessfulTotal => Interlocked.Read(ref _unsuccessfulTotal);
+
+    /// <summary>HTTP connections of the client closed so far (System.Net.Http's own metric).</summary>
+    public long ConnectionsClosed => Interlocked.Read(ref _connectionsClosed);
 
     public IReadOnlyDictionary<string, long> AttemptsByOutcome() => new Dictionary<string, long>(_attempts, StringComparer.Ordinal);
 

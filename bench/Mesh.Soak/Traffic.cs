@@ -56,6 +56,17 @@ internal sealed class TrafficLoop(HttpClient client, double requestsPerSecond, i
 {
     private readonly SemaphoreSlim _inFlight = new(maxInFlight, maxInFlight);
     private volatile PhaseStats? _phase;
+    private long _sent;
+    private long _failed;
+
+    /// <summary>Requests sent so far, all phases.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Requests failed so far, all phases.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Requests in flight now.</summary>
+    public int InFlight => maxInFlight - _inFlight.CurrentCount;
 
     public PhaseStats Phase { set => _phase = value; }
 
@@ -80,6 +91,7 @@ internal sealed class TrafficLoop(HttpClient client, double requestsPerSecond, i
                     }
 
                     phase.OnSent();
+                    Interlocked.Increment(ref _sent);
                     var task = SendOneAsync(phase);
                     tasks.TryAdd(task, 0);
                     _ = task.ContinueWith(t => tasks.TryRemove(t, out _), TaskScheduler.Default);
@@ -105,11 +117,13 @@ internal sealed class TrafficLoop(HttpClient client, double requestsPerSecond, i
             }
             else
             {
+                Interlocked.Increment(ref _failed);
                 phase.OnFailed($"HTTP {(int)response.StatusCode}");
             }
         }
         catch (Exception ex)
         {
+            Interlocked.Increment(ref _failed);
             phase.OnFailed(ex.GetType().Name + ": " + Truncate(ex.Message));
         }
         finally

@@ -43,4 +43,24 @@ public sealed class RetryBudgetTests
 
         Assert.All(Enumerable.Range(0, 1000), _ => Assert.True(budget.TryRetry(_time.GetTimestamp())));
     }
+
+    [Fact]
+    public void Refusals_are_logged_at_most_once_a_second_with_the_number_refused_since_the_last_line()
+    {
+        var budget = Budget();
+
+        // A storm: a refusal every 3 ms for 1.8 s. The first is reported at once; then one line after a second.
+        var reported = new List<long> { budget.RefusalsToLog(_time.GetTimestamp()) };
+        for (var i = 0; i < 599; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(3));
+            reported.Add(budget.RefusalsToLog(_time.GetTimestamp()));
+        }
+
+        Assert.Equal([1, 334], reported.Where(n => n > 0)); // t = 0 and t = 1.002 s (refusals from 3 ms to 1.002 s)
+
+        // The refusals since the last line are not lost: the next line, a second later, carries them.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(600 - 1 - 334 + 1, budget.RefusalsToLog(_time.GetTimestamp()));
+    }
 }

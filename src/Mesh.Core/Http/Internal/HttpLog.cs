@@ -8,6 +8,7 @@ internal static partial class HttpLog
     /// <summary>The logger category.</summary>
     public const string Category = "Mesh.Http";
 
-    [LoggerMessage(1050, LogLevel.Warning, "Mesh service {Service}: retry refused, the retry budget is spent", EventName = "RetryBudgetExhausted")]
-    public static partial void RetryBudgetExhausted(ILogger logger, string service);
+    /// <summary>At most one line per second per service: <paramref name="refused"/> counts the refusals since the last.</summary>
+    [LoggerMessage(1050, LogLevel.Warning, "Mesh service {Service}: {Refused} retries refused since the last report (at most one a second), the retry budget is spent", EventName = "RetryBudgetExhausted")]
+    public static partial void RetryBudgetExhausted(ILogger logger, string service, long refused);
 }

@@ -299,7 +299,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var budget = service.Budget;
         if (!budget.TryRetry(now))
         {
-            HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name);
+            if (budget.RefusalsToLog(now) is var refused and > 0)
+            {
+                HttpLog.RetryBudgetExhausted(env.HttpLogger, service.Name, refused);
+            }
+
             env.Metrics.RecordRetryBudgetExhausted(service.Name);
             return new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
         }

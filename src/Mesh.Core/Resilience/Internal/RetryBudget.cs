@@ -14,6 +14,9 @@ internal sealed class RetryBudget
     private readonly long _bucketTicks;
     private readonly double _ratio;
     private readonly double _floor;
+    private readonly long _logInterval;
+    private long _refusedSinceLog;
+    private long _lastLog = long.MinValue / 2;
 
     public RetryBudget(RetryBudgetOptions options, long timestampFrequency)
         : this(options.RetryRatio, options.MinRetriesPerSecond, options.Window, timestampFrequency)
@@ -28,6 +31,7 @@ internal sealed class RetryBudget
         _ratio = ratio;
         _floor = minPerSecond * window.TotalSeconds;
         _bucketTicks = Math.Max(1, (long)(window.TotalSeconds * timestampFrequency / BucketCount));
+        _logInterval = timestampFrequency;
         Array.Fill(_epochs, long.MinValue / 2);
     }
 
@@ -102,6 +106,21 @@ internal sealed class RetryBudget
 
         Interlocked.Increment(ref _retries[i]);
         return true;
+    }
+
+    /// <summary>Counts a refusal and says how many to log now: all refusals since the last log line, at most one line
+    /// per second (0: not now). Under overload refusals come by the hundred per second; one line each would make
+    /// logging part of the overload.</summary>
+    public long RefusalsToLog(long now)
+    {
+        Interlocked.Increment(ref _refusedSinceLog);
+        var last = Volatile.Read(ref _lastLog);
+        if (now - last < _logInterval || Interlocked.CompareExchange(ref _lastLog, now, last) != last)
+        {
+            return 0;
+        }
+
+        return Interlocked.Exchange(ref _refusedSinceLog, 0);
     }
 
     private int Roll(long now)
