@@ -31,6 +31,7 @@ internal static class ReplicaServer
         await using var replica = await InProcessReplica.StartAsync(id, new InProcessReplicaOptions
         {
             Version = version,
+            Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2, // what ASP.NET Core serves over TLS by default
             ConfigureHttps = listen => listen.UseMeshIdentity(o =>
             {
                 o.IdentitySource = identity;

@@ -55,6 +55,15 @@ public sealed class MeshOptions
     [AllowedRange("00:00:00.100", "00:05:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Whether requests the mesh sends over mutual TLS ask for HTTP/2 (<c>Mesh:Http2Upgrade</c>): the TLS
+    /// handshake offers h2 and http/1.1 (ALPN), so a server without HTTP/2 still answers over HTTP/1.1. Over HTTP/2 an
+    /// attempt that times out or is cancelled resets its stream and the connection stays; over HTTP/1.1 it closes the
+    /// connection, and the next request pays a new TLS handshake — under a storm of timeouts, handshakes alone can keep
+    /// a busy service saturated. Requests that set a version other than 1.1, an exact version policy, or an
+    /// <c>Upgrade</c> header (WebSockets) are sent as they are.</summary>
+    /// <value>Default: <see langword="true"/>. Read when the mesh transport is created (a change needs a restart).</value>
+    public bool Http2Upgrade { get; set; } = true;
+
     /// <summary>How long a request waits for a service's first endpoint set while its discovery sources (DNS, etcd,
     /// Docker, your provider) are still resolving it (<c>Mesh:DiscoveryTimeout</c>), for example right after the app
     /// starts. The wait is asynchronous and ends as soon as a set arrives, when the caller cancels, or after this time

@@ -98,6 +98,7 @@ internal static class MeshConfigurationReader
         options.RequireMutualTls = reader.Boolean(mesh, nameof(MeshOptions.RequireMutualTls)) ?? options.RequireMutualTls;
         options.MaxConcurrentHealthChecks = reader.Int32(mesh, nameof(MeshOptions.MaxConcurrentHealthChecks)) ?? options.MaxConcurrentHealthChecks;
         options.ConnectTimeout = reader.TimeSpan(mesh, nameof(MeshOptions.ConnectTimeout)) ?? options.ConnectTimeout;
+        options.Http2Upgrade = reader.Boolean(mesh, nameof(MeshOptions.Http2Upgrade)) ?? options.Http2Upgrade;
 
         var identity = mesh.GetSection(nameof(MeshOptions.Identity));
         if (identity.Exists())

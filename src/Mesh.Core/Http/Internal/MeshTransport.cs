@@ -22,6 +22,7 @@ internal sealed class MeshTransport : IDisposable
     private readonly SocketsHttpHandler _handler;
     private readonly HttpMessageInvoker _invoker;
     private readonly TimeSpan _connectTimeout;
+    private readonly bool _http2Upgrade;
     private readonly IMeshIdentitySource? _identity;
     private readonly IDisposable? _ownedIdentity;
     private readonly ILogger? _logger;
@@ -36,6 +37,7 @@ internal sealed class MeshTransport : IDisposable
     public MeshTransport(MeshOptions options, IMeshIdentitySource? identity = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         _connectTimeout = options.ConnectTimeout; // validated with the options (MeshOptions.ConnectTimeout's range)
+        _http2Upgrade = options.Http2Upgrade;
         _handler = NewHandler();
         _invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
         _logger = loggerFactory?.CreateLogger("Mesh.Identity.Client");
@@ -64,6 +66,11 @@ internal sealed class MeshTransport : IDisposable
             {
                 if (_identity is not null)
                 {
+                    if (_http2Upgrade)
+                    {
+                        UpgradeToHttp2(request);
+                    }
+
                     return TlsInvoker(service).SendAsync(request, cancellationToken);
                 }
             }
@@ -76,6 +83,19 @@ internal sealed class MeshTransport : IDisposable
         }
 
         return _invoker.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>Asks for HTTP/2 on a request over mutual TLS (<see cref="MeshOptions.Http2Upgrade"/>): ALPN offers h2 and
+    /// http/1.1, so the server decides. Left alone: a request that chose its version (anything but 1.1, or an exact
+    /// policy) and a protocol upgrade (WebSockets over HTTP/1.1). The request keeps the new version: a resend to a
+    /// plain-http endpoint goes out as HTTP/1.1 all the same (h2c needs an exact version policy).</summary>
+    private static void UpgradeToHttp2(HttpRequestMessage request)
+    {
+        if (request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower &&
+            !request.Headers.NonValidated.Contains("Upgrade"))
+        {
+            request.Version = HttpVersion.Version20;
+        }
     }
 
     /// <summary>The service's mTLS pool for its current <c>ServerIdentity</c>.</summary>
