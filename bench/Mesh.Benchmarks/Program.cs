@@ -3,4 +3,19 @@ using BenchmarkDotNet.Running;
 // Per-request costs of the mesh, measured with BenchmarkDotNet ([MemoryDiagnoser] everywhere).
 // Run all:      dotnet run -c Release --project bench/Mesh.Benchmarks -- --filter '*'
 // Run a class:  dotnet run -c Release --project bench/Mesh.Benchmarks -- --filter '*PickBenchmarks*'
+// Quick allocation probe of the request path (no BenchmarkDotNet; all threads; for iterating on the handler):
+//               dotnet run -c Release --project bench/Mesh.Benchmarks -- --probe-allocations
+if (args is ["--probe-allocations", ..])
+{
+    var bench = new Mesh.Benchmarks.Http.HandlerOverheadBenchmarks { Balancer = Mesh.LoadBalancerKind.PeakEwma };
+    await bench.Setup();
+    foreach (var (name, bytes) in await bench.ProbeAllocationsAsync(20_000))
+    {
+        Console.WriteLine($"{name,-48} {bytes,8:F0} B/request");
+    }
+
+    await bench.Cleanup();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -18,6 +18,9 @@ public class HandlerOverheadBenchmarks
     private HttpClient _direct = null!;
     private HttpClient _factory = null!;
     private HttpClient _mesh = null!;
+    private HttpClient _meshBare = null!;
+    private HttpClient _resilient = null!;
+    private HttpClient _meshResilient = null!;
     private string[] _uncached = null!;
     private int _next;
     private ServiceProvider _services = null!;
@@ -51,9 +54,15 @@ public class HandlerOverheadBenchmarks
         });
         services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
         services.AddHttpClient("no-mesh", c => c.BaseAddress = _replicas[0].Address);
+        services.AddHttpClient("resilient-no-mesh", c => c.BaseAddress = _replicas[0].Address).AddStandardResilienceHandler();
+        services.AddHttpClient("resilient-mesh", c => c.BaseAddress = new Uri("http://catalog")).AddStandardResilienceHandler().AddMeshHandler();
         _services = services.BuildServiceProvider();
-        _mesh = _services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
-        _factory = _services.GetRequiredService<IHttpClientFactory>().CreateClient("no-mesh");
+        var factory = _services.GetRequiredService<IHttpClientFactory>();
+        _mesh = factory.CreateClient("catalog");
+        _factory = factory.CreateClient("no-mesh");
+        _resilient = factory.CreateClient("resilient-no-mesh");
+        _meshResilient = factory.CreateClient("resilient-mesh");
+        _meshBare = new HttpClient(_services.GetRequiredService<MeshHandlerFactory>().CreateHandler()) { BaseAddress = new Uri("http://catalog") };
 
         // Paths that are never repeated within the rewritten-URI cache, made up front so that both clients pay the
         // same for the path string and only the handlers differ.
@@ -63,6 +72,9 @@ public class HandlerOverheadBenchmarks
             (await _direct.GetAsync("/items")).Dispose();
             (await _factory.GetAsync("/items")).Dispose();
             (await _mesh.GetAsync("/items")).Dispose();
+            (await _meshBare.GetAsync("/items")).Dispose();
+            (await _resilient.GetAsync("/items")).Dispose();
+            (await _meshResilient.GetAsync("/items")).Dispose();
         }
     }
 
@@ -70,6 +82,7 @@ public class HandlerOverheadBenchmarks
     public async Task Cleanup()
     {
         _direct.Dispose();
+        _meshBare.Dispose();
         await _services.DisposeAsync();
         foreach (var r in _replicas)
         {
@@ -95,10 +108,34 @@ public class HandlerOverheadBenchmarks
         using var response = await _mesh.GetAsync("/items");
     }
 
+    [Benchmark(Description = "mesh handler (MeshHandlerFactory) in a plain HttpClient, 1 request")]
+    public async Task MeshBare()
+    {
+        using var response = await _meshBare.GetAsync("/items");
+    }
+
+    [Benchmark(Description = "factory client with standard resilience, without the mesh, 1 request")]
+    public async Task Resilient()
+    {
+        using var response = await _resilient.GetAsync("/items");
+    }
+
+    [Benchmark(Description = "factory client with standard resilience and the mesh, 1 request")]
+    public async Task MeshResilient()
+    {
+        using var response = await _meshResilient.GetAsync("/items");
+    }
+
     [Benchmark(Description = "direct HttpClient, 1 request, a new path each time")]
     public async Task DirectUncached()
     {
         using var response = await _direct.GetAsync(_uncached[_next++ & 4095]);
+    }
+
+    [Benchmark(Description = "mesh handler (MeshHandlerFactory) in a plain HttpClient, a new path each time")]
+    public async Task MeshBareUncached()
+    {
+        using var response = await _meshBare.GetAsync(_uncached[_next++ & 4095]);
     }
 
     [Benchmark(Description = "mesh handler, 1 request, a new path each time")]
@@ -112,6 +149,37 @@ public class HandlerOverheadBenchmarks
 
     [Benchmark(OperationsPerInvoke = Concurrency, Description = "mesh handler, 16 concurrent")]
     public Task MeshConcurrent() => Batch(_mesh);
+
+    /// <summary>Bytes allocated per request by each single-request case, measured without BenchmarkDotNet (all
+    /// threads, sequential requests): a quick check while changing the request path; BenchmarkDotNet's figures are the
+    /// ones to quote.</summary>
+    public async Task<List<(string Case, double Bytes)>> ProbeAllocationsAsync(int requests)
+    {
+        var cases = new (string, Func<Task>)[]
+        {
+            ("direct", Direct), ("factory, no mesh", Factory), ("mesh (factory)", Mesh), ("mesh (MeshHandlerFactory, plain HttpClient)", MeshBare),
+            ("factory + resilience, no mesh", Resilient), ("factory + resilience + mesh", MeshResilient),
+            ("direct, new path", DirectUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
+        };
+        var results = new List<(string, double)>();
+        foreach (var (name, run) in cases)
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                await run();
+            }
+
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < requests; i++)
+            {
+                await run();
+            }
+
+            results.Add((name, (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)requests));
+        }
+
+        return results;
+    }
 
     private async Task Batch(HttpClient client)
     {

@@ -33,7 +33,7 @@ internal sealed class EndpointState
 {
     private readonly string _prefix;
     private MeshEndpoint _endpoint;
-    private RewrittenUri? _lastRewrite;
+    private Uri? _lastRewrite;
     private int _inFlight;
     private long _requests;
     private long _failures;
@@ -123,17 +123,45 @@ internal sealed class EndpointState
     /// query kept. The last result is cached (a <see cref="Uri"/> is immutable), so a repeated path costs no parse.</summary>
     public Uri Rewrite(Uri logical)
     {
-        var pathAndQuery = logical.PathAndQuery;
+        // The path and query as the caller wrote them (no string made): the new URI is parsed — and so canonicalized —
+        // exactly as the logical one was. The last rewrite is reused while the path repeats.
+        var pathAndQuery = RawPathAndQuery(logical);
         var cached = Volatile.Read(ref _lastRewrite);
-        if (cached is not null && string.Equals(cached.PathAndQuery, pathAndQuery, StringComparison.Ordinal))
+        if (cached is not null && cached.OriginalString.AsSpan(_prefix.Length).SequenceEqual(pathAndQuery))
         {
-            return cached.Uri;
+            return cached;
         }
 
-        var uri = new Uri(_prefix + pathAndQuery, UriKind.Absolute);
-        Volatile.Write(ref _lastRewrite, new RewrittenUri(pathAndQuery, uri));
+        var uri = new Uri(string.Concat(_prefix.AsSpan(), pathAndQuery), UriKind.Absolute);
+        Volatile.Write(ref _lastRewrite, uri);
         return uri;
     }
+
+    /// <summary>The part of an absolute URI's original string after the authority, without a fragment; the parsed
+    /// <see cref="Uri.PathAndQuery"/> (a new string) for a URI whose original string does not have the usual shape.</summary>
+    internal static ReadOnlySpan<char> RawPathAndQuery(Uri logical)
+    {
+        var text = logical.OriginalString.AsSpan();
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0 || text[..scheme].ContainsAnyExcept(SchemeChars) || text.ContainsAny('\\', ' ') || logical.UserEscaped)
+        {
+            return logical.PathAndQuery;
+        }
+
+        var rest = text[(scheme + 3)..];
+        var path = rest.IndexOfAny('/', '?', '#');
+        if (path < 0)
+        {
+            return [];
+        }
+
+        rest = rest[path..];
+        var fragment = rest.IndexOf('#');
+        return fragment < 0 ? rest : rest[..fragment];
+    }
+
+    private static readonly System.Buffers.SearchValues<char> SchemeChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
     /// <summary>Marks the start of an attempt; the caller keeps the start timestamp.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -286,5 +314,3 @@ internal sealed class EndpointState
     public override string ToString() => Key;
 }
 
-/// <summary>A cached rewrite result.</summary>
-internal sealed record RewrittenUri(string PathAndQuery, Uri Uri);

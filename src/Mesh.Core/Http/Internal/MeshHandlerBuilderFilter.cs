@@ -8,8 +8,9 @@ namespace Mesh.Http.Internal;
 /// <summary>
 /// Places the mesh in the handler chain of every client registered with <c>AddMeshHandler()</c>, after all of the
 /// client's own configuration ran, so the order of the calls cannot matter: the mesh handler is appended innermost
-/// (after every handler the app or a resilience package added), the mesh transport becomes the primary handler, and
-/// a small scope handler goes first (outermost), giving each request the scope its retries and hedges share.
+/// (after every handler the app or a resilience package added), the mesh transport becomes the primary handler, and,
+/// when the client has handlers of its own, a small scope handler goes first (outermost), giving each request the scope
+/// its retries and hedges share.
 /// IHttpClientFactory's logging filter, registered earlier, wraps this one: its per-attempt logger still sits inside
 /// the mesh and logs each attempt's real endpoint.
 /// </summary>
@@ -27,7 +28,14 @@ internal sealed class MeshHandlerBuilderFilter(IOptions<MeshHandlerRegistrations
             }
 
             var services = builder.Services;
-            builder.AdditionalHandlers.Insert(0, new MeshRequestScopeHandler());
+            if (builder.AdditionalHandlers.Count > 0)
+            {
+                // Something may resend or clone the request (a resilience handler, the app's own): the scope must exist
+                // before it takes a snapshot. A client with no handler of its own cannot resend; its requests make a
+                // scope only when an attempt fails (see MeshHttpHandler).
+                builder.AdditionalHandlers.Insert(0, new MeshRequestScopeHandler());
+            }
+
             builder.AdditionalHandlers.Add(new MeshHttpHandler(services.GetRequiredService<MeshRegistry>(), pinned));
             builder.PrimaryHandler = new MeshTransportHandler(services.GetRequiredService<MeshTransport>());
         };

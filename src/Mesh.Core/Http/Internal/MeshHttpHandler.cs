@@ -62,37 +62,62 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             throw new MeshServiceNotFoundException(name, _registry.ServiceNames);
         }
 
-        return SendCoreAsync(request, uri, service, RequestScope.Of(request), cancellationToken);
-    }
-
-    private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope scope, CancellationToken cancellationToken)
-    {
-        if (scope.TakeCancelled() is { } cancelled)
-        {
-            // The request goes on with another attempt after one that ended by cancellation: the caller did not give up,
-            // so that cancellation was an outer per-attempt timeout (for example the standard resilience handler's).
-            service.OnOutcome(cancelled, RequestOutcome.Timeout, isProbe: false, "no response before the caller's attempt timeout (the request was resent)");
-        }
-
+        // The scope, when the request has one: made by the client's scope handler (before any resilience handler could
+        // resend or clone the request) or by an earlier attempt of this message that did not succeed. A request
+        // without one is on its first attempt and allocates none (see RecordForResend).
+        var scope = request.Options.TryGetValue(RequestScope.Key, out var existing) ? existing : null;
         if (service.Snapshot.FirstSet is { } firstSet)
         {
             // Right after start-up: the service's discovery providers have not published yet. Wait for them (bounded).
-            await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
+            return WaitThenSendAsync(request, uri, service, scope, firstSet, cancellationToken);
+        }
+
+        return Send(request, uri, service, scope, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> WaitThenSendAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, Task firstSet, CancellationToken cancellationToken)
+    {
+        await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
+        return await Send(request, logical, service, scope, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One attempt, up to handing the request to the transport: charge it, pick the endpoint, rewrite the URI,
+    /// send; <see cref="CompleteAsync"/> records the outcome. Split so that the async state machine holds only what the
+    /// outcome needs (it is the one allocation of an attempt on the hot path).</summary>
+    private Task<HttpResponseMessage> Send(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, CancellationToken cancellationToken)
+    {
+        int index;
+        bool concurrent;
+        if (scope is null)
+        {
+            index = 0;
+            concurrent = false;
+        }
+        else
+        {
+            if (scope.TakeCancelled() is { } cancelled)
+            {
+                // The request goes on with another attempt after one that ended by cancellation: the caller did not give
+                // up, so that cancellation was an outer per-attempt timeout (for example the standard resilience handler's).
+                service.OnOutcome(cancelled, RequestOutcome.Timeout, isProbe: false, "no response before the caller's attempt timeout (the request was resent)");
+            }
+
+            index = scope.Begin(out concurrent);
+            if (index == 0)
+            {
+                scope.Service = service;
+            }
         }
 
         var settings = service.Settings;
         if (!SchemePreferences.TryParse(logical.Scheme, settings.HttpMeansHttpFirst, out var scheme))
         {
-            throw new InvalidOperationException($"'{logical.GetLeftPart(UriPartial.Authority)}': the scheme '{logical.Scheme}' cannot address mesh service '{service.Name}'; allowed: {SchemePreferences.Allowed}.");
+            scope?.End();
+            return Task.FromException<HttpResponseMessage>(new InvalidOperationException($"'{logical.GetLeftPart(UriPartial.Authority)}': the scheme '{logical.Scheme}' cannot address mesh service '{service.Name}'; allowed: {SchemePreferences.Allowed}."));
         }
 
         var env = service.Environment;
         var start = env.Now();
-        var index = scope.Begin(out var concurrent);
-        if (index == 0)
-        {
-            scope.Service = service;
-        }
 
         // gRPC's own retries and hedges (a RetryPolicy or HedgingPolicy in the channel's service config) are new
         // messages, marked with grpc-previous-rpc-attempts: retries all the same (see GrpcRetries).
@@ -104,23 +129,23 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         {
             if (Charge(service, index, concurrent, grpcRetry, start) is { } refused)
             {
-                scope.End();
-                return grpcRetry ? GrpcProtocol.Refusal(request, refused.Message) : throw refused;
+                scope?.End();
+                return grpcRetry ? Task.FromResult(GrpcProtocol.Refusal(request, refused.Message)) : Task.FromException<HttpResponseMessage>(refused);
             }
 
             var hash = 0UL;
             var hasHash = settings.UsesHashing && TryGetHash(request, settings, out hash);
-            var avoid = index > 0 ? scope.Used : grpcRetry ? GrpcRetries.EndpointsToAvoid(service) : null;
+            var avoid = index > 0 ? scope!.Used : grpcRetry ? GrpcRetries.EndpointsToAvoid(service) : null;
             endpoint = service.Pick(new PickContext(start, hash, hasHash, 0), avoid, out isProbe, scheme);
         }
-        catch
+        catch (Exception ex)
         {
-            scope.End();
-            throw;
+            // No endpoint to send to (none healthy, none known): a faulted task, as from any attempt.
+            scope?.End();
+            return Task.FromException<HttpResponseMessage>(ex);
         }
 
-        scope.Used.Add(endpoint);
-
+        scope?.Used.Add(endpoint);
         request.RequestUri = endpoint.Rewrite(logical);
         endpoint.OnRequestStart();
         CancellationTokenSource? deadline = null;
@@ -132,143 +157,181 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             token = deadline.Token;
         }
 
-        var outcome = RequestOutcome.Success;
-        string? failure = null;
-        var grpcStatus = GrpcProtocol.NoStatus;
-        GrpcResponseContent? grpcCall = null;
-        long end = 0;
+        Task<HttpResponseMessage> sending;
+        var attempt = t_attempt ??= new AttemptInfo();
+        attempt.Set(service, endpoint, index, isProbe);
+        if (Telemetry.Internal.MeshTracing.Enabled)
+        {
+            var traced = new AttemptInfo();
+            traced.Set(service, endpoint, index, isProbe);
+            s_tracedAttempt.Value = traced;
+        }
+
         try
         {
-            Task<HttpResponseMessage> sending;
-            var attempt = t_attempt ??= new AttemptInfo();
-            var resend = index;
-            attempt.Set(service, endpoint, resend, isProbe);
-            if (Telemetry.Internal.MeshTracing.Enabled)
+            sending = base.SendAsync(request, token);
+        }
+        catch (Exception ex)
+        {
+            // A handler below that throws instead of returning a faulted task: the same bookkeeping as for any failure.
+            sending = Task.FromException<HttpResponseMessage>(ex);
+        }
+        finally
+        {
+            attempt.Clear();
+            if (s_tracedAttempt.Value is not null)
             {
-                var traced = new AttemptInfo();
-                traced.Set(service, endpoint, resend, isProbe);
-                s_tracedAttempt.Value = traced;
+                s_tracedAttempt.Value = null;
+            }
+        }
+
+        return CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc), cancellationToken);
+    }
+
+    /// <summary>Awaits the transport and records the attempt's outcome (balancer, outlier detection, metrics, scope).
+    /// Holds only the attempt and the awaiter.</summary>
+    private static async Task<HttpResponseMessage> CompleteAsync(Task<HttpResponseMessage> sending, Attempt a, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await sending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var (outcome, failure, thrown) = Classify(ex, a, cancellationToken);
+            Finish(a, outcome, failure, GrpcProtocol.NoStatus, response: null);
+            if (thrown is null)
+            {
+                throw;
             }
 
-            try
-            {
-                sending = base.SendAsync(request, token);
-            }
-            finally
-            {
-                attempt.Clear();
-                if (s_tracedAttempt.Value is not null)
-                {
-                    s_tracedAttempt.Value = null;
-                }
-            }
+            throw thrown;
+        }
 
-            var response = await sending.ConfigureAwait(false);
-            end = env.Now();
-            request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
-            if (mayBeGrpc && GrpcProtocol.Inspect(response, out grpcStatus) is var grpc && grpc != GrpcResponseKind.NotGrpc)
+        var service = a.Service;
+        var endpoint = a.Endpoint;
+        var end = service.Environment.Now();
+        try
+        {
+            a.Request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
+            var grpcStatus = GrpcProtocol.NoStatus;
+            if (a.MayBeGrpc && GrpcProtocol.Inspect(response, out grpcStatus) is var grpc && grpc != GrpcResponseKind.NotGrpc)
             {
                 if (grpc == GrpcResponseKind.Body)
                 {
                     // The status comes after the replies: the call stays in flight and its outcome is recorded when
-                    // they end (or the caller leaves them), by the response content.
-                    grpcCall = GrpcResponseContent.Attach(response, service, endpoint, isProbe, (end - start) / env.Frequency, Telemetry.Internal.MeshTracing.CurrentGrpcSpan());
+                    // they end (or the caller leaves them), by the response content. Latency is the time to response
+                    // headers, whatever follows.
+                    var env = service.Environment;
+                    GrpcResponseContent.Attach(response, service, endpoint, a.IsProbe, (end - a.Start) / env.Frequency, Telemetry.Internal.MeshTracing.CurrentGrpcSpan());
+                    endpoint.OnResponse(a.Start, end, service.Settings.Picker.DecayTicks, failed: false);
+                    service.Latency.Record(end - a.Start, end);
+                    a.Scope?.End();
+                    a.Deadline?.Dispose();
+                    a.Request.RequestUri = a.Logical;
                     return response;
                 }
 
-                outcome = GrpcProtocol.Classify(grpcStatus, settings.Options.OutlierDetection.GrpcStatusCodes);
-                if (outcome != RequestOutcome.Success)
-                {
-                    failure = GrpcProtocol.Describe(grpcStatus, response.Headers);
-                }
-
+                var outcome = GrpcProtocol.Classify(grpcStatus, service.Settings.Options.OutlierDetection.GrpcStatusCodes);
+                Finish(a, outcome, outcome == RequestOutcome.Success ? null : GrpcProtocol.Describe(grpcStatus, response.Headers), grpcStatus, response, end);
                 return response;
             }
 
             var status = (int)response.StatusCode;
-            if (status >= 500)
-            {
-                outcome = RequestOutcome.ServerError;
-                failure = $"HTTP {status} {response.ReasonPhrase}";
-            }
-
+            Finish(a, status >= 500 ? RequestOutcome.ServerError : RequestOutcome.Success, status >= 500 ? $"HTTP {status} {response.ReasonPhrase}" : null, grpcStatus, response, end);
             return response;
         }
-        catch (OperationCanceledException ex) when (deadline is not null && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch
         {
-            outcome = RequestOutcome.Timeout;
-            failure = $"no response within {settings.AttemptTimeout}";
-            throw new MeshAttemptTimeoutException(service.Name, endpoint.Key, settings.AttemptTimeout!.Value) { Source = ex.Source };
+            response.Dispose();
+            throw;
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
+    }
+
+    /// <summary>What a failed attempt was, and the exception to throw instead of the original (null: rethrow it).</summary>
+    private static (RequestOutcome Outcome, string Failure, Exception? Thrown) Classify(Exception ex, in Attempt a, CancellationToken cancellationToken)
+    {
+        var service = a.Service;
+        var endpoint = a.Endpoint;
+        if (ex is OperationCanceledException)
         {
-            // Neither the caller nor the mesh deadline: the transport's connect timeout. The endpoint is unreachable.
-            outcome = RequestOutcome.ConnectionFailure;
-            failure = "no connection within the connect timeout";
-            throw new HttpRequestException(HttpRequestError.ConnectionError,
-                $"Could not connect to {endpoint.Key} of mesh service '{service.Name}' within the connect timeout (Mesh:ConnectTimeout).", ex);
-        }
-        catch (OperationCanceledException)
-        {
+            if (a.Deadline is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
+            {
+                var timeout = service.Settings.AttemptTimeout ?? TimeSpan.Zero;
+                return (RequestOutcome.Timeout, $"no response within {timeout}", new MeshAttemptTimeoutException(service.Name, endpoint.Key, timeout) { Source = ex.Source });
+            }
+
+            if (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
+            {
+                // Neither the caller nor the mesh deadline: the transport's connect timeout. The endpoint is unreachable.
+                return (RequestOutcome.ConnectionFailure, "no connection within the connect timeout", new HttpRequestException(HttpRequestError.ConnectionError,
+                    $"Could not connect to {endpoint.Key} of mesh service '{service.Name}' within the connect timeout (Mesh:ConnectTimeout).", ex));
+            }
+
             // Either the caller gave up or an outer per-attempt timeout fired; only a resend of this message tells them
-            // apart (see the start of SendCoreAsync), so the endpoint is not charged now.
-            outcome = RequestOutcome.Cancellation;
-            failure = "cancelled by the caller";
-            throw;
+            // apart (see the start of Send), so the endpoint is not charged now.
+            return (RequestOutcome.Cancellation, "cancelled by the caller", null);
         }
-        catch (HttpRequestException ex) when (ex.InnerException is Mesh.Identity.SpiffeAuthenticationException spiffe)
-        {
-            outcome = RequestOutcome.ConnectionFailure;
-            failure = spiffe.Message;
-            env.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
-            throw new HttpRequestException(HttpRequestError.SecureConnectionError,
-                $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe);
-        }
-        catch (Exception ex)
-        {
-            outcome = RequestOutcome.ConnectionFailure;
-            failure = Describe(ex);
-            throw;
-        }
-        finally
-        {
-            request.RequestUri = logical;
-            if (end == 0)
-            {
-                end = env.Now();
-            }
 
-            if (grpcCall is null)
-            {
-                endpoint.OnRequestEnd(start, end, settings.Picker.DecayTicks, RequestOutcomes.IsFailure(outcome), settings.Picker.DefaultRttTicks);
-                service.OnOutcome(endpoint, outcome, isProbe, failure);
-                env.Metrics.RecordAttempt(service, endpoint, outcome, (end - start) / env.Frequency, grpcStatus);
-                if (mayBeGrpc && Telemetry.Internal.MeshTracing.CurrentGrpcSpan() is { } span)
-                {
-                    Telemetry.Internal.MeshTracing.EnrichGrpcSpan(span, service, outcome, grpcStatus);
-                }
-            }
-            else
-            {
-                // Latency is the time to response headers, whatever follows; the rest waits for the end of the call.
-                endpoint.OnResponse(start, end, settings.Picker.DecayTicks, failed: false);
-            }
+        if (ex is HttpRequestException { InnerException: Mesh.Identity.SpiffeAuthenticationException spiffe })
+        {
+            service.Environment.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
+            return (RequestOutcome.ConnectionFailure, spiffe.Message, new HttpRequestException(HttpRequestError.SecureConnectionError,
+                $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe));
+        }
 
-            if (outcome == RequestOutcome.Cancellation)
+        return (RequestOutcome.ConnectionFailure, Describe(ex), null);
+    }
+
+    /// <summary>Records an attempt that ended (with a response or an exception): restores the logical URI, feeds the
+    /// balancer, outlier detection, metrics and latency, and ends the attempt in the request's scope.</summary>
+    private static void Finish(in Attempt a, RequestOutcome outcome, string? failure, int grpcStatus, HttpResponseMessage? response, long end = 0)
+    {
+        var service = a.Service;
+        var endpoint = a.Endpoint;
+        var env = service.Environment;
+        a.Request.RequestUri = a.Logical;
+        if (end == 0)
+        {
+            end = env.Now();
+        }
+
+        var settings = service.Settings;
+        endpoint.OnRequestEnd(a.Start, end, settings.Picker.DecayTicks, RequestOutcomes.IsFailure(outcome), settings.Picker.DefaultRttTicks);
+        service.OnOutcome(endpoint, outcome, a.IsProbe, failure);
+        env.Metrics.RecordAttempt(service, endpoint, outcome, (end - a.Start) / env.Frequency, grpcStatus);
+        if (a.MayBeGrpc && Telemetry.Internal.MeshTracing.CurrentGrpcSpan() is { } span)
+        {
+            Telemetry.Internal.MeshTracing.EnrichGrpcSpan(span, service, outcome, grpcStatus);
+        }
+
+        if (outcome != RequestOutcome.Cancellation)
+        {
+            service.Latency.Record(end - a.Start, end);
+        }
+
+        var scope = a.Scope;
+        if (scope is null && (outcome != RequestOutcome.Success || response is null || (int)response.StatusCode >= 400))
+        {
+            // Only now may something resend this message (a retry after an error status, an exception or a timeout):
+            // give it the scope the next attempt needs, as if the attempt had had it from the start.
+            scope = RequestScope.Of(a.Request);
+            scope.Begin(out _);
+            scope.Used.Add(endpoint);
+        }
+
+        if (scope is not null)
+        {
+            if (outcome == RequestOutcome.Cancellation && !a.IsProbe)
             {
-                if (!isProbe)
-                {
-                    scope.Cancelled(endpoint);
-                }
-            }
-            else
-            {
-                service.Latency.Record(end - start, end);
+                scope.Cancelled(endpoint);
             }
 
             scope.End();
-            deadline?.Dispose();
         }
+
+        a.Deadline?.Dispose();
     }
 
     /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
@@ -342,6 +405,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
         return ReferenceEquals(inner, ex) ? ex.Message : $"{ex.Message} ({inner.Message})";
     }
+
+    /// <summary>What the end of an attempt needs to record it.</summary>
+    private readonly record struct Attempt(HttpRequestMessage Request, Uri Logical, ServiceRuntime Service, EndpointState Endpoint, RequestScope? Scope,
+        CancellationTokenSource? Deadline, long Start, bool IsProbe, bool MayBeGrpc);
 
     /// <summary>The attempt in progress on a thread (see <see cref="CurrentAttempt"/>).</summary>
     internal sealed class AttemptInfo
