@@ -289,9 +289,10 @@ internal static class LoadRunner
         };
     }
 
+    /// <summary>The median, leaving out NaN (a percentile of a run in which nothing was answered).</summary>
     public static double Median(IEnumerable<double> values)
     {
-        var sorted = values.Order().ToArray();
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

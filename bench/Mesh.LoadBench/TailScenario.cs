@@ -156,9 +156,10 @@ internal static class TailReport
         }
 
         md.AppendLine();
-        foreach (var group in results.Where(r => r.Run.Failed > 0).GroupBy(r => (r.Scenario, r.Config)))
+        foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)).Where(g => g.Any(r => r.Run.Failed > 0)))
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"Failed, {group.Key.Config} ({group.Key.Scenario}), all rounds: {Failures(group.SelectMany(r => r.Run.Failures))}.");
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"Failed, {group.Key.Config} ({group.Key.Scenario}): in {group.Count(r => r.Run.Failed > 0)} of {group.Count()} rounds, {group.Count(r => r.Run.Ok == 0)} of which answered nothing (latency medians are of the rounds that answered); by cause: {Failures(group.SelectMany(r => r.Run.Failures))}.");
             md.AppendLine();
         }
 
