@@ -96,23 +96,35 @@ internal sealed partial class NetworkLatency
         }
     }
 
+    /// <summary>Blocks the calling thread until <paramref name="due"/> (a <see cref="Stopwatch"/> timestamp): with
+    /// nanosleep on Linux (about 0.05–0.1 ms late), else with <see cref="Thread.Sleep(TimeSpan)"/> (whole ms).</summary>
+    public static void SleepUntil(long due)
+    {
+        for (var i = 0; i < 1_000; i++) // nanosleep returns early only on a signal (EINTR): sleep the rest
+        {
+            var remaining = due - Stopwatch.GetTimestamp();
+            if (remaining <= 0)
+            {
+                return;
+            }
+
+            if (!OperatingSystem.IsLinux())
+            {
+                Thread.Sleep(Stopwatch.GetElapsedTime(0, remaining));
+                continue;
+            }
+
+            var nanoseconds = (long)(remaining * (1e9 / Stopwatch.Frequency));
+            var request = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
+            _ = NanoSleep(in request, IntPtr.Zero);
+        }
+    }
+
     private void Sleep()
     {
         foreach (var (due, done) in _waits.GetConsumingEnumerable())
         {
-            for (var i = 0; i < 1_000; i++) // nanosleep returns early only on a signal (EINTR): sleep the rest
-            {
-                var remaining = due - Stopwatch.GetTimestamp();
-                if (remaining <= 0)
-                {
-                    break;
-                }
-
-                var nanoseconds = (long)(remaining * (1e9 / Stopwatch.Frequency));
-                var request = new Timespec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
-                _ = NanoSleep(in request, IntPtr.Zero);
-            }
-
+            SleepUntil(due);
             done.TrySetResult();
         }
     }

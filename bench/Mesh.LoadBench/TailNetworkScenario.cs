@@ -122,12 +122,15 @@ internal static class TailNetworkScenario
     }
 
     /// <summary>How late .NET timers fire here (the hedging handler waits its delay on one): 200 waits of 1 ms through
-    /// <see cref="TimeProvider.System"/>, as Polly does. On Linux they follow CLOCK_MONOTONIC_COARSE (the kernel tick).</summary>
+    /// <see cref="TimeProvider.System"/>, as Polly does, each started after a random 0–5 ms pause (a hedge's timer starts
+    /// whenever its request does, not just after another timer fired). On Linux they follow CLOCK_MONOTONIC_COARSE (the
+    /// kernel tick).</summary>
     private static async Task<(double P50, double P99)> ProbeTimerAsync()
     {
         var waits = new double[200];
         for (var i = 0; i < waits.Length; i++)
         {
+            NetworkLatency.SleepUntil(Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * 0.005 * Stopwatch.Frequency));
             var start = Stopwatch.GetTimestamp();
             await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
             waits[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
