@@ -6,7 +6,9 @@ using Mesh.LoadBench;
 //
 //   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
-//   scenarios: overhead | overhead-mtls | trouble | failover | tail | fairness | grpc | all (default);  --quick: fewer, shorter rounds
+//   dotnet run -c Release --project bench/Mesh.LoadBench -- tail-network                # hedging with network-like latency
+//   scenarios: overhead | overhead-mtls | trouble | failover | tail | tail-network | fairness | grpc | all (default);
+//   --quick: fewer, shorter rounds
 if (args.Length >= 2 && args[0] == "serve")
 {
     return await ReplicaProcess.ServeAsync(args[1], args.Length >= 3 && args[2] != "--grpc" ? args[2] : null, grpc: args.Contains("--grpc"));
@@ -60,6 +62,19 @@ if (scenario is "tail" or "all")
     Console.WriteLine(TailScenario.Markdown(tail));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Written: {string.Join(", ", tailWritten)}"));
     if (scenario == "tail")
+    {
+        return 0;
+    }
+}
+
+if (scenario is "tail-network" or "all")
+{
+    var tailNetwork = await TailNetworkScenario.RunAsync(settings);
+    var tailNetworkWritten = TailNetworkScenario.Write(tailNetwork, machine, string.Join(' ', args.Prepend("dotnet run -c Release --project bench/Mesh.LoadBench --")), settings,
+        Path.Combine(root, "bench", "results"), Path.Combine(root, "bench", "README.md"));
+    Console.WriteLine(TailNetworkScenario.Markdown(tailNetwork));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Written: {string.Join(", ", tailNetworkWritten)}"));
+    if (scenario == "tail-network")
     {
         return 0;
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -95,10 +96,11 @@ internal sealed class ReplicaProcess : IAsyncDisposable
     }
 
     /// <summary>The <c>serve</c> mode: one in-process replica (with mTLS when given a directory of SVID files; serving
-    /// gRPC over h2c with <c>--grpc</c>); prints its port; exits when stdin closes.</summary>
+    /// gRPC over h2c with <c>--grpc</c>) with network-like latency on request (<see cref="NetworkLatency"/>); prints its
+    /// port; exits when stdin closes.</summary>
     public static async Task<int> ServeAsync(string id, string? identityDirectory, bool grpc = false)
     {
-        var options = new Mesh.Testing.InProcessReplicaOptions { EnableGrpc = grpc };
+        var options = new Mesh.Testing.InProcessReplicaOptions { EnableGrpc = grpc, ConfigureApp = new NetworkLatency().Install };
         if (identityDirectory is not null)
         {
             var identity = new Mesh.Identity.MeshFileIdentitySource(new Mesh.Identity.MeshIdentityOptions
@@ -226,7 +228,14 @@ internal sealed class NginxSidecar : IAsyncDisposable
 }
 
 /// <summary>The result of one timed run of one configuration.</summary>
-internal sealed record RunResult(string Config, int Concurrency, double RequestsPerSecond, double P50Us, double P99Us, double P999Us, long Ok, long Failed);
+internal sealed record RunResult(string Config, int Concurrency, double RequestsPerSecond, double P50Us, double P99Us, double P999Us, long Ok, long Failed)
+{
+    /// <summary>The 95th percentile (the hedging delay "The Tail at Scale" recommends).</summary>
+    public double P95Us { get; init; }
+
+    /// <summary>Failed requests by what failed them (exception type, or <c>HTTP {status}</c>).</summary>
+    public IReadOnlyDictionary<string, long> Failures { get; init; } = new Dictionary<string, long>();
+}
 
 /// <summary>Closed-loop load: <c>concurrency</c> workers sending GETs back to back for a duration.</summary>
 internal static class LoadRunner
@@ -239,6 +248,7 @@ internal static class LoadRunner
         long turn = 0;
         var histogram = new LongConcurrentHistogram(1, 60_000_000, 3);
         long ok = 0, failed = 0;
+        var failures = new ConcurrentDictionary<string, long>();
         var clock = Stopwatch.StartNew();
         var end = duration.Ticks;
         var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
@@ -258,22 +268,31 @@ internal static class LoadRunner
                     else
                     {
                         Interlocked.Increment(ref failed);
+                        failures.AddOrUpdate($"HTTP {(int)response.StatusCode}", 1, static (_, n) => n + 1);
                     }
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or MeshRetryBudgetExceededException or Polly.CircuitBreaker.BrokenCircuitException or Polly.Timeout.TimeoutRejectedException)
                 {
                     Interlocked.Increment(ref failed);
+                    failures.AddOrUpdate(ex.GetType().Name, 1, static (_, n) => n + 1);
                 }
             }
         })).ToArray();
         await Task.WhenAll(workers);
         var seconds = clock.Elapsed.TotalSeconds;
-        return new RunResult(config, concurrency, ok / seconds, histogram.GetValueAtPercentile(50), histogram.GetValueAtPercentile(99), histogram.GetValueAtPercentile(99.9), ok, failed);
+        // HdrHistogram throws on an empty histogram: with no request answered (all failed), there is no percentile.
+        double At(double percentile) => ok == 0 ? double.NaN : histogram.GetValueAtPercentile(percentile);
+        return new RunResult(config, concurrency, ok / seconds, At(50), At(99), At(99.9), ok, failed)
+        {
+            P95Us = At(95),
+            Failures = new Dictionary<string, long>(failures),
+        };
     }
 
+    /// <summary>The median, leaving out NaN (a percentile of a run in which nothing was answered).</summary>
     public static double Median(IEnumerable<double> values)
     {
-        var sorted = values.Order().ToArray();
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

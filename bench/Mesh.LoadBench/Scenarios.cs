@@ -45,7 +45,8 @@ internal static class Clients
     public static ClientUnderTest Sidecar(string name, int port) => Direct(new Uri($"http://127.0.0.1:{port}")) with { Name = name };
 
     public static ClientUnderTest Mesh(string name, LoadBalancerKind balancer, IEnumerable<Uri> endpoints, Action<IHttpClientBuilder>? outer = null,
-        DelegatingHandler? inner = null, global::Mesh.Identity.IMeshIdentitySource? identity = null, string? serverIdentity = null)
+        DelegatingHandler? inner = null, global::Mesh.Identity.IMeshIdentitySource? identity = null, string? serverIdentity = null,
+        Action<MeshServiceOptions>? configure = null)
     {
         var services = new ServiceCollection();
         if (identity is not null)
@@ -62,6 +63,7 @@ internal static class Clients
             }
 
             catalog.OutlierDetection.BaseEjectionTime = TimeSpan.FromSeconds(30);
+            configure?.Invoke(catalog);
             o.Services["catalog"] = catalog;
         });
         services.AddMetrics();

@@ -15,8 +15,10 @@ internal sealed record TailResult(string Config, string Scenario, RunResult Run,
 
 /// <summary>
 /// Hedging against a slow tail ("The Tail at Scale"): five replicas, one of which adds +50 ms to 10% of its answers;
-/// no hedging, the standard hedging handler with its defaults, and mesh-aware hedging (AddMeshHedging), in interleaved
-/// rounds; p50, p99, p99.9 and the extra requests sent (attempts counted by the mesh's own request metric).
+/// no hedging, the standard hedging handler with its defaults and with a fixed 1 ms delay, and mesh-aware hedging
+/// (AddMeshHedging) with its defaults and with <c>Hedging:MinDelay</c> 5 ms, in interleaved rounds; p50, p99, p99.9 and
+/// the extra requests sent (attempts counted by the mesh's own request metric). The replicas answer at once (sub-ms on
+/// loopback); <see cref="TailNetworkScenario"/> is the same with network-like latency.
 /// </summary>
 internal static class TailScenario
 {
@@ -39,6 +41,8 @@ internal static class TailScenario
             // The same pipeline with the mesh-aware delay's floor as a fixed delay: what hedging at 1 ms costs by itself.
             ("standard hedging, fixed 1 ms delay", static b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(1))),
             ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+            // A floor above these sub-millisecond answers' tail: hedges only what is really slow (issue 21, the MinDelay default).
+            (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
         };
         var results = new List<TailResult>();
         try
@@ -56,7 +60,7 @@ internal static class TailScenario
 
                     foreach (var (name, outer) in slow ? configs : configs[..1])
                     {
-                        await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer);
+                        await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
                         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
                         await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
                         attempts.Reset();
@@ -80,75 +84,111 @@ internal static class TailScenario
         return results;
     }
 
-    /// <summary>Attempts that reached an endpoint, from the mesh's <c>mesh.client.requests</c> metric of one client.</summary>
-    private sealed class AttemptCounter : IDisposable
+    public static string Markdown(List<TailResult> results) =>
+        TailReport.Table($"### Tail: 5 replicas, one adds +50 ms to 10% of its answers; concurrency {Concurrency}, PeakEwma", results, p95: false);
+
+    /// <summary>Writes the report, an SVG and the README section of this scenario.</summary>
+    public static List<string> Write(List<TailResult> results, string machine, string command, BenchSettings settings, string resultsDirectory, string readme) =>
+        TailReport.Write("tail", "Load bench: tail (hedging)", "Tail latency with and without hedging (medians, µs)", results,
+            $"Machine: {machine}. Command: `{command}`. {settings.Rounds} interleaved rounds of {settings.Duration.TotalSeconds:F1} s per configuration after a {settings.Warmup.TotalSeconds:F1} s warm-up (which measures the latencies the mesh-aware delay uses); medians of the rounds; replicas are separate processes on loopback.\n\n" + Markdown(results),
+            resultsDirectory, readme);
+}
+
+/// <summary>Attempts that reached an endpoint, from the mesh's <c>mesh.client.requests</c> metric of one client.</summary>
+internal sealed class AttemptCounter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private long _count;
+
+    public AttemptCounter(IMeterFactory factory)
     {
-        private readonly MeterListener _listener = new();
-        private long _count;
-
-        public AttemptCounter(IMeterFactory factory)
+        _listener.InstrumentPublished = (instrument, listener) =>
         {
-            _listener.InstrumentPublished = (instrument, listener) =>
+            if (instrument.Meter.Scope == factory && instrument.Name == "mesh.client.requests")
             {
-                if (instrument.Meter.Scope == factory && instrument.Name == "mesh.client.requests")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
-            _listener.Start();
-        }
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public void Dispose() => _listener.Dispose();
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _count, value));
+        _listener.Start();
     }
 
-    public static string Markdown(List<TailResult> results)
+    public long Count => Interlocked.Read(ref _count);
+
+    public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+    public void Dispose() => _listener.Dispose();
+}
+
+/// <summary>What the tail scenarios share: configurations, the table, the report files and their README section.</summary>
+internal static class TailReport
+{
+    /// <summary>Mesh-aware hedging with <c>Hedging:MinDelay</c> raised from 1 ms to 5 ms (what a higher default would do).</summary>
+    public const string MeshHedgingFloor5Ms = "mesh-aware hedging, Hedging:MinDelay 5 ms";
+
+    /// <summary>The service options a configuration needs beyond the bench's defaults, by its name.</summary>
+    public static Action<MeshServiceOptions>? Configure(string config) =>
+        config == MeshHedgingFloor5Ms ? static o => o.Hedging.MinDelay = TimeSpan.FromMilliseconds(5) : null;
+
+    /// <summary>Failures by what failed them, most frequent first: <c>BrokenCircuitException ×120, HTTP 500 ×3</c>.</summary>
+    public static string Failures(IEnumerable<KeyValuePair<string, long>> failures) =>
+        string.Join(", ", failures.GroupBy(f => f.Key).Select(g => (g.Key, Count: g.Sum(f => f.Value))).OrderByDescending(f => f.Count)
+            .Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Key} ×{f.Count}")));
+
+    /// <summary>Medians of the rounds per scenario and configuration, and each p99 against the all-healthy p99.</summary>
+    public static string Table(string heading, List<TailResult> results, bool p95)
     {
         static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
         var healthy = LoadRunner.Median(results.Where(r => r.Scenario == "all healthy").Select(r => r.Run.P99Us));
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"### Tail: 5 replicas, one adds +50 ms to 10% of its answers; concurrency {Concurrency}, PeakEwma");
+        md.AppendLine(heading);
         md.AppendLine();
-        md.AppendLine("| configuration | scenario | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine(p95
+            ? "| configuration | scenario | p50 µs | p95 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |"
+            : "| configuration | scenario | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |");
+        md.AppendLine(p95 ? "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" : "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)))
         {
             var p99 = LoadRunner.Median(group.Select(r => r.Run.P99Us));
+            var p95Cell = p95 ? $" {F(LoadRunner.Median(group.Select(r => r.Run.P95Us)))} |" : "";
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} | {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
+                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} |{p95Cell} {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
         }
 
         md.AppendLine();
+        foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)).Where(g => g.Any(r => r.Run.Failed > 0)))
+        {
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"Failed, {group.Key.Config} ({group.Key.Scenario}): in {group.Count(r => r.Run.Failed > 0)} of {group.Count()} rounds, {group.Count(r => r.Run.Ok == 0)} of which answered nothing (latency medians are of the rounds that answered); by cause: {Failures(group.SelectMany(r => r.Run.Failures))}.");
+            md.AppendLine();
+        }
+
         return md.ToString();
     }
 
-    /// <summary>Writes the report, an SVG and the README section of this scenario.</summary>
-    public static List<string> Write(List<TailResult> results, string machine, string command, BenchSettings settings, string resultsDirectory, string readme)
+    /// <summary>Writes <c>{stamp}-{name}.md</c> and <c>.svg</c> and replaces the README section between
+    /// <c>&lt;!-- load-bench:{name}:begin --&gt;</c> and <c>...:end --&gt;</c> (appended under <paramref name="heading"/> when absent).</summary>
+    public static List<string> Write(string name, string heading, string chartTitle, List<TailResult> results, string markdown, string resultsDirectory, string readme)
     {
         Directory.CreateDirectory(resultsDirectory);
         var stamp = DateTime.UtcNow.ToString("yyyy-MM-dd-HHmm", CultureInfo.InvariantCulture);
-        var markdown = $"Machine: {machine}. Command: `{command}`. {settings.Rounds} interleaved rounds of {settings.Duration.TotalSeconds:F1} s per configuration after a {settings.Warmup.TotalSeconds:F1} s warm-up (which measures the latencies the mesh-aware delay uses); medians of the rounds; replicas are separate processes on loopback.\n\n" + Markdown(results);
-        var svg = Path.Combine(resultsDirectory, $"{stamp}-tail.svg");
+        var svg = Path.Combine(resultsDirectory, $"{stamp}-{name}.svg");
         var rows = results.GroupBy(r => $"{r.Config} — {r.Scenario}").ToList();
-        ScottPlotChart.Bars("Tail latency with and without hedging (medians, µs)", [.. rows.Select(g => g.Key)],
+        ScottPlotChart.Bars(chartTitle, [.. rows.Select(g => g.Key)],
         [
             ("p50", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P50Us)))]),
             ("p99", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P99Us)))]),
             ("p99.9", [.. rows.Select(g => LoadRunner.Median(g.Select(r => r.Run.P999Us)))]),
         ], svg);
-        var file = Path.Combine(resultsDirectory, $"{stamp}-tail.md");
-        File.WriteAllText(file, $"# Load bench {stamp}: tail\n\n{markdown}\n![tail]({Path.GetFileName(svg)})\n");
-        const string begin = "<!-- load-bench:tail:begin -->";
-        const string end = "<!-- load-bench:tail:end -->";
-        var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n![tail](results/{Path.GetFileName(svg)})\n{end}";
+        var file = Path.Combine(resultsDirectory, $"{stamp}-{name}.md");
+        File.WriteAllText(file, $"# Load bench {stamp}: {name}\n\n{markdown}\n![{name}]({Path.GetFileName(svg)})\n");
+        var begin = $"<!-- load-bench:{name}:begin -->";
+        var end = $"<!-- load-bench:{name}:end -->";
+        var section = $"{begin}\n_Latest run: {stamp} UTC ([report](results/{Path.GetFileName(file)}))_\n\n{markdown}\n![{name}](results/{Path.GetFileName(svg)})\n{end}";
         var text = File.Exists(readme) ? File.ReadAllText(readme) : "# Benchmarks\n\n";
         var at = text.IndexOf(begin, StringComparison.Ordinal);
         var to = text.IndexOf(end, StringComparison.Ordinal);
-        text = at >= 0 && to > at ? text[..at] + section + text[(to + end.Length)..] : text.TrimEnd() + "\n\n## Load bench: tail (hedging)\n\n" + section + "\n";
+        text = at >= 0 && to > at ? text[..at] + section + text[(to + end.Length)..] : text.TrimEnd() + $"\n\n## {heading}\n\n" + section + "\n";
         File.WriteAllText(readme, text);
         return [svg, file, readme];
     }

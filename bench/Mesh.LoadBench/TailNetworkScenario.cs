@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Mesh.LoadBench;
+
+/// <summary>The tail-network run: per configuration and round, and what it measured besides.</summary>
+/// <param name="Results">One entry per configuration, scenario and round.</param>
+/// <param name="FixedDelaysMs">The fixed hedging delay of each round (that round's all-healthy p95), ms.</param>
+/// <param name="TimerP50Ms">How long a 1 ms .NET timer took in the client process, median, ms.</param>
+/// <param name="TimerP99Ms">The same, 99th percentile, ms.</param>
+internal sealed record TailNetworkRun(List<TailResult> Results, List<double> FixedDelaysMs, double TimerP50Ms, double TimerP99Ms);
+
+/// <summary>
+/// The tail scenario with network-like latency (issue 21): every replica answers after a base delay of
+/// <see cref="BaseMs"/> plus an exponentially distributed jitter of mean <see cref="JitterMeanMs"/> (a network round trip
+/// and a service time; <see cref="NetworkLatency"/>), and one of the five adds +50 ms to 10% of its answers. No hedging,
+/// the standard hedging handler with its defaults and with a fixed delay equal to the all-healthy p95 of the same round
+/// (as configured, and with its circuit breaker not counting hedges the mesh's hedge budget refused), and mesh-aware
+/// hedging (AddMeshHedging) with its defaults and with <c>Hedging:MinDelay</c> 5 ms, in interleaved rounds; p50, p95,
+/// p99, p99.9 and the extra requests sent.
+/// </summary>
+internal static class TailNetworkScenario
+{
+    /// <summary>The base delay of every answer, ms: a round trip within a region plus a fast service's own time.</summary>
+    public const double BaseMs = 2;
+
+    /// <summary>The mean of the exponential jitter on top, ms (median +0.35 ms, p99 +2.3 ms).</summary>
+    public const double JitterMeanMs = 0.5;
+
+    private const int Concurrency = 8;
+    private const string FixedP95 = "standard hedging, fixed delay = all-healthy p95";
+    private const string FixedP95BreakerIgnoresRefusals = "the same, breaker ignores refused hedges";
+
+    public static async Task<TailNetworkRun> RunAsync(BenchSettings settings)
+    {
+        var replicas = new List<ReplicaProcess>();
+        var results = new List<TailResult>();
+        var fixedDelays = new List<double>();
+        double timerP50 = double.NaN, timerP99 = double.NaN;
+        using var control = new HttpClient();
+        try
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                replicas.Add(await ReplicaProcess.StartAsync($"n{i}"));
+                await replicas[i].ControlAsync(control, "network-latency", BaseMs.ToString(CultureInfo.InvariantCulture));
+                await replicas[i].ControlAsync(control, "network-jitter", JitterMeanMs.ToString(CultureInfo.InvariantCulture));
+            }
+
+            (timerP50, timerP99) = await ProbeTimerAsync();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  a 1 ms timer fires after p50 {timerP50:F2} ms, p99 {timerP99:F2} ms"));
+            var endpoints = replicas.Select(r => r.Address).ToList();
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                await replicas[4].ControlAsync(control, "reset", "");
+                var healthy = await MeasureAsync("no hedging", null, endpoints, settings);
+                results.Add(Print(new TailResult("no hedging", "all healthy", healthy.Run, healthy.Attempts), round, settings));
+
+                // The fixed delay "The Tail at Scale" recommends: the 95th percentile, here of this round's all-healthy run.
+                var p95 = TimeSpan.FromMicroseconds(Math.Ceiling(healthy.Run.P95Us / 100) * 100);
+                fixedDelays.Add(p95.TotalMilliseconds);
+                await replicas[4].ControlAsync(control, "latency", "50");
+                await replicas[4].ControlAsync(control, "latency-rate", "0.1");
+                var configs = new (string Name, Action<IHttpClientBuilder>? Outer)[]
+                {
+                    ("no hedging", null),
+                    ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
+                    (FixedP95, b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = p95)),
+                    (FixedP95BreakerIgnoresRefusals, b => b.AddStandardHedgingHandler().Configure(o =>
+                    {
+                        o.Hedging.Delay = p95;
+                        // The handler's per-authority circuit breaker counts hedges the mesh's hedge budget refused
+                        // (MeshHedgeBudgetExceededException, an HttpRequestException) as failures: leave them out.
+                        o.Endpoint.CircuitBreaker.ShouldHandle = static args => ValueTask.FromResult(
+                            args.Outcome.Exception is not MeshHedgeBudgetExceededException && HttpClientResiliencePredicates.IsTransient(args.Outcome));
+                    })),
+                    ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+                    (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
+                };
+                foreach (var (name, outer) in configs)
+                {
+                    var slow = await MeasureAsync(name, outer, endpoints, settings);
+                    results.Add(Print(new TailResult(name, "one replica +50 ms on 10%", slow.Run, slow.Attempts), round, settings));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+
+        return new TailNetworkRun(results, fixedDelays, timerP50, timerP99);
+    }
+
+    private static async Task<(RunResult Run, long Attempts)> MeasureAsync(string name, Action<IHttpClientBuilder>? outer, List<Uri> endpoints, BenchSettings settings)
+    {
+        await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
+        using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
+        var warmup = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
+        if (warmup.Failed > 0)
+        {
+            Console.WriteLine($"  tail-network warm-up of {name}: {warmup.Failed} failed ({TailReport.Failures(warmup.Failures)})");
+        }
+
+        attempts.Reset();
+        var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
+        return (run, attempts.Count);
+    }
+
+    private static TailResult Print(TailResult result, int round, BenchSettings settings)
+    {
+        var run = result.Run;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  tail-network round {round + 1}/{settings.Rounds} {result.Scenario,-26} {result.Config,-48} p50 {run.P50Us,6:F0} µs  p95 {run.P95Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  failed {run.Failed}{(run.Failed > 0 ? $" ({TailReport.Failures(run.Failures)})" : "")}"));
+        return result;
+    }
+
+    /// <summary>How late .NET timers fire here (the hedging handler waits its delay on one): 200 waits of 1 ms through
+    /// <see cref="TimeProvider.System"/>, as Polly does, each started after a random 0–5 ms pause (a hedge's timer starts
+    /// whenever its request does, not just after another timer fired). On Linux they follow CLOCK_MONOTONIC_COARSE (the
+    /// kernel tick).</summary>
+    private static async Task<(double P50, double P99)> ProbeTimerAsync()
+    {
+        var waits = new double[200];
+        for (var i = 0; i < waits.Length; i++)
+        {
+            NetworkLatency.SleepUntil(Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * 0.005 * Stopwatch.Frequency));
+            var start = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
+            waits[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        Array.Sort(waits);
+        return (waits[waits.Length / 2], waits[(int)(waits.Length * 0.99)]);
+    }
+
+    public static string Markdown(TailNetworkRun run) =>
+        TailReport.Table(string.Create(CultureInfo.InvariantCulture,
+            $"### Tail with network-like latency: 5 replicas answering after {BaseMs} ms + exponential jitter (mean {JitterMeanMs} ms), one adds +50 ms to 10% of its answers; concurrency {Concurrency}, PeakEwma"), run.Results, p95: true)
+        + string.Create(CultureInfo.InvariantCulture,
+            $"Fixed delay of \"{FixedP95}\" per round (the round's all-healthy p95 as the client measured it, rounded up to 0.1 ms): {string.Join(", ", run.FixedDelaysMs.Select(d => d.ToString("F1", CultureInfo.InvariantCulture)))} ms. A 1 ms .NET timer (the hedging handler waits its delay on one) fired after p50 {run.TimerP50Ms:F2} ms, p99 {run.TimerP99Ms:F2} ms in the client process.\n");
+
+    /// <summary>Writes the report, an SVG and the README section of this scenario.</summary>
+    public static List<string> Write(TailNetworkRun run, string machine, string command, BenchSettings settings, string resultsDirectory, string readme) =>
+        TailReport.Write("tail-network", "Load bench: tail-network (hedging with network-like latency)", "Tail latency with network-like latency, with and without hedging (medians, µs)", run.Results,
+            string.Create(CultureInfo.InvariantCulture, $"Machine: {machine}. Command: `{command}`. {settings.Rounds} interleaved rounds of {settings.Duration.TotalSeconds:F1} s per configuration after a {settings.Warmup.TotalSeconds:F1} s warm-up (which measures the latencies the mesh-aware delay uses); medians of the rounds; replicas are separate processes on loopback, each answer delayed {BaseMs} ms plus an exponential jitter of mean {JitterMeanMs} ms (slept with nanosleep in the replica).\n\n") + Markdown(run),
+            resultsDirectory, readme);
+}
