@@ -85,9 +85,10 @@ public sealed class MeshRetryBudgetExceededException : Exception
     public string ServiceName { get; }
 }
 
-/// <summary>A hedged attempt was not sent because the service's hedge budget (<c>Mesh:Services:{name}:Hedging:BudgetRatio</c>)
-/// is spent, so that a slow or overloaded service is not hit by a hedging storm. An <see cref="HttpRequestException"/>:
-/// a hedging handler treats it as a failed hedge and waits for the attempts already in flight.</summary>
+/// <summary>Describes a hedged attempt that was not sent because the service's hedge budget
+/// (<c>Mesh:Services:{name}:Hedging:BudgetRatio</c>) is spent. The mesh handler no longer fails a refused hedge with it:
+/// a refused hedge waits for the attempts in flight (a failed hedge counted against the standard hedging handler's
+/// circuit breaker, which then refused every request), and <c>mesh.client.hedges</c> counts it as refused.</summary>
 public sealed class MeshHedgeBudgetExceededException : HttpRequestException
 {
     /// <summary>Creates the exception.</summary>

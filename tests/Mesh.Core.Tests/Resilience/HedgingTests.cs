@@ -60,7 +60,7 @@ public sealed class HedgingTests
         return builder.Build();
     }
 
-    private static async Task<(int Ok, int Failed)> SendAsync(IHost host, int count)
+    private static async Task<(int Ok, int Failed)> SendAsync(IHost host, int count, bool includeAll = false)
     {
         var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
         var (ok, failed) = (0, 0);
@@ -80,7 +80,7 @@ public sealed class HedgingTests
                     failed++;
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or TaskCanceledException)
+            catch (Exception ex) when (includeAll || ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or TaskCanceledException)
             {
                 failed++;
             }
@@ -163,6 +163,49 @@ public sealed class HedgingTests
             var snapshot = hedges.GetMeasurementSnapshot();
             Assert.Equal(0, snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value));
             Assert.True(snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 8);
+            await host.StopAsync(Token);
+        }
+        finally
+        {
+            foreach (var replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Refused_hedges_do_not_open_the_standard_hedging_handlers_circuit_breaker()
+    {
+        // Found by the tail-network bench: with a fixed hedging delay under the replicas' latency, every request sends
+        // a hedge; once the budget is spent each refused hedge failed at once with an HttpRequestException, the
+        // standard hedging handler's per-endpoint circuit breaker counted it (10% over 100 attempts) and then
+        // refused every request for 5 s. A refused hedge now waits for the attempt in flight instead.
+        var log = new AttemptLog();
+        var replicas = new List<InProcessReplica>();
+        for (var i = 0; i < 3; i++)
+        {
+            var replica = await InProcessReplica.StartAsync($"slow-{i}", log.Options(), Token);
+            replica.Behavior.Latency = TimeSpan.FromMilliseconds(15);
+            replicas.Add(replica);
+        }
+
+        try
+        {
+            using var host = Start(replicas, new()
+            {
+                ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "0",
+                ["Mesh:Services:catalog:Hedging:MinHedgesPerSecond"] = "0",
+            }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+                .AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(2)).AddMeshHandler());
+            using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
+            await host.StartAsync(Token);
+
+            var (ok, failed) = await SendAsync(host, 150, includeAll: true);
+
+            Assert.Equal((150, 0), (ok, failed));
+            Assert.All(log.ByRequest, r => Assert.Single(r.Value)); // the refused hedges reached no replica
+            Assert.True(hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 100);
             await host.StopAsync(Token);
         }
         finally

@@ -130,6 +130,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             if (Charge(service, index, concurrent, grpcRetry, start) is { } refused)
             {
                 scope?.End();
+                if (concurrent)
+                {
+                    return WaitOutRefusedHedgeAsync(request, logical, service, scope!, cancellationToken);
+                }
+
                 return grpcRetry ? Task.FromResult(GrpcProtocol.Refusal(request, refused.Message)) : Task.FromException<HttpResponseMessage>(refused);
             }
 
@@ -188,6 +193,17 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         return CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc), cancellationToken);
     }
 
+    /// <summary>A hedge the hedge budget refused is not sent, and does not fail either (a failed hedge would count against
+    /// the hedging handler's circuit breaker, which then refuses every request): it waits for the attempts in flight.
+    /// If one of them answers, the hedging handler takes that answer and cancels this wait (only the request's
+    /// cancellation ends it then); if they all fail, this attempt goes on as a retry, charged to the retry budget like
+    /// any retry.</summary>
+    private async Task<HttpResponseMessage> WaitOutRefusedHedgeAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope scope, CancellationToken cancellationToken)
+    {
+        await scope.WhenIdleAsync(cancellationToken).ConfigureAwait(false);
+        return await Send(request, logical, service, scope, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Awaits the transport and records the attempt's outcome (balancer, outlier detection, metrics, scope).
     /// Holds only the attempt and the awaiter.</summary>
     private static async Task<HttpResponseMessage> CompleteAsync(Task<HttpResponseMessage> sending, Attempt a, CancellationToken cancellationToken)
@@ -227,7 +243,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
                     GrpcResponseContent.Attach(response, service, endpoint, a.IsProbe, (end - a.Start) / env.Frequency, Telemetry.Internal.MeshTracing.CurrentGrpcSpan());
                     endpoint.OnResponse(a.Start, end, service.Settings.Picker.DecayTicks, failed: false);
                     service.Latency.Record(end - a.Start, end);
-                    a.Scope?.End();
+                    a.Scope?.End(failed: false);
                     a.Deadline?.Dispose();
                     a.Request.RequestUri = a.Logical;
                     return response;
@@ -328,7 +344,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
                 scope.Cancelled(endpoint);
             }
 
-            scope.End();
+            scope.End(failed: outcome != RequestOutcome.Success || response is null || (int)response.StatusCode >= 500);
         }
 
         a.Deadline?.Dispose();

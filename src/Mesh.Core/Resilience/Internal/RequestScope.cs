@@ -21,6 +21,8 @@ internal sealed class RequestScope
     private int _inFlight;
     private EndpointState? _cancelledBy;
     private ServiceRuntime? _service;
+    private TaskCompletionSource? _idle;
+    private volatile bool _lastFailed;
 
     /// <summary>The service the request went to (set by its first attempt).</summary>
     public ServiceRuntime? Service { get => Volatile.Read(ref _service); set => Volatile.Write(ref _service, value); }
@@ -39,8 +41,41 @@ internal sealed class RequestScope
         return Interlocked.Increment(ref _attempts) - 1;
     }
 
-    /// <summary>Ends an attempt.</summary>
-    public void End() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>Ends an attempt; <paramref name="failed"/>: whether an attempt that was sent ended without an answer the
+    /// caller can use (a failure, a timeout, a cancellation, an error status); null for one that was never sent.</summary>
+    public void End(bool? failed = null)
+    {
+        if (failed is { } value)
+        {
+            _lastFailed = value;
+        }
+
+        if (Interlocked.Decrement(ref _inFlight) == 0 && _lastFailed)
+        {
+            Volatile.Read(ref _idle)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when no attempt of the request is in flight and the last one failed — when the request still
+    /// needs an attempt (a refused hedge waits for it; allocates only then). After an answer it completes only by
+    /// <paramref name="cancellationToken"/>: the hedging handler took the answer and cancels the attempts it no longer
+    /// needs.</summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken)
+    {
+        var idle = Volatile.Read(ref _idle);
+        if (idle is null || idle.Task.IsCompleted)
+        {
+            var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            idle = Interlocked.CompareExchange(ref _idle, fresh, idle) == idle ? fresh : Volatile.Read(ref _idle)!;
+        }
+
+        if (Volatile.Read(ref _inFlight) == 0 && _lastFailed)
+        {
+            idle.TrySetResult();
+        }
+
+        return idle.Task.WaitAsync(cancellationToken);
+    }
 
     /// <summary>Remembers that an attempt to <paramref name="endpoint"/> ended by cancellation: if the request goes on
     /// with another attempt, the cancellation was an outer per-attempt timeout, not the caller giving up.</summary>
