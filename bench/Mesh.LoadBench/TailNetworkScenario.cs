@@ -32,7 +32,6 @@ internal static class TailNetworkScenario
 
     private const int Concurrency = 8;
     private const string FixedP95 = "standard hedging, fixed delay = all-healthy p95";
-    private const string FixedP95BreakerIgnoresRefusals = "the same, breaker ignores refused hedges";
 
     public static async Task<TailNetworkRun> RunAsync(BenchSettings settings)
     {
@@ -69,14 +68,6 @@ internal static class TailNetworkScenario
                     ("no hedging", null),
                     ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
                     (FixedP95, b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = p95)),
-                    (FixedP95BreakerIgnoresRefusals, b => b.AddStandardHedgingHandler().Configure(o =>
-                    {
-                        o.Hedging.Delay = p95;
-                        // The handler's per-authority circuit breaker counts hedges the mesh's hedge budget refused
-                        // (MeshHedgeBudgetExceededException, an HttpRequestException) as failures: leave them out.
-                        o.Endpoint.CircuitBreaker.ShouldHandle = static args => ValueTask.FromResult(
-                            args.Outcome.Exception is not MeshHedgeBudgetExceededException && HttpClientResiliencePredicates.IsTransient(args.Outcome));
-                    })),
                     ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
                     (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
                 };
