@@ -57,9 +57,9 @@ if (!ci)
 
 var violations = SoakReport.Violations(result);
 
-// The goal is no failed request. The CI-sized check allows at most 0.5% while a burst of refused retries seen once
-// in a 10-minute run (the first graceful restart after an etcd outage; bench/README.md) is not explained.
-var allowed = ci ? (long)(result.Sent * 0.005) : 0;
+// The goal is no failed request, in the CI-sized check too (the storms of refused retries seen in earlier 10-minute
+// runs were HTTP/1.1 connections closed by attempt timeouts, each costing a new mTLS handshake; bench/README.md).
+const long allowed = 0;
 if (result.Failed > allowed)
 {
     violations.Add(string.Create(CultureInfo.InvariantCulture, $"{result.Failed} of {result.Sent} requests failed (allowed: {allowed})"));
