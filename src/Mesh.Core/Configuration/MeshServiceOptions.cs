@@ -419,7 +419,10 @@ public sealed class RetryBudgetOptions
 /// </summary>
 public sealed class HedgingOptions
 {
-    /// <summary>The percentile of the service's recent attempt latencies after which a hedge is sent (<c>DelayPercentile</c>).</summary>
+    /// <summary>The percentile of the service's recent attempt latencies after which a hedge is sent (<c>DelayPercentile</c>).
+    /// A delay at the pth percentile hedges about (100 - p)% of requests; the mesh takes it no lower than the
+    /// <c>100 - 50 × BudgetRatio</c>th percentile (97.5th with the default 5% budget), so that the healthy tail never
+    /// spends more than half the hedge budget and the outliers hedging is for still find budget left.</summary>
     /// <value>Default: 95 (The Tail at Scale). Allowed: 50 to 99.9.</value>
     [AllowedRange(50.0, 99.9)]
     public double DelayPercentile { get; set; } = 95;

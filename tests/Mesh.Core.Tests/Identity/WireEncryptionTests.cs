@@ -184,7 +184,7 @@ public sealed class WireEncryptionTests : IDisposable
                     await to.GetStream().WriteAsync(buffer.AsMemory(0, read), _stop.Token);
                 }
 
-                to.Client.Shutdown(SocketShutdown.Send);
+                to.Client?.Shutdown(SocketShutdown.Send); // null once DisposeAsync disposed the TcpClient
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
             {

@@ -322,10 +322,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             Telemetry.Internal.MeshTracing.EnrichGrpcSpan(span, service, outcome, grpcStatus);
         }
 
-        if (outcome != RequestOutcome.Cancellation)
-        {
-            service.Latency.Record(end - a.Start, end);
-        }
+        // Cancelled attempts count too, with the time they had run: most are the losers of a hedge, the slow answers
+        // hedging is for. Left out, the histogram saw only the answers that won, its percentile fell inside the healthy
+        // spread, and the hedging delay taken from it spent the hedge budget on healthy requests. (Their elapsed time
+        // is a lower bound of their latency; a percentile needs only how many attempts lie above it.)
+        service.Latency.Record(end - a.Start, end);
 
         var scope = a.Scope;
         if (scope is null && (outcome != RequestOutcome.Success || response is null || (int)response.StatusCode >= 400))

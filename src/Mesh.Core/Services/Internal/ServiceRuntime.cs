@@ -484,7 +484,8 @@ internal sealed class ServiceRuntime : IDisposable
         new(settings.Hedging.BudgetRatio, settings.Hedging.MinHedgesPerSecond, settings.Hedging.Window, (long)_env.Frequency);
 
     /// <summary>How long a hedging handler should wait before sending a hedge of a request to this service: the
-    /// <c>Hedging:DelayPercentile</c>th percentile of recent attempts, within <c>MinDelay</c> and <c>MaxDelay</c>
+    /// <c>Hedging:DelayPercentile</c>th percentile of recent attempts (raised to keep within half the hedge budget, see
+    /// <see cref="HedgingSettings.EffectivePercentile"/>), within <c>MinDelay</c> and <c>MaxDelay</c>
     /// (<c>MaxDelay</c> until 20 attempts were measured); <see cref="Timeout.InfiniteTimeSpan"/> (hedge only after a
     /// failure) when the hedge budget is spent.</summary>
     public TimeSpan HedgingDelay()
@@ -497,7 +498,7 @@ internal sealed class ServiceRuntime : IDisposable
             return Timeout.InfiniteTimeSpan;
         }
 
-        var delay = Latency.TryGetPercentile(hedging.DelayPercentile, now, minSamples: 20, out var percentile) ? percentile : hedging.MaxDelay;
+        var delay = Latency.TryGetPercentile(hedging.EffectivePercentile, now, minSamples: 20, out var percentile) ? percentile : hedging.MaxDelay;
         return delay < hedging.MinDelay ? hedging.MinDelay : delay > hedging.MaxDelay ? hedging.MaxDelay : delay;
     }
 
