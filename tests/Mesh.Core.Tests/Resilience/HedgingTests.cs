@@ -43,6 +43,31 @@ public sealed class HedgingTests
         }
     }
 
+    /// <summary>Replicas that answer after a fixed latency, each attempt logged; disposed together.</summary>
+    private sealed class SlowReplicas : List<InProcessReplica>, IAsyncDisposable
+    {
+        public static async Task<SlowReplicas> StartAsync(AttemptLog log, int count, TimeSpan latency)
+        {
+            var replicas = new SlowReplicas();
+            for (var i = 0; i < count; i++)
+            {
+                var replica = await InProcessReplica.StartAsync($"slow-{i}", log.Options(), Token);
+                replica.Behavior.Latency = latency;
+                replicas.Add(replica);
+            }
+
+            return replicas;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var replica in this)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
     private static IHost Start(IEnumerable<InProcessReplica> replicas, Dictionary<string, string?> extra, Action<IServiceCollection> client)
     {
         var settings = new Dictionary<string, string?>(extra);
@@ -93,85 +118,51 @@ public sealed class HedgingTests
     public async Task Every_hedged_attempt_goes_to_an_endpoint_no_other_attempt_of_the_request_uses()
     {
         var log = new AttemptLog();
-        var replicas = new List<InProcessReplica>();
-        for (var i = 0; i < 3; i++)
+        await using var replicas = await SlowReplicas.StartAsync(log, 3, TimeSpan.FromMilliseconds(300));
+        using var host = Start(replicas, new()
         {
-            var replica = await InProcessReplica.StartAsync($"slow-{i}", log.Options(), Token);
-            replica.Behavior.Latency = TimeSpan.FromMilliseconds(300);
-            replicas.Add(replica);
-        }
-
-        try
-        {
-            using var host = Start(replicas, new()
+            ["Mesh:Services:catalog:LoadBalancer"] = "Random", // on its own, Random sends two attempts of one request to the same replica 7 times in 9
+            ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "10",
+        }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardHedgingHandler().Configure(o =>
             {
-                ["Mesh:Services:catalog:LoadBalancer"] = "Random", // on its own, Random sends two attempts of one request to the same replica 7 times in 9
-                ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "10",
-            }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-                .AddStandardHedgingHandler().Configure(o =>
-                {
-                    o.Hedging.Delay = TimeSpan.FromMilliseconds(30);
-                    o.Hedging.MaxHedgedAttempts = 2;
-                }).AddMeshHandler());
-            using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
-            await host.StartAsync(Token);
+                o.Hedging.Delay = TimeSpan.FromMilliseconds(30);
+                o.Hedging.MaxHedgedAttempts = 2;
+            }).AddMeshHandler());
+        using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
+        await host.StartAsync(Token);
 
-            var (ok, failed) = await SendAsync(host, 10);
+        var (ok, failed) = await SendAsync(host, 10);
 
-            Assert.Equal((10, 0), (ok, failed));
-            Assert.All(log.ByRequest, r => Assert.Equal(3, r.Value.Distinct().Count()));
-            Assert.All(log.ByRequest, r => Assert.Equal(3, r.Value.Count));
-            Assert.Equal(20, hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value));
-            await host.StopAsync(Token);
-        }
-        finally
-        {
-            foreach (var replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
-        }
+        Assert.Equal((10, 0), (ok, failed));
+        Assert.All(log.ByRequest, r => Assert.Equal(3, r.Value.Distinct().Count()));
+        Assert.All(log.ByRequest, r => Assert.Equal(3, r.Value.Count));
+        Assert.Equal(20, hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value));
+        await host.StopAsync(Token);
     }
 
     [Fact]
     public async Task With_the_hedge_budget_spent_no_hedge_is_sent_and_the_refusal_is_counted()
     {
         var log = new AttemptLog();
-        var replicas = new List<InProcessReplica>();
-        for (var i = 0; i < 3; i++)
+        await using var replicas = await SlowReplicas.StartAsync(log, 3, TimeSpan.FromMilliseconds(150));
+        using var host = Start(replicas, new()
         {
-            var replica = await InProcessReplica.StartAsync($"slow-{i}", log.Options(), Token);
-            replica.Behavior.Latency = TimeSpan.FromMilliseconds(150);
-            replicas.Add(replica);
-        }
+            ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "0",
+            ["Mesh:Services:catalog:Hedging:MinHedgesPerSecond"] = "0",
+        }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(20)).AddMeshHandler());
+        using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
+        await host.StartAsync(Token);
 
-        try
-        {
-            using var host = Start(replicas, new()
-            {
-                ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "0",
-                ["Mesh:Services:catalog:Hedging:MinHedgesPerSecond"] = "0",
-            }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-                .AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(20)).AddMeshHandler());
-            using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
-            await host.StartAsync(Token);
+        var (ok, failed) = await SendAsync(host, 8);
 
-            var (ok, failed) = await SendAsync(host, 8);
-
-            Assert.Equal((8, 0), (ok, failed));
-            Assert.All(log.ByRequest, r => Assert.Single(r.Value)); // one attempt per request reached a replica
-            var snapshot = hedges.GetMeasurementSnapshot();
-            Assert.Equal(0, snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value));
-            Assert.True(snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 8);
-            await host.StopAsync(Token);
-        }
-        finally
-        {
-            foreach (var replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
-        }
+        Assert.Equal((8, 0), (ok, failed));
+        Assert.All(log.ByRequest, r => Assert.Single(r.Value)); // one attempt per request reached a replica
+        var snapshot = hedges.GetMeasurementSnapshot();
+        Assert.Equal(0, snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value));
+        Assert.True(snapshot.Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 8);
+        await host.StopAsync(Token);
     }
 
     [Fact]
@@ -182,39 +173,22 @@ public sealed class HedgingTests
         // standard hedging handler's per-endpoint circuit breaker counted it (10% over 100 attempts) and then
         // refused every request for 5 s. A refused hedge now waits for the attempt in flight instead.
         var log = new AttemptLog();
-        var replicas = new List<InProcessReplica>();
-        for (var i = 0; i < 3; i++)
+        await using var replicas = await SlowReplicas.StartAsync(log, 3, TimeSpan.FromMilliseconds(15));
+        using var host = Start(replicas, new()
         {
-            var replica = await InProcessReplica.StartAsync($"slow-{i}", log.Options(), Token);
-            replica.Behavior.Latency = TimeSpan.FromMilliseconds(15);
-            replicas.Add(replica);
-        }
+            ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "0",
+            ["Mesh:Services:catalog:Hedging:MinHedgesPerSecond"] = "0",
+        }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(2)).AddMeshHandler());
+        using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
+        await host.StartAsync(Token);
 
-        try
-        {
-            using var host = Start(replicas, new()
-            {
-                ["Mesh:Services:catalog:Hedging:BudgetRatio"] = "0",
-                ["Mesh:Services:catalog:Hedging:MinHedgesPerSecond"] = "0",
-            }, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-                .AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(2)).AddMeshHandler());
-            using var hedges = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.hedges");
-            await host.StartAsync(Token);
+        var (ok, failed) = await SendAsync(host, 150, includeAll: true);
 
-            var (ok, failed) = await SendAsync(host, 150, includeAll: true);
-
-            Assert.Equal((150, 0), (ok, failed));
-            Assert.All(log.ByRequest, r => Assert.Single(r.Value)); // the refused hedges reached no replica
-            Assert.True(hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 100);
-            await host.StopAsync(Token);
-        }
-        finally
-        {
-            foreach (var replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
-        }
+        Assert.Equal((150, 0), (ok, failed));
+        Assert.All(log.ByRequest, r => Assert.Single(r.Value)); // the refused hedges reached no replica
+        Assert.True(hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "refused").Sum(m => m.Value) >= 100);
+        await host.StopAsync(Token);
     }
 
     [Fact]
