@@ -127,11 +127,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         bool isProbe;
         try
         {
-            if (Charge(service, index, concurrent, grpcRetry, start) is { } refused)
+            if (!TryCharge(service, index, concurrent, grpcRetry, start, out var refused))
             {
                 scope?.End();
-                if (concurrent)
+                if (refused is null)
                 {
+                    // A hedge the hedge budget refused (only a request with a scope has concurrent attempts).
                     return WaitOutRefusedHedgeAsync(request, logical, service, scope!, cancellationToken);
                 }
 
@@ -353,15 +354,17 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
     /// attempt of the request is in flight (hedge budget), otherwise a retry (retry budget), as is a retry or hedge of
-    /// gRPC's own (<paramref name="grpcRetry"/>). Returns the refusal when the budget is spent.</summary>
-    private static Exception? Charge(ServiceRuntime service, int index, bool concurrent, bool grpcRetry, long now)
+    /// gRPC's own (<paramref name="grpcRetry"/>). False when the budget is spent: <paramref name="retryRefusal"/> is
+    /// the exception for a refused retry, null for a refused hedge (which waits instead of failing).</summary>
+    private static bool TryCharge(ServiceRuntime service, int index, bool concurrent, bool grpcRetry, long now, out Exception? retryRefusal)
     {
+        retryRefusal = null;
         var env = service.Environment;
         if (index == 0 && !grpcRetry)
         {
             service.Budget.OnRequest(now);
             service.HedgeBudget.OnRequest(now);
-            return null;
+            return true;
         }
 
         if (concurrent)
@@ -369,11 +372,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             if (!service.HedgeBudget.TryRetry(now))
             {
                 env.Metrics.RecordHedge(service.Name, sent: false);
-                return new MeshHedgeBudgetExceededException(service.Name, service.Settings.Hedging.BudgetRatio);
+                return false;
             }
 
             env.Metrics.RecordHedge(service.Name, sent: true);
-            return null;
+            return true;
         }
 
         var budget = service.Budget;
@@ -385,10 +388,11 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
 
             env.Metrics.RecordRetryBudgetExhausted(service.Name);
-            return new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            retryRefusal = new MeshRetryBudgetExceededException(service.Name, budget.Ratio);
+            return false;
         }
 
-        return null;
+        return true;
     }
 
     private static bool TryGetHash(HttpRequestMessage request, ServiceSettings settings, out ulong hash)
