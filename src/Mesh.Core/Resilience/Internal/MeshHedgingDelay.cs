@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Mesh.Services.Internal;
 using Polly;
 using Polly.Hedging;
@@ -17,7 +18,8 @@ internal static class MeshHedgingDelay
     public static Func<HedgingDelayGeneratorArguments, ValueTask<TimeSpan>> Create(MeshRegistry registry, string? pinnedService) => args =>
     {
         var request = args.Context.GetRequestMessage();
-        var service = request is not null && request.Options.TryGetValue(RequestScope.Key, out var scope) ? scope.Service : null;
+        var scope = request is not null && request.Options.TryGetValue(RequestScope.Key, out var found) ? found : null;
+        var service = scope?.Service;
         if (service is null)
         {
             // The first attempt has not reached the mesh yet: find the service by name, as the mesh handler will.
@@ -28,6 +30,43 @@ internal static class MeshHedgingDelay
             }
         }
 
-        return new ValueTask<TimeSpan>(service.HedgingDelay());
+        var delay = service.HedgingDelay();
+        if (scope is null || delay <= TimeSpan.Zero || delay == Timeout.InfiniteTimeSpan || !ReferenceEquals(service.Environment.Time, TimeProvider.System))
+        {
+            return new ValueTask<TimeSpan>(delay);
+        }
+
+        return WaitAsync(scope, delay, args.Context.CancellationToken);
     };
+
+    /// <summary>Waits out the delay on the <see cref="PreciseTimer"/> instead of leaving it to the hedging handler, whose
+    /// timer fires milliseconds late on Linux (the kernel's tick): returns zero when the delay is over (the handler
+    /// sends the hedge at once) and, when an attempt of the request ended first, what is left of the delay (the handler
+    /// takes that attempt's outcome before the rest of the delay runs).</summary>
+    private static async ValueTask<TimeSpan> WaitAsync(RequestScope scope, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var due = start + (long)(delay.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+        var wait = new HedgeWait();
+        scope.WatchNextEnd(wait);
+        PreciseTimer.Shared.Schedule(due, wait);
+        bool over;
+        using (cancellationToken.UnsafeRegister(static state => ((HedgeWait)state!).OnAttemptEnded(), wait))
+        {
+            over = await wait.Task.ConfigureAwait(false);
+        }
+
+        if (over)
+        {
+            return TimeSpan.Zero;
+        }
+
+        scope.StopWatching(wait);
+        var left = delay - Stopwatch.GetElapsedTime(start);
+        return left > MinimumLeft ? left : MinimumLeft;
+    }
+
+    // Not zero: zero makes the hedging handler send the next hedge at once if the outcome that ended the wait has not
+    // reached it yet (it is microseconds behind).
+    private static readonly TimeSpan MinimumLeft = TimeSpan.FromMilliseconds(1);
 }

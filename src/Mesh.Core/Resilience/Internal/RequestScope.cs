@@ -22,6 +22,7 @@ internal sealed class RequestScope
     private EndpointState? _cancelledBy;
     private ServiceRuntime? _service;
     private TaskCompletionSource? _idle;
+    private HedgeWait? _endWatcher;
     private volatile bool _lastFailed;
 
     /// <summary>The service the request went to (set by its first attempt).</summary>
@@ -48,6 +49,7 @@ internal sealed class RequestScope
         if (failed is { } value)
         {
             _lastFailed = value;
+            Interlocked.Exchange(ref _endWatcher, null)?.OnAttemptEnded();
         }
 
         if (Interlocked.Decrement(ref _inFlight) == 0 && _lastFailed)
@@ -76,6 +78,22 @@ internal sealed class RequestScope
 
         return idle.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Wakes <paramref name="wait"/> when the next attempt of the request that was sent ends (answered, failed or
+    /// cancelled) — at once when none is in flight. One watcher at a time: the hedging handler asks for one delay at a
+    /// time.</summary>
+    public void WatchNextEnd(HedgeWait wait)
+    {
+        Volatile.Write(ref _endWatcher, wait);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            Interlocked.CompareExchange(ref _endWatcher, null, wait);
+            wait.OnAttemptEnded();
+        }
+    }
+
+    /// <summary>Stops watching for <paramref name="wait"/> (its delay ended first).</summary>
+    public void StopWatching(HedgeWait wait) => Interlocked.CompareExchange(ref _endWatcher, null, wait);
 
     /// <summary>Remembers that an attempt to <paramref name="endpoint"/> ended by cancellation: if the request goes on
     /// with another attempt, the cancellation was an outer per-attempt timeout, not the caller giving up.</summary>

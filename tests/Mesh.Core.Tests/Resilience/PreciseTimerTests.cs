@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Mesh.Resilience.Internal;
+
+namespace Mesh.Tests.Resilience;
+
+/// <summary>The timer <c>AddMeshHedging()</c> waits its delay on, and how a wait ends: the delay is over (send the
+/// hedge) or an attempt of the request ended first (take its outcome).</summary>
+public sealed class PreciseTimerTests
+{
+    private static readonly long Slack = Stopwatch.Frequency / 4_000; // the timer's documented 0.25 ms
+
+    private sealed class Recorder(long due) : IPreciseTimerTarget
+    {
+        private readonly TaskCompletionSource<long> _fired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long Due { get; } = due;
+
+        public Task<long> Fired => _fired.Task;
+
+        public void OnDue()
+        {
+            // The timestamp the timer fired at, and whether it fired twice (TrySetResult would hide that).
+            if (!_fired.TrySetResult(Stopwatch.GetTimestamp()))
+            {
+                throw new InvalidOperationException("fired twice");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Every_target_fires_once_in_due_order_and_none_before_its_due_time()
+    {
+        var timer = new PreciseTimer();
+        var random = new Random(7);
+        var now = Stopwatch.GetTimestamp();
+        var targets = Enumerable.Range(0, 60).Select(_ => new Recorder(now + random.NextInt64(0, Stopwatch.Frequency / 30))).ToList();
+        foreach (var target in targets)
+        {
+            timer.Schedule(target.Due, target); // in random order of due time
+        }
+
+        await Task.WhenAll(targets.Select(t => t.Fired)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.All(targets, t => Assert.True(t.Fired.Result >= t.Due - Slack, $"fired {(t.Due - t.Fired.Result) * 1000.0 / Stopwatch.Frequency:F3} ms early"));
+        var byDue = targets.OrderBy(t => t.Due).Select(t => t.Fired.Result).ToList();
+        Assert.Equal(byDue.Order(), byDue);
+        Assert.Equal(0, timer.Pending);
+    }
+
+    [Fact]
+    public async Task A_target_due_sooner_than_the_current_wait_wakes_the_timer()
+    {
+        var timer = new PreciseTimer();
+        var late = new Recorder(Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30);
+        timer.Schedule(late.Due, late);
+        await Task.Delay(50, TestContext.Current.CancellationToken); // the timer thread now waits for the late one
+
+        var soon = new Recorder(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 200);
+        timer.Schedule(soon.Due, soon);
+
+        await soon.Fired.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.False(late.Fired.IsCompleted);
+        Assert.Equal(1, timer.Pending);
+    }
+
+    [Fact]
+    public async Task A_hedge_wait_ends_with_the_delay_or_with_the_next_attempt_that_was_sent_whichever_comes_first()
+    {
+        // No attempt in flight: nothing to wait for.
+        var idle = new RequestScope();
+        var nothingInFlight = new HedgeWait();
+        idle.WatchNextEnd(nothingInFlight);
+        Assert.False(await nothingInFlight.Task);
+
+        // An attempt in flight: a hedge the budget refused (never sent) does not end the wait; the attempt's end does.
+        var scope = new RequestScope();
+        scope.Begin(out _);
+        scope.Begin(out _);
+        var wait = new HedgeWait();
+        scope.WatchNextEnd(wait);
+        scope.End(); // the refused hedge
+        Assert.False(wait.Task.IsCompleted);
+        scope.End(failed: false);
+        Assert.False(await wait.Task);
+        wait.OnDue(); // the timer fires later: the first outcome stands
+        Assert.False(await wait.Task);
+
+        // The delay over first: the attempt that ends later does not change it, and the watch is gone.
+        var slow = new RequestScope();
+        slow.Begin(out _);
+        var delayed = new HedgeWait();
+        slow.WatchNextEnd(delayed);
+        delayed.OnDue();
+        slow.StopWatching(delayed);
+        slow.End(failed: true);
+        Assert.True(await delayed.Task);
+    }
+}
