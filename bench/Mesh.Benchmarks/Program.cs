@@ -5,6 +5,14 @@ using BenchmarkDotNet.Running;
 // Run a class:  dotnet run -c Release --project bench/Mesh.Benchmarks -- --filter '*PickBenchmarks*'
 // Quick allocation probe of the request path (no BenchmarkDotNet; all threads; for iterating on the handler):
 //               dotnet run -c Release --project bench/Mesh.Benchmarks -- --probe-allocations
+// How late short delays end (Task.Delay against the precise timer AddMeshHedging waits on):
+//               dotnet run -c Release --project bench/Mesh.Benchmarks -- --timer-lateness
+if (args is ["--timer-lateness", ..])
+{
+    await Mesh.Benchmarks.Resilience.TimerLateness.RunAsync(500);
+    return;
+}
+
 if (args is ["--probe-allocations", ..])
 {
     var bench = new Mesh.Benchmarks.Http.HandlerOverheadBenchmarks { Balancer = Mesh.LoadBalancerKind.PeakEwma };

@@ -69,6 +69,7 @@ internal static class TailNetworkScenario
                     ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
                     (FixedP95, b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = p95)),
                     ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+                    (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
                     (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
                 };
                 foreach (var (name, outer) in configs)
@@ -93,6 +94,7 @@ internal static class TailNetworkScenario
     {
         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
+        using var timer = TailReport.SystemTimerFor(name);
         var warmup = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
         if (warmup.Failed > 0)
         {

@@ -41,6 +41,8 @@ internal static class TailScenario
             // The same pipeline with the mesh-aware delay's floor as a fixed delay: what hedging at 1 ms costs by itself.
             ("standard hedging, fixed 1 ms delay", static b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(1))),
             ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+            // The same with the delay left to the hedging handler's .NET timer (the kernel's tick) instead of the mesh's precise one.
+            (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
             // A floor above these sub-millisecond answers' tail: hedges only what is really slow (issue 21, the MinDelay default).
             (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
         };
@@ -62,6 +64,7 @@ internal static class TailScenario
                     {
                         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
                         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
+                        using var timer = TailReport.SystemTimerFor(name);
                         await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
                         attempts.Reset();
                         var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
@@ -125,6 +128,27 @@ internal static class TailReport
 {
     /// <summary>Mesh-aware hedging with <c>Hedging:MinDelay</c> raised from 1 ms to 5 ms (what a higher default would do).</summary>
     public const string MeshHedgingFloor5Ms = "mesh-aware hedging, Hedging:MinDelay 5 ms";
+
+    /// <summary>Mesh-aware hedging with the delay left to the hedging handler's .NET timer (the AppContext switch
+    /// <c>Mesh.Hedging.UseSystemTimer</c>) instead of the mesh's precise timer.</summary>
+    public const string MeshHedgingSystemTimer = "mesh-aware hedging, .NET timer";
+
+    /// <summary>Sets the <c>Mesh.Hedging.UseSystemTimer</c> switch for the configuration that asks for it, until disposed.</summary>
+    public static IDisposable? SystemTimerFor(string config)
+    {
+        if (config != MeshHedgingSystemTimer)
+        {
+            return null;
+        }
+
+        AppContext.SetSwitch("Mesh.Hedging.UseSystemTimer", true);
+        return new SwitchReset();
+    }
+
+    private sealed class SwitchReset : IDisposable
+    {
+        public void Dispose() => AppContext.SetSwitch("Mesh.Hedging.UseSystemTimer", false);
+    }
 
     /// <summary>The service options a configuration needs beyond the bench's defaults, by its name.</summary>
     public static Action<MeshServiceOptions>? Configure(string config) =>

@@ -11,6 +11,9 @@ internal sealed class HedgeWait() : TaskCompletionSource<bool>(TaskCreationOptio
     /// <inheritdoc />
     public void OnDue() => TrySetResult(true);
 
+    /// <inheritdoc />
+    public bool IsDone => Task.IsCompleted;
+
     /// <summary>An attempt of the request ended, or the request was cancelled.</summary>
     public void OnAttemptEnded() => TrySetResult(false);
 }

@@ -12,6 +12,11 @@ namespace Mesh.Resilience.Internal;
 /// </summary>
 internal static class MeshHedgingDelay
 {
+    /// <summary>The <see cref="AppContext"/> switch that leaves the delay to the hedging handler's own timer (.NET's, which
+    /// fires on the kernel's tick) instead of the <see cref="PreciseTimer"/>: for comparing the two, or if the precise
+    /// timer's thread is not wanted.</summary>
+    public const string UseSystemTimerSwitch = "Mesh.Hedging.UseSystemTimer";
+
     /// <summary>The delay used when the request's service is not known (yet): the standard hedging handler's default.</summary>
     public static readonly TimeSpan Fallback = TimeSpan.FromSeconds(2);
 
@@ -31,7 +36,8 @@ internal static class MeshHedgingDelay
         }
 
         var delay = service.HedgingDelay();
-        if (scope is null || delay <= TimeSpan.Zero || delay == Timeout.InfiniteTimeSpan || !ReferenceEquals(service.Environment.Time, TimeProvider.System))
+        if (scope is null || delay <= TimeSpan.Zero || delay == Timeout.InfiniteTimeSpan || !ReferenceEquals(service.Environment.Time, TimeProvider.System)
+            || (AppContext.TryGetSwitch(UseSystemTimerSwitch, out var useSystemTimer) && useSystemTimer))
         {
             return new ValueTask<TimeSpan>(delay);
         }
