@@ -17,6 +17,14 @@ if (args is ["--probe-allocations", ..])
 {
     var bench = new Mesh.Benchmarks.Http.HandlerOverheadBenchmarks { Balancer = Mesh.LoadBalancerKind.PeakEwma };
     await bench.Setup();
+    if (args is [_, "--types"])
+    {
+        // Which types the mesh adds (sampled allocation events): dotnet run ... -- --probe-allocations --types
+        await bench.ProbeAllocationTypesAsync(200_000);
+        await bench.Cleanup();
+        return;
+    }
+
     foreach (var (name, bytes) in await bench.ProbeAllocationsAsync(20_000))
     {
         Console.WriteLine($"{name,-48} {bytes,8:F0} B/request");

@@ -181,6 +181,15 @@ public class HandlerOverheadBenchmarks
         return results;
     }
 
+    /// <summary>Which types the mesh adds per request over the direct client (cached and new paths), estimated from
+    /// sampled allocation events (<see cref="AllocationTypes"/>).</summary>
+    public async Task ProbeAllocationTypesAsync(int requests)
+    {
+        await AllocationTypes.CompareAsync("direct", Direct, "mesh bare", MeshBare, requests);
+        await AllocationTypes.CompareAsync("factory", Factory, "mesh", Mesh, requests);
+        await AllocationTypes.CompareAsync("direct new", DirectUncached, "mesh bare new", MeshBareUncached, requests);
+    }
+
     private async Task Batch(HttpClient client)
     {
         for (var i = 0; i < Concurrency; i++)

@@ -7,9 +7,11 @@ public static class MeshRequestOptions
     /// Takes precedence over the service's <c>HashHeader</c>. Set it with <c>request.Options.Set(MeshRequestOptions.HashKey, key)</c>.</summary>
     public static HttpRequestOptionsKey<string> HashKey { get; } = new("Mesh.HashKey");
 
-    /// <summary>Filled by the mesh: the endpoint that answered the request's last attempt (the request URI itself is
-    /// the logical <c>http://{service}/...</c> again once the call returns). Read it with
-    /// <see cref="MeshHttpResponseMessageExtensions.GetMeshEndpoint(HttpResponseMessage)"/>.</summary>
+    /// <summary>Filled by the mesh when the request has options already (a resilience handler or the app put something
+    /// there): the endpoint that answered the request's last attempt. The mesh does not create a request's options
+    /// just for this (they cost 240 bytes a request); read the endpoint with
+    /// <see cref="MeshHttpResponseMessageExtensions.GetMeshEndpoint(HttpResponseMessage)"/>, which always has it (the
+    /// request URI, the logical <c>http://{service}/...</c> again once the call returns, carries it).</summary>
     public static HttpRequestOptionsKey<MeshEndpoint> Endpoint { get; } = new("Mesh.Endpoint");
 }
 
@@ -23,6 +25,11 @@ public static class MeshHttpResponseMessageExtensions
     public static MeshEndpoint? GetMeshEndpoint(this HttpResponseMessage response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        return response.RequestMessage is { } request && request.Options.TryGetValue(MeshRequestOptions.Endpoint, out var endpoint) ? endpoint : null;
+        return response.RequestMessage switch
+        {
+            { RequestUri: Http.Internal.AnsweredUri answered } => answered.Endpoint,
+            { } request when Http.Internal.RequestOptions.Existing(request) is { } options && options.TryGetValue(MeshRequestOptions.Endpoint, out var endpoint) => endpoint,
+            _ => null,
+        };
     }
 }

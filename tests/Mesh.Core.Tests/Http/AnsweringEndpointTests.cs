@@ -51,6 +51,42 @@ public sealed class AnsweringEndpointTests
     }
 
     [Fact]
+    public async Task A_plain_HttpClient_with_the_mesh_handler_names_the_endpoint_without_request_options()
+    {
+        // MeshHandlerFactory in a plain HttpClient: nothing else touches the request's options, and the mesh does not
+        // create them (240 bytes a request) to record the endpoint: the logical URI it puts back carries it.
+        await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
+        await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+            ["Mesh:Services:catalog:Endpoints:0"] = a.Address.ToString(),
+            ["Mesh:Services:catalog:Endpoints:1"] = b.Address.ToString(),
+        });
+        builder.Services.AddMeshClient();
+        using var host = builder.Build();
+        await host.StartAsync(Token);
+        using var client = new HttpClient(host.Services.GetRequiredService<MeshHandlerFactory>().CreateHandler()) { BaseAddress = new Uri("http://catalog") };
+
+        var seen = new HashSet<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, i % 2 == 0 ? "/items?page=2" : $"/other/{i}");
+            using var response = await client.SendAsync(request, Token);
+            var replica = response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single();
+
+            Assert.Equal((replica == "a" ? a : b).Port, response.GetMeshEndpoint()!.Address.Port);
+            Assert.Equal(new Uri(i % 2 == 0 ? "http://catalog/items?page=2" : $"http://catalog/other/{i}"), request.RequestUri);
+            Assert.Empty(request.Options);
+            seen.Add(response.GetMeshEndpoint()!.Address.Port);
+        }
+
+        Assert.Equal(2, seen.Count);
+        await host.StopAsync(Token);
+    }
+
+    [Fact]
     public void A_response_that_did_not_go_through_the_mesh_has_no_mesh_endpoint()
     {
         using var response = new HttpResponseMessage { RequestMessage = new HttpRequestMessage(HttpMethod.Get, "http://example.invalid/") };

@@ -34,6 +34,7 @@ internal sealed class EndpointState
     private readonly string _prefix;
     private MeshEndpoint _endpoint;
     private Uri? _lastRewrite;
+    private Mesh.Http.Internal.AnsweredUri? _lastAnswered;
     private int _inFlight;
     private long _requests;
     private long _failures;
@@ -135,6 +136,39 @@ internal sealed class EndpointState
         var uri = new Uri(string.Concat(_prefix.AsSpan(), pathAndQuery), UriKind.Absolute);
         Volatile.Write(ref _lastRewrite, uri);
         return uri;
+    }
+
+    /// <summary>The logical URI <paramref name="logical"/> put back on a request this endpoint answered, carrying the
+    /// endpoint (see <see cref="Mesh.Http.Internal.AnsweredUri"/>): the last one is reused while the logical URI's text
+    /// repeats; null for a URI that cannot be re-made from its text alone (escaped by the caller, a subclass of the
+    /// caller's) — then the endpoint goes to the request's options.</summary>
+    public Uri? Answered(Uri logical)
+    {
+        var endpoint = Endpoint;
+        var cached = Volatile.Read(ref _lastAnswered);
+        if (cached is not null && ReferenceEquals(cached.Endpoint, endpoint)
+            && (ReferenceEquals(cached, logical) || string.Equals(cached.OriginalString, logical.OriginalString, StringComparison.Ordinal)))
+        {
+            return cached;
+        }
+
+        if (logical.UserEscaped || (logical.GetType() != typeof(Uri) && logical is not Mesh.Http.Internal.AnsweredUri))
+        {
+            return null;
+        }
+
+        Mesh.Http.Internal.AnsweredUri answered;
+        try
+        {
+            answered = new Mesh.Http.Internal.AnsweredUri(logical.OriginalString, endpoint);
+        }
+        catch (UriFormatException)
+        {
+            return null;
+        }
+
+        Volatile.Write(ref _lastAnswered, answered);
+        return answered;
     }
 
     /// <summary>The part of an absolute URI's original string after the authority, without a fragment; the parsed

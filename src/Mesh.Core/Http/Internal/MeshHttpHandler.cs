@@ -66,7 +66,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         // The scope, when the request has one: made by the client's scope handler (before any resilience handler could
         // resend or clone the request) or by an earlier attempt of this message that did not succeed. A request
         // without one is on its first attempt and allocates none (see RecordForResend).
-        var scope = request.Options.TryGetValue(RequestScope.Key, out var existing) ? existing : null;
+        var scope = RequestOptions.Existing(request) is { } options && options.TryGetValue(RequestScope.Key, out var existing) ? existing : null;
         if (service.Snapshot.FirstSet is { } firstSet)
         {
             // Right after start-up: the service's discovery providers have not published yet. Wait for them (bounded).
@@ -235,7 +235,6 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var end = service.Environment.Now();
         try
         {
-            a.Request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
             var grpcStatus = GrpcProtocol.NoStatus;
             if (a.MayBeGrpc && GrpcProtocol.Inspect(response, out grpcStatus) is var grpc && grpc != GrpcResponseKind.NotGrpc)
             {
@@ -250,7 +249,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
                     service.Latency.Record(end - a.Start, end);
                     a.Scope?.End(failed: false);
                     a.Deadline?.Dispose();
-                    a.Request.RequestUri = a.Logical;
+                    a.Request.RequestUri = Answered(a);
                     return response;
                 }
 
@@ -312,7 +311,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var service = a.Service;
         var endpoint = a.Endpoint;
         var env = service.Environment;
-        a.Request.RequestUri = a.Logical;
+        a.Request.RequestUri = response is null ? a.Logical : Answered(a);
         if (end == 0)
         {
             end = env.Now();
@@ -354,6 +353,22 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         }
 
         a.Deadline?.Dispose();
+    }
+
+    /// <summary>The logical URI to put back on a request an endpoint answered, carrying that endpoint for
+    /// <c>GetMeshEndpoint()</c>; the endpoint also goes to <see cref="MeshRequestOptions.Endpoint"/> when the request has
+    /// options already (so the key stays filled where options are in use, at no cost), or when the URI cannot carry it.</summary>
+    private static Uri Answered(in Attempt a)
+    {
+        var endpoint = a.Endpoint;
+        RequestOptions.Existing(a.Request)?.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
+        if (endpoint.Answered(a.Logical) is { } answered)
+        {
+            return answered;
+        }
+
+        a.Request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
+        return a.Logical;
     }
 
     /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
@@ -401,7 +416,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     private static bool TryGetHash(HttpRequestMessage request, ServiceSettings settings, out ulong hash)
     {
-        if (request.Options.TryGetValue(MeshRequestOptions.HashKey, out var key) && key is not null)
+        if (RequestOptions.Existing(request) is { } options && options.TryGetValue(MeshRequestOptions.HashKey, out var key) && key is not null)
         {
             hash = MaglevPicker.HashKey(key);
             return true;
