@@ -99,7 +99,10 @@ internal sealed class PreciseTimer
                     while (_queue.TryPeek(out var target, out var when) && when - now <= s_slack)
                     {
                         _queue.Dequeue();
-                        due.Add(target);
+                        if (!target.IsDone)
+                        {
+                            due.Add(target);
+                        }
                     }
 
                     if (due.Count > 0)
