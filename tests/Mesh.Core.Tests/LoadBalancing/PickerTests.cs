@@ -102,9 +102,9 @@ public sealed class PickerTests
     }
 
     [Theory]
-    [InlineData(0.24, 0)] // ρ = (29 + 1) / (9 + 1) ms = 3: latency counts when u ≥ (1.5 / 3)² = 0.25; below, the load rule keeps the first
-    [InlineData(0.26, 1)] // latency counts: the faster second candidate wins
-    public void A_slower_candidate_loses_with_probability_one_minus_the_squared_tolerance_ratio(double u, int expected)
+    [InlineData(0.060, 0)] // ρ = (29 + 1) / (9 + 1) ms = 3: latency counts when u ≥ (1.5 / 3)⁴ = 0.0625; below, the load rule keeps the first
+    [InlineData(0.065, 1)] // latency counts: the faster second candidate wins
+    public void A_slower_candidate_loses_with_probability_one_minus_the_fourth_power_of_the_tolerance_ratio(double u, int expected)
     {
         var endpoints = NewEndpoints(1, 1);
         endpoints[0].Measure(29_000);

@@ -102,13 +102,14 @@ internal sealed class LeastRequestPicker(EndpointState[] endpoints, double[] wei
 /// noise too.</item>
 /// <item>When the slower estimate is ρ &gt; 1.5 times the faster, and the slower candidate does not already carry
 /// clearly more requests (then the load rule judges it), latency counts with probability
-/// <c>1 − max(<see cref="MinExploration"/>, (1.5 / ρ)²)</c>: then the candidates' expected completion times per unit
+/// <c>1 − max(<see cref="MinExploration"/>, (1.5 / ρ)⁴)</c>: then the candidates' expected completion times per unit
 /// of weight, <c>rtt × (in_flight + 1) / weight</c>, are compared with the same tolerance — the first keeps the
 /// request unless its cost is more than 1.5 times the second's (so a replica that hangs, and keeps its old fast
 /// estimate while its requests pile up, is still avoided, and an idle replica that fails fast is not chosen for being
-/// idle). Otherwise the load rule decides. A replica 2× slower than its peers loses 44% of the comparisons it would
-/// win on load, one 4× slower 86%, one 100× slower 99% — and is still tried now and then, so its recovery is
-/// seen.</item>
+/// idle). Otherwise the load rule decides. A replica 2× slower than its peers loses 68% of the comparisons it would
+/// win on load, one 3× slower 94%, one 5× slower or more 99% — and is still tried now and then, so its recovery is
+/// seen. (With the square instead of the fourth power a replica 2× slower lost only 44%: it kept about 0.8× of its
+/// fair share on a busy host, where a millisecond of scheduling noise on both estimates brings ρ nearer 1.5.)</item>
 /// </list>
 /// </para>
 /// <para>
@@ -158,9 +159,11 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
             var (slowerInFlight, fasterInFlight) = rttA >= rttB ? (first.InFlight, second.InFlight) : (second.InFlight, first.InFlight);
             if (slower > bar && slowerInFlight <= LoadTolerance * (fasterInFlight + 1))
             {
-                // For u uniform in [0, 1): P(u ≥ ε and u × slower² ≥ bar²) = 1 − max(ε, (1.5 / ρ)²).
+                // For u uniform in [0, 1): P(u ≥ ε and u × slower⁴ ≥ bar⁴) = 1 − max(ε, (1.5 / ρ)⁴).
                 var u = Random.NextDouble();
-                if (u >= MinExploration && u * slower * slower >= bar * bar)
+                var slower2 = slower * slower;
+                var bar2 = bar * bar;
+                if (u >= MinExploration && u * slower2 * slower2 >= bar2 * bar2)
                 {
                     // Finagle's and Linkerd's expected completion time, rtt × (in-flight + 1), per unit of weight, with
                     // the same tolerance: the first keeps the request unless its cost is more than 1.5 times the second's.
