@@ -76,10 +76,12 @@ internal static class Fairness
                     }
                 }
 
-                // One of five replicas 2× slower than the others (+5 ms and +10 ms).
+                // One of five replicas 2× slower than the others: 5 ms and 10 ms, slept with nanosleep in the replica
+                // ("network-latency"; the "latency" command's Task.Delay ends on the kernel's 4 ms tick, which made
+                // +5 and +10 ms about 8 and 12 ms: 1.5×, not 2×).
                 for (var i = 0; i < 5; i++)
                 {
-                    await replicas[i].ControlAsync(control, "latency", i == 4 ? "10" : "5");
+                    await replicas[i].ControlAsync(control, "network-latency", i == 4 ? "10" : "5");
                 }
 
                 foreach (var balancer in new[] { "PeakEwma", "LeastRequest", "RoundRobin" })
@@ -93,6 +95,7 @@ internal static class Fairness
                 foreach (var r in replicas)
                 {
                     await r.ControlAsync(control, "reset", "");
+                    await r.ControlAsync(control, "network-latency", "0");
                 }
 
                 foreach (var balancer in s_balancers)

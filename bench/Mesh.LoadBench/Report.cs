@@ -143,7 +143,7 @@ internal sealed class Report(string machine, string command, BenchSettings setti
             md.AppendLine();
         }
 
-        md.AppendLine("### Latency still wins: one of 5 replicas 2× slower (+10 ms vs +5 ms) (item 3)");
+        md.AppendLine("### Latency still wins: one of 5 replicas 2× slower (10 ms vs 5 ms, slept with nanosleep in the replica) (item 3)");
         md.AppendLine();
         md.AppendLine("| balancer | concurrency | slow replica's share | ÷ fair share (20%) |");
         md.AppendLine("| --- | ---: | ---: | ---: |");
