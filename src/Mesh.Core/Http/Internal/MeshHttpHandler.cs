@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Mesh.Endpoints.Internal;
 using Mesh.Health.Internal;
 using Mesh.LoadBalancing.Internal;
@@ -192,7 +191,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
         }
 
-        return CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc), cancellationToken).AsTask();
+        return CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc), cancellationToken);
     }
 
     /// <summary>A hedge the hedge budget refused is not sent, and does not fail either (a failed hedge would count against
@@ -207,11 +206,10 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     }
 
     /// <summary>Awaits the transport and records the attempt's outcome (balancer, outlier detection, metrics, scope).
-    /// Holds only the attempt and the awaiter, on a pooled state machine: the task handed back
-    /// (<see cref="ValueTask{TResult}.AsTask"/>) is then the attempt's one allocation of its own, smaller than the box
-    /// of a task-returning async method.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<HttpResponseMessage> CompleteAsync(Task<HttpResponseMessage> sending, Attempt a, CancellationToken cancellationToken)
+    /// Holds only the attempt and the awaiter. (A pooled state machine with <c>AsTask()</c> allocated more per request
+    /// under BenchmarkDotNet — 0.20 KB against 0.11 KB over a bare client — as attempts start and end on different
+    /// threads and miss the pool's per-thread cache.)</summary>
+    private static async Task<HttpResponseMessage> CompleteAsync(Task<HttpResponseMessage> sending, Attempt a, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         try
