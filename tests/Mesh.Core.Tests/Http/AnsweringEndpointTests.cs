@@ -11,11 +11,9 @@ public sealed class AnsweringEndpointTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task GetMeshEndpoint_names_the_endpoint_that_answered_even_after_a_retry()
+    /// <summary>A started host whose mesh service "catalog" is replicas a and b, round robin.</summary>
+    private static async Task<IHost> StartAsync(InProcessReplica a, InProcessReplica b, Action<IServiceCollection> clients)
     {
-        await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
-        await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -24,11 +22,20 @@ public sealed class AnsweringEndpointTests
             ["Mesh:Services:catalog:Endpoints:1"] = b.Address.ToString(),
         });
         builder.Services.AddMeshClient();
-        builder.Services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)).Services
-            .AddHttpClient("catalog").AddMeshHandler();
-        using var host = builder.Build();
+        clients(builder.Services);
+        var host = builder.Build();
         await host.StartAsync(Token);
+        return host;
+    }
+
+    [Fact]
+    public async Task GetMeshEndpoint_names_the_endpoint_that_answered_even_after_a_retry()
+    {
+        await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
+        await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
+        using var host = await StartAsync(a, b, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)).Services
+            .AddHttpClient("catalog").AddMeshHandler());
         var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 
         for (var i = 0; i < 4; i++)
@@ -57,16 +64,7 @@ public sealed class AnsweringEndpointTests
         // create them (240 bytes a request) to record the endpoint: the logical URI it puts back carries it.
         await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
         await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
-            ["Mesh:Services:catalog:Endpoints:0"] = a.Address.ToString(),
-            ["Mesh:Services:catalog:Endpoints:1"] = b.Address.ToString(),
-        });
-        builder.Services.AddMeshClient();
-        using var host = builder.Build();
-        await host.StartAsync(Token);
+        using var host = await StartAsync(a, b, _ => { });
         using var client = new HttpClient(host.Services.GetRequiredService<MeshHandlerFactory>().CreateHandler()) { BaseAddress = new Uri("http://catalog") };
 
         var seen = new HashSet<int>();
