@@ -55,8 +55,10 @@ internal static class TailNetworkScenario
             for (var round = 0; round < settings.Rounds; round++)
             {
                 await replicas[4].ControlAsync(control, "reset", "");
-                var healthy = await MeasureAsync("no hedging", null, endpoints, settings);
-                results.Add(Print(new TailResult("no hedging", "all healthy", healthy.Run, healthy.Attempts), round, settings));
+                var healthy = await MeasureAsync(TailReport.NoHedging, null, endpoints, settings);
+                results.Add(Print(new TailResult(TailReport.NoHedging, TailReport.AllHealthy, healthy.Run, healthy.Attempts, healthy.SlowShare), round, settings));
+                var healthyHedged = await MeasureAsync(TailReport.MeshHedging, static b => b.AddMeshHedging(), endpoints, settings);
+                results.Add(Print(new TailResult(TailReport.MeshHedging, TailReport.AllHealthy, healthyHedged.Run, healthyHedged.Attempts, healthyHedged.SlowShare), round, settings));
 
                 // The fixed delay "The Tail at Scale" recommends: the 95th percentile, here of this round's all-healthy run.
                 var p95 = TimeSpan.FromMicroseconds(Math.Ceiling(healthy.Run.P95Us / 100) * 100);
@@ -65,17 +67,17 @@ internal static class TailNetworkScenario
                 await replicas[4].ControlAsync(control, "latency-rate", "0.1");
                 var configs = new (string Name, Action<IHttpClientBuilder>? Outer)[]
                 {
-                    ("no hedging", null),
+                    (TailReport.NoHedging, null),
                     ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
                     (FixedP95, b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = p95)),
-                    ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+                    (TailReport.MeshHedging, static b => b.AddMeshHedging()),
                     (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
                     (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
                 };
                 foreach (var (name, outer) in configs)
                 {
                     var slow = await MeasureAsync(name, outer, endpoints, settings);
-                    results.Add(Print(new TailResult(name, "one replica +50 ms on 10%", slow.Run, slow.Attempts), round, settings));
+                    results.Add(Print(new TailResult(name, "one replica +50 ms on 10%", slow.Run, slow.Attempts, slow.SlowShare), round, settings));
                 }
             }
         }
@@ -90,7 +92,7 @@ internal static class TailNetworkScenario
         return new TailNetworkRun(results, fixedDelays, timerP50, timerP99);
     }
 
-    private static async Task<(RunResult Run, long Attempts)> MeasureAsync(string name, Action<IHttpClientBuilder>? outer, List<Uri> endpoints, BenchSettings settings)
+    private static async Task<(RunResult Run, long Attempts, double SlowShare)> MeasureAsync(string name, Action<IHttpClientBuilder>? outer, List<Uri> endpoints, BenchSettings settings)
     {
         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
@@ -102,15 +104,16 @@ internal static class TailNetworkScenario
         }
 
         attempts.Reset();
+        var before = TailReport.AttemptsPerEndpoint(client, endpoints);
         var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
-        return (run, attempts.Count);
+        return (run, attempts.Count, TailReport.LastShare(before, TailReport.AttemptsPerEndpoint(client, endpoints)));
     }
 
     private static TailResult Print(TailResult result, int round, BenchSettings settings)
     {
         var run = result.Run;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  tail-network round {round + 1}/{settings.Rounds} {result.Scenario,-26} {result.Config,-48} p50 {run.P50Us,6:F0} µs  p95 {run.P95Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  failed {run.Failed}{(run.Failed > 0 ? $" ({TailReport.Failures(run.Failures)})" : "")}"));
+            $"  tail-network round {round + 1}/{settings.Rounds} {result.Scenario,-26} {result.Config,-48} p50 {run.P50Us,6:F0} µs  p95 {run.P95Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  slow replica's share {result.SlowShare:P1}  failed {run.Failed}{(run.Failed > 0 ? $" ({TailReport.Failures(run.Failures)})" : "")}"));
         return result;
     }
 

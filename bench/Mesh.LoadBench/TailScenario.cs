@@ -7,7 +7,7 @@ using Microsoft.Extensions.Http.Resilience;
 namespace Mesh.LoadBench;
 
 /// <summary>One configuration of the tail scenario: its latencies and how many attempts it sent per request.</summary>
-internal sealed record TailResult(string Config, string Scenario, RunResult Run, long Attempts)
+internal sealed record TailResult(string Config, string Scenario, RunResult Run, long Attempts, double SlowShare = double.NaN)
 {
     /// <summary>Extra attempts per request (0.05 = 5% more requests reached the replicas).</summary>
     public double Extra => Run.Ok + Run.Failed == 0 ? 0 : ((double)Attempts / (Run.Ok + Run.Failed)) - 1;
@@ -36,11 +36,11 @@ internal static class TailScenario
         using var control = new HttpClient();
         var configs = new (string Name, Action<IHttpClientBuilder>? Outer)[]
         {
-            ("no hedging", null),
+            (TailReport.NoHedging, null),
             ("standard hedging (defaults)", static b => b.AddStandardHedgingHandler()),
             // The same pipeline with the mesh-aware delay's floor as a fixed delay: what hedging at 1 ms costs by itself.
             ("standard hedging, fixed 1 ms delay", static b => b.AddStandardHedgingHandler().Configure(o => o.Hedging.Delay = TimeSpan.FromMilliseconds(1))),
-            ("mesh-aware hedging (AddMeshHedging)", static b => b.AddMeshHedging()),
+            (TailReport.MeshHedging, static b => b.AddMeshHedging()),
             // The same with the delay left to the hedging handler's .NET timer (the kernel's tick) instead of the mesh's precise one.
             (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
             // A floor above these sub-millisecond answers' tail: hedges only what is really slow (issue 21, the MinDelay default).
@@ -60,18 +60,21 @@ internal static class TailScenario
                         await replicas[4].ControlAsync(control, "latency-rate", "0.1");
                     }
 
-                    foreach (var (name, outer) in slow ? configs : configs[..1])
+                    // All healthy: without hedging (the baseline) and with mesh-aware hedging (what hedging costs by
+                    // itself on a host whose two cores run the client and five replicas).
+                    foreach (var (name, outer) in slow ? configs : [configs[0], configs[3]])
                     {
                         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
                         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
                         using var timer = TailReport.SystemTimerFor(name);
                         await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup); // latencies measured for the delay
                         attempts.Reset();
+                        var before = TailReport.AttemptsPerEndpoint(client, endpoints);
                         var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
-                        var result = new TailResult(name, scenario, run, attempts.Count);
+                        var result = new TailResult(name, scenario, run, attempts.Count, TailReport.LastShare(before, TailReport.AttemptsPerEndpoint(client, endpoints)));
                         results.Add(result);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"  tail round {round + 1}/{settings.Rounds} {scenario,-26} {name,-36} p50 {run.P50Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  failed {run.Failed}"));
+                            $"  tail round {round + 1}/{settings.Rounds} {scenario,-26} {name,-36} {run.RequestsPerSecond,7:F0} req/s  p50 {run.P50Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  slow replica's share {result.SlowShare:P1}  failed {run.Failed}"));
                     }
                 }
             }
@@ -126,12 +129,35 @@ internal sealed class AttemptCounter : IDisposable
 /// <summary>What the tail scenarios share: configurations, the table, the report files and their README section.</summary>
 internal static class TailReport
 {
+    /// <summary>The scenario without the slow replica.</summary>
+    public const string AllHealthy = "all healthy";
+
+    /// <summary>The configuration without hedging (the all-healthy baseline of every row).</summary>
+    public const string NoHedging = "no hedging";
+
+    /// <summary>Mesh-aware hedging with its defaults.</summary>
+    public const string MeshHedging = "mesh-aware hedging (AddMeshHedging)";
+
     /// <summary>Mesh-aware hedging with <c>Hedging:MinDelay</c> raised from 1 ms to 5 ms (what a higher default would do).</summary>
     public const string MeshHedgingFloor5Ms = "mesh-aware hedging, Hedging:MinDelay 5 ms";
 
     /// <summary>Mesh-aware hedging with the delay left to the hedging handler's .NET timer (the AppContext switch
     /// <c>Mesh.Hedging.UseSystemTimer</c>) instead of the mesh's precise timer.</summary>
     public const string MeshHedgingSystemTimer = "mesh-aware hedging, .NET timer";
+
+    /// <summary>Attempts the mesh sent so far to each endpoint (<see cref="MeshMonitor"/>), in the order of <paramref name="endpoints"/>.</summary>
+    public static long[] AttemptsPerEndpoint(ClientUnderTest client, IReadOnlyList<Uri> endpoints)
+    {
+        var all = ((IServiceProvider)client.Owner!).GetRequiredService<MeshMonitor>().GetSnapshot().SelectMany(s => s.Endpoints).ToList();
+        return [.. endpoints.Select(u => all.FirstOrDefault(e => e.Endpoint.Address.Port == u.Port)?.Requests ?? 0)];
+    }
+
+    /// <summary>The last endpoint's share (the slow replica's) of the attempts sent between two <see cref="AttemptsPerEndpoint"/> readings.</summary>
+    public static double LastShare(long[] before, long[] after)
+    {
+        var sent = after.Select((n, i) => n - before[i]).ToArray();
+        return sent.Sum() == 0 ? double.NaN : (double)sent[^1] / sent.Sum();
+    }
 
     /// <summary>Sets the <c>Mesh.Hedging.UseSystemTimer</c> switch for the configuration that asks for it, until disposed.</summary>
     public static IDisposable? SystemTimerFor(string config)
@@ -163,20 +189,22 @@ internal static class TailReport
     public static string Table(string heading, List<TailResult> results, bool p95)
     {
         static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
-        var healthy = LoadRunner.Median(results.Where(r => r.Scenario == "all healthy").Select(r => r.Run.P99Us));
+        var healthy = LoadRunner.Median(results.Where(r => r.Scenario == AllHealthy && r.Config == NoHedging).Select(r => r.Run.P99Us));
         var md = new StringBuilder();
         md.AppendLine(heading);
         md.AppendLine();
         md.AppendLine(p95
-            ? "| configuration | scenario | p50 µs | p95 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |"
-            : "| configuration | scenario | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | extra requests | failed |");
-        md.AppendLine(p95 ? "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" : "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            ? "| configuration | scenario | req/s | p50 µs | p95 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | p99 ÷ the same configuration's all-healthy p99 | extra requests | slow replica's share of attempts | failed |"
+            : "| configuration | scenario | req/s | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | p99 ÷ the same configuration's all-healthy p99 | extra requests | slow replica's share of attempts | failed |");
+        md.AppendLine(p95 ? "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" : "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)))
         {
             var p99 = LoadRunner.Median(group.Select(r => r.Run.P99Us));
             var p95Cell = p95 ? $" {F(LoadRunner.Median(group.Select(r => r.Run.P95Us)))} |" : "";
+            var own = results.Where(r => r.Scenario == AllHealthy && r.Config == group.Key.Config).Select(r => r.Run.P99Us).ToList();
+            var ownCell = own.Count > 0 ? F(p99 / LoadRunner.Median(own), "F2") : "–";
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} |{p95Cell} {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
+                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.RequestsPerSecond)))} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} |{p95Cell} {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {ownCell} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {LoadRunner.Median(group.Select(r => r.SlowShare)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
         }
 
         md.AppendLine();

@@ -23,8 +23,9 @@ public enum MeshEndpointHealth
 public sealed class MeshEndpointSnapshot
 {
     internal MeshEndpointSnapshot(MeshEndpoint endpoint, MeshEndpointHealth health, string? reason, int inFlight, TimeSpan? rtt,
-        long requests, long failures, double weightFactor, DateTimeOffset? ejectedUntil)
+        long requests, long failures, double weightFactor, DateTimeOffset? ejectedUntil, double lateShare = 0)
     {
+        LateShare = lateShare;
         Endpoint = endpoint;
         Health = health;
         Reason = reason;
@@ -50,6 +51,12 @@ public sealed class MeshEndpointSnapshot
 
     /// <summary>The current peak-EWMA latency estimate, or <see langword="null"/> before the first response.</summary>
     public TimeSpan? RttEstimate { get; }
+
+    /// <summary>The share of its recent attempts (about the last 128) that ended late: after the service's
+    /// 97.5th-percentile latency and after 2.5 times its own typical latency (cancelled attempts included). About 2.5%
+    /// or less for a healthy endpoint; above 5%, PeakEwma counts it as slower than its estimate says (see
+    /// docs/load-balancing.md, "The tail rate").</summary>
+    public double LateShare { get; }
 
     /// <summary>Requests sent to it since it joined.</summary>
     public long Requests { get; }

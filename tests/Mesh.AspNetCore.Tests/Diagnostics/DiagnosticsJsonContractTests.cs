@@ -20,7 +20,7 @@ public sealed class DiagnosticsJsonContractTests
     private static readonly string[] s_discovery = ["source", "endpointCount", "problem", "failuresInARow"];
     private static readonly string[] s_serviceTraffic = ["requests", "errors", "requestsPerSecond", "errorRate", "p50Ms", "p99Ms", "perSecond", "errorsPerSecond"];
     private static readonly string[] s_endpoint = ["address", "zone", "weight", "weightFactor", "effectiveWeight", "metadata", "state", "reason", "ejectedUntil",
-        "inFlight", "latencyEstimateMs", "requests", "failures", "ejections", "traffic"];
+        "inFlight", "latencyEstimateMs", "lateShare", "requests", "failures", "ejections", "traffic"];
     private static readonly string[] s_endpointTraffic = ["requests", "errors", "requestsPerSecond", "share"];
     private static readonly string[] s_event = ["id", "time", "kind", "service", "endpoint", "source", "previousState", "state", "reason"];
     private static readonly string[] s_states = ["Healthy", "SlowStart", "Probing", "Ejected", "Unhealthy"];

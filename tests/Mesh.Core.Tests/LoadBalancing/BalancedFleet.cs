@@ -35,7 +35,8 @@ internal sealed class BalancedFleet : IAsyncDisposable
     /// <param name="weights">One endpoint weight per replica (replica ids r0, r1, ...).</param>
     /// <param name="settings">More configuration under the service ("SlowStart:Window" becomes
     /// "Mesh:Services:catalog:SlowStart:Window").</param>
-    public static async Task<BalancedFleet> StartAsync(string? balancer, int[] weights, Dictionary<string, string>? settings = null)
+    /// <param name="meshHedging">Whether the client hedges with <c>AddMeshHedging()</c> (instead of <c>AddMeshHandler()</c>).</param>
+    public static async Task<BalancedFleet> StartAsync(string? balancer, int[] weights, Dictionary<string, string>? settings = null, bool meshHedging = false)
     {
         var replicas = new List<InProcessReplica>();
         for (var i = 0; i < weights.Length; i++)
@@ -63,7 +64,15 @@ internal sealed class BalancedFleet : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(data);
         builder.Services.AddMeshClient();
-        builder.Services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        var client = builder.Services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"));
+        if (meshHedging)
+        {
+            client.AddMeshHedging();
+        }
+        else
+        {
+            client.AddMeshHandler();
+        }
         var host = builder.Build();
         await host.StartAsync(Token);
         return new BalancedFleet(replicas, host);

@@ -115,6 +115,27 @@ public sealed class FairnessIntegrationTests
         Assert.True(share > 0.02, $"the 2x slower replica was abandoned ({share:P1}): {report}");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_replica_that_answers_one_request_in_ten_50_ms_late_gets_clearly_less_than_its_fair_share(bool meshHedging)
+    {
+        // A tail, not a slower replica: r4 answers as fast as the others except every tenth request, 50 ms late. Its
+        // moving geometric mean barely moves; the share of its answers in the service's tail does (Dean and Barroso's
+        // latency-induced probation). With mesh-aware hedging its late answers are cancelled when a hedge wins: they
+        // still count as late.
+        await using var fleet = await BalancedFleet.StartAsync(null, [1, 1, 1, 1, 1], meshHedging: meshHedging);
+        fleet.Replicas[4].Behavior.Latency = TimeSpan.FromMilliseconds(50);
+        fleet.Replicas[4].Behavior.LatencyRate = 0.1;
+        _ = await fleet.SendAsync(1000, 4); // the service's tail threshold needs 200 attempts
+
+        var report = await fleet.SendAsync(2000, 4);
+
+        var share = report.ShareOf("r4");
+        TestContext.Current.SendDiagnosticMessage($"hedging {meshHedging}: the replica with a 10% tail got {share:P1}: {report}");
+        Assert.True(share < 0.5 * 0.2, $"the replica with a 10% tail got {share:P1} (fair: 20%): {report}");
+    }
+
     [Fact]
     public async Task A_slow_replica_that_recovers_gets_its_share_back_within_seconds()
     {

@@ -1,5 +1,6 @@
 using Mesh.Endpoints.Internal;
 using Mesh.LoadBalancing.Internal;
+using Mesh.Resilience.Internal;
 
 namespace Mesh.Tests.LoadBalancing;
 
@@ -42,7 +43,7 @@ internal static class PickerTestKit
     /// <summary>
     /// Closed-loop traffic on a virtual clock: <paramref name="concurrency"/> workers each pick, hold the request for
     /// the latency <paramref name="latency"/> returns (endpoint index, request number → µs), record it as the handler
-    /// does, and pick again. Returns how many requests each endpoint got, in order of <paramref name="requests"/>.
+    /// does (the RTT estimate, and the tail rate against the p97.5 of the service's recent latencies), and pick again. Returns how many requests each endpoint got, in order of <paramref name="requests"/>.
     /// </summary>
     public static int[] Simulate(EndpointPicker picker, EndpointState[] endpoints, int requests, int concurrency, Func<int, int, double> latency, Action<int>? beforeRequest = null)
     {
@@ -50,6 +51,7 @@ internal static class PickerTestKit
         var index = endpoints.Select((e, i) => (e, i)).ToDictionary(x => x.e, x => x.i);
         var inFlight = new PriorityQueue<(EndpointState Endpoint, long Start), long>();
         long now = 1_000_000;
+        var latencies = new LatencyHistogram(TimeSpan.FromSeconds(10), timestampFrequency: 1_000_000);
         var sent = 0;
         while (sent < requests || inFlight.Count > 0)
         {
@@ -67,7 +69,8 @@ internal static class PickerTestKit
 
             inFlight.TryDequeue(out var done, out var end);
             now = end;
-            done.Endpoint.OnRequestEnd(done.Start, end, DecayTicks, failed: false);
+            done.Endpoint.OnRequestEnd(done.Start, end, DecayTicks, failed: false, tailThresholdTicks: latencies.TailThreshold(end));
+            latencies.Record(end - done.Start, end);
         }
 
         return counts;

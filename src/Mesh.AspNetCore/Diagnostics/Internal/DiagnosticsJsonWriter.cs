@@ -168,6 +168,7 @@ internal static class DiagnosticsJsonWriter
 
         json.WriteNumber("inFlight", endpoint.InFlight);
         WriteNumberOrNull(json, "latencyEstimateMs", endpoint.RttEstimate is { } rtt ? Round(rtt.TotalMilliseconds, 3) : null);
+        json.WriteNumber("lateShare", Round(endpoint.LateShare, 4));
         json.WriteNumber("requests", endpoint.Requests);
         json.WriteNumber("failures", endpoint.Failures);
         json.WriteNumber("ejections", state.Ejections.GetValueOrDefault(key));

@@ -50,6 +50,13 @@ internal sealed class EndpointState
     private long _penaltyStamp;
     private volatile bool _measured;
 
+    // Share of recent attempts in the service's tail (see ObserveTail); written without a lock (a lost update only
+    // delays the estimate by a sample). _typicalLog/_typical: a symmetric moving geometric mean of the RTT (the
+    // endpoint's own median for log-normal noise), written under _rttLock with the estimate.
+    private double _tailRate;
+    private double _typicalLog;
+    private double _typical;
+
     private volatile EndpointStatus _status;
     private volatile ActiveHealth _activeHealth;
     private volatile HealthReason? _reason;
@@ -208,11 +215,84 @@ internal sealed class EndpointState
     /// <summary>Marks the end of a request and feeds its latency into the RTT estimate: a success (or a cancellation)
     /// through <see cref="ObserveRtt"/>; a failed attempt through <see cref="ObservePeak"/>, as at least
     /// <paramref name="failurePenaltyTicks"/>, so that an endpoint failing fast (connection refused) does not look like
-    /// the fastest one and attract traffic.</summary>
-    public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0)
+    /// the fastest one and attract traffic. A success or <paramref name="cancelled"/> attempt also goes into the tail rate
+    /// (<see cref="ObserveTail"/>) when <paramref name="tailThresholdTicks"/>, the service's tail threshold, is known
+    /// (not 0).</summary>
+    public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0, long tailThresholdTicks = 0, bool cancelled = false)
     {
         Interlocked.Decrement(ref _inFlight);
+        if (!failed && tailThresholdTicks > 0)
+        {
+            ObserveTail(now - start, tailThresholdTicks, cancelled);
+        }
+
         OnResponse(start, now, decayTicks, failed, failurePenaltyTicks);
+    }
+
+    /// <summary>The percentile of the service's recent attempt latencies above which an attempt is in the service's
+    /// tail, for <see cref="ObserveTail"/>.</summary>
+    public const double TailPercentile = 97.5;
+
+    /// <summary>The weight of one attempt in <see cref="TailFactor"/>'s moving average (about the last 128 attempts:
+    /// the rate of a healthy endpoint, 2.5%, then varies by about ±1 point).</summary>
+    public const double TailSampleWeight = 1.0 / 128;
+
+    /// <summary>How far above the expected 2.5% an endpoint's rate of late answers must be before it counts (2.5
+    /// points: 2.5 standard deviations of a healthy endpoint's moving average).</summary>
+    public const double TailRateMargin = 0.025;
+
+    /// <summary>How much each point of late answers beyond the margin adds to <see cref="TailFactor"/>: 0.4, so that
+    /// an endpoint answering 10% of its requests late (5 points beyond) counts as 3× slower.</summary>
+    public const double TailSlope = 40;
+
+    private const double ExpectedTailRate = 1 - (TailPercentile / 100);
+
+    /// <summary>An answer is late for an endpoint from this many times its typical RTT on (as well as above the
+    /// service's tail threshold): above the p97.5 of log-normal noise with σ = 0.5, a busy host's loopback spread.</summary>
+    public const double LateOfTypical = 2.5;
+
+    /// <summary>The least weight of a sample in the typical RTT (about the last 16 samples).</summary>
+    public const double TypicalSampleWeight = 1.0 / 16;
+
+    /// <summary>
+    /// Latency-induced probation ("The Tail at Scale", Dean and Barroso, 2013), graded: adds one attempt to the
+    /// moving average of how many of this endpoint's attempts end in the tail — later than the service's
+    /// <see cref="TailPercentile"/>th percentile <paramref name="thresholdTicks"/> <em>and</em> than
+    /// <see cref="LateOfTypical"/> times this endpoint's own typical RTT (a symmetric moving geometric mean of its
+    /// samples, weight <see cref="TypicalSampleWeight"/>: its median, where the estimate proper leans to the fast
+    /// answers). An attempt <paramref name="cancelled"/> after the service's percentile counts as late whatever the
+    /// endpoint's typical RTT: most are the losers of hedges, beaten by a copy sent later to another endpoint; their
+    /// true latency is unknown (the hedging delay ends about when an answer 2.5× typical would, so the second test
+    /// would miss most of them). Failures do not count (they raise the estimate through <see cref="ObservePeak"/>).
+    /// <para>
+    /// The RTT estimate is a moving <em>geometric</em> mean, which keeps one stall from branding a replica slow — and
+    /// by the same token hides a replica that answers 10% of its requests 50 ms late: its estimate moves little, so it
+    /// kept a fair share and put 2% of all requests in the tail. A replica that is uniformly slower is judged by its
+    /// estimate, not here (its answers are not late for <em>it</em>).
+    /// </para>
+    /// </summary>
+    public void ObserveTail(long elapsedTicks, long thresholdTicks, bool cancelled = false)
+    {
+        var late = elapsedTicks >= thresholdTicks && (cancelled || elapsedTicks >= LateOfTypical * Volatile.Read(ref _typical)) ? 1.0 : 0.0;
+        var rate = Volatile.Read(ref _tailRate);
+        Volatile.Write(ref _tailRate, rate + (TailSampleWeight * (late - rate)));
+    }
+
+    /// <summary>The moving average of late attempts (<see cref="ObserveTail"/>), 0 to 1.</summary>
+    public double LateShare => Volatile.Read(ref _tailRate);
+
+    /// <summary>How much more often than expected this endpoint's attempts end in the service's tail
+    /// (<see cref="ObserveTail"/>), as a factor on its RTT estimate: <c>1 + 40 × max(0, rate − 2.5% − 2.5%)</c>. 1 for
+    /// a healthy endpoint (and one without tail samples yet); 3 for one whose answers are 10% late, 5 at 15%. PeakEwma
+    /// multiplies the RTT estimate by it.</summary>
+    public double TailFactor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            var excess = Volatile.Read(ref _tailRate) - ExpectedTailRate - TailRateMargin;
+            return excess > 0 ? 1 + (TailSlope * excess) : 1;
+        }
     }
 
     /// <summary>The response headers of an attempt arrived but its call goes on (a gRPC call whose status comes after
@@ -285,14 +365,20 @@ internal sealed class EndpointState
         {
             var samples = _rttSamples < int.MaxValue ? ++_rttSamples : _rttSamples;
             var weight = log < _logRtt ? MinFasterSampleWeight : Math.Max(1.0 / samples, MinSlowerSampleWeight);
+            var typicalWeight = Math.Max(1.0 / samples, TypicalSampleWeight);
             var x = (now - _rttStamp) / decayTicks;
             if (x > 0.2)
             {
-                weight = Math.Max(weight, 1 - Math.Exp(-x)); // samples seconds apart (1 − e^-0.2 = 0.18 < 0.2 below that)
+                var apart = 1 - Math.Exp(-x); // samples seconds apart (1 − e^-0.2 = 0.18 < 0.2 below that)
+                weight = Math.Max(weight, apart);
+                typicalWeight = Math.Max(typicalWeight, apart);
             }
 
-            _logRtt = _rtt > 0 ? _logRtt + (weight * (log - _logRtt)) : log; // no sample yet (perhaps failures): this one is the estimate
+            var first = _rtt <= 0; // no sample yet (perhaps failures): this one is the estimate
+            _logRtt = first ? log : _logRtt + (weight * (log - _logRtt));
             _rtt = Math.Exp(_logRtt);
+            _typicalLog = first ? log : _typicalLog + (typicalWeight * (log - _typicalLog));
+            _typical = Math.Exp(_typicalLog);
             _rttStamp = now;
             _measured = true;
         }

@@ -113,6 +113,11 @@ internal sealed class LeastRequestPicker(EndpointState[] endpoints, double[] wei
 /// </list>
 /// </para>
 /// <para>
+/// Each estimate is multiplied by the endpoint's <see cref="EndpointState.TailFactor"/> first: 1, but 3
+/// for an endpoint that answers one request in ten far later than the service's 97.5th percentile — a tail the
+/// moving geometric mean hides (latency-induced probation, "The Tail at Scale").
+/// </para>
+/// <para>
 /// An endpoint whose estimate is not trusted yet (fewer than <see cref="EndpointState.TrustedAfterSamples"/>
 /// samples, the first of which pay for connection set-up) is compared on load alone, neither favoured nor avoided,
 /// so a new endpoint in slow start gets exactly its ramped share. The estimate is described on
@@ -148,8 +153,8 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
         var second = Endpoints[b];
         if (first.IsRttTrusted && second.IsRttTrusted)
         {
-            var rttA = first.RttEstimate(now, settings.DecayTicks) + _jitter;
-            var rttB = second.RttEstimate(now, settings.DecayTicks) + _jitter;
+            var rttA = (first.RttEstimate(now, settings.DecayTicks) + _jitter) * first.TailFactor;
+            var rttB = (second.RttEstimate(now, settings.DecayTicks) + _jitter) * second.TailFactor;
             var slower = Math.Max(rttA, rttB);
             var bar = LatencyTolerance * Math.Min(rttA, rttB);
 

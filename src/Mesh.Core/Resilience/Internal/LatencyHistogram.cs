@@ -16,11 +16,35 @@ internal sealed class LatencyHistogram
     private readonly long[] _epochs = [long.MinValue / 2, long.MinValue / 2];
     private readonly long _halfWindowTicks;
     private readonly double _ticksPerMicrosecond;
+    private readonly long _tailRefreshTicks;
+    private long _tailThreshold;
+    private long _tailThresholdDue;
 
     public LatencyHistogram(TimeSpan window, double timestampFrequency)
     {
         _halfWindowTicks = Math.Max(1, (long)(window.TotalSeconds * timestampFrequency / 2));
         _ticksPerMicrosecond = timestampFrequency / 1_000_000;
+        _tailRefreshTicks = Math.Max(1, (long)(timestampFrequency / 10));
+    }
+
+    /// <summary>How many recent attempts the tail threshold needs (fewer make a noisy percentile).</summary>
+    public const int TailMinSamples = 200;
+
+    /// <summary>The <see cref="Endpoints.Internal.EndpointState.TailPercentile"/>th percentile of recent attempts, in
+    /// timestamp ticks, for <see cref="Endpoints.Internal.EndpointState.ObserveTail"/>; 0 until
+    /// <see cref="TailMinSamples"/> attempts were recorded. Read from the histogram at most every 100 ms (by one
+    /// caller; the others use the last value), so it costs nothing per attempt.</summary>
+    public long TailThreshold(long now)
+    {
+        var due = Volatile.Read(ref _tailThresholdDue);
+        if (now >= due && Interlocked.CompareExchange(ref _tailThresholdDue, now + _tailRefreshTicks, due) == due)
+        {
+            Volatile.Write(ref _tailThreshold, TryGetPercentile(Endpoints.Internal.EndpointState.TailPercentile, now, TailMinSamples, out var value)
+                ? (long)(value.TotalMicroseconds * _ticksPerMicrosecond)
+                : 0);
+        }
+
+        return Volatile.Read(ref _tailThreshold);
     }
 
     /// <summary>Records one attempt that took <paramref name="elapsedTicks"/>, ending at <paramref name="now"/>.</summary>

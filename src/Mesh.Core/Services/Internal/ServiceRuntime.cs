@@ -58,8 +58,9 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>The budget hedged attempts are charged to (<c>Hedging:BudgetRatio</c>).</summary>
     public RetryBudget HedgeBudget => Volatile.Read(ref _hedgeBudget);
 
-    /// <summary>Recent attempt latencies (for the hedging delay).</summary>
+    /// <summary>Recent attempt latencies (for the hedging delay and the tail threshold).</summary>
     public LatencyHistogram Latency => Volatile.Read(ref _latency);
+
 
     public ServiceEvents Events { get; }
 
@@ -450,7 +451,7 @@ internal sealed class ServiceRuntime : IDisposable
             TimeSpan? rtt = e.IsMeasured ? _env.Span(e.RttEstimate(now, settings.Picker.DecayTicks)) : null;
             var reason = e.Reason?.Text ?? (health == MeshEndpointHealth.SlowStart ? "ramping up after joining or returning" : null);
             list.Add(new MeshEndpointSnapshot(e.Endpoint, health, reason, e.InFlight, rtt, e.Requests, e.Failures,
-                SlowStart.Factor(e, now, settings.SlowStart), until));
+                SlowStart.Factor(e, now, settings.SlowStart), until, e.LateShare));
         }
 
         string? problem;
