@@ -156,7 +156,24 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         endpoint.OnRequestStart();
         CancellationTokenSource? deadline = null;
         var token = cancellationToken;
-        if (settings.AttemptTimeout is { } timeout)
+        DrainableAttempt? drainable = null;
+        if (concurrent)
+        {
+            service.Hedges = true;
+        }
+
+        if (scope is not null && service.Hedges && request.Content is null && !isProbe && cancellationToken.CanBeCanceled)
+        {
+            // A service that hedges: the loser of a hedge may finish and keep its connection (see DrainableAttempt).
+            drainable = new DrainableAttempt(scope, cancellationToken);
+            deadline = drainable.Transport;
+            token = drainable.Token;
+            if (settings.AttemptTimeout is { } drainTimeout)
+            {
+                deadline.CancelAfter(drainTimeout);
+            }
+        }
+        else if (settings.AttemptTimeout is { } timeout)
         {
             deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(timeout);
@@ -191,7 +208,8 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
         }
 
-        return CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc), cancellationToken);
+        var completing = CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
+        return drainable is null ? completing : drainable.Run(completing);
     }
 
     /// <summary>A hedge the hedge budget refused is not sent, and does not fail either (a failed hedge would count against
@@ -309,7 +327,12 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var service = a.Service;
         var endpoint = a.Endpoint;
         var env = service.Environment;
-        a.Request.RequestUri = response is null ? a.Logical : Answered(a);
+        var detached = a.Drainable is { Detached: true }; // a hedge's loser the caller left: the request is not ours anymore
+        if (!detached)
+        {
+            a.Request.RequestUri = response is null ? a.Logical : Answered(a);
+        }
+
         if (end == 0)
         {
             end = env.Now();
@@ -331,8 +354,8 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         // is a lower bound of their latency; a percentile needs only how many attempts lie above it.)
         service.Latency.Record(end - a.Start, end);
 
-        var scope = a.Scope;
-        if (scope is null && (outcome != RequestOutcome.Success || response is null || (int)response.StatusCode >= 400))
+        var scope = detached ? null : a.Scope; // a detached attempt ended in its scope when the caller left it
+        if (!detached && scope is null && (outcome != RequestOutcome.Success || response is null || (int)response.StatusCode >= 400))
         {
             // Only now may something resend this message (a retry after an error status, an exception or a timeout):
             // give it the scope the next attempt needs, as if the attempt had had it from the start.
@@ -447,7 +470,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
 
     /// <summary>What the end of an attempt needs to record it.</summary>
     private readonly record struct Attempt(HttpRequestMessage Request, Uri Logical, ServiceRuntime Service, EndpointState Endpoint, RequestScope? Scope,
-        CancellationTokenSource? Deadline, long Start, bool IsProbe, bool MayBeGrpc);
+        CancellationTokenSource? Deadline, long Start, bool IsProbe, bool MayBeGrpc, DrainableAttempt? Drainable = null);
 
     /// <summary>The attempt in progress on a thread (see <see cref="CurrentAttempt"/>).</summary>
     internal sealed class AttemptInfo

@@ -24,12 +24,16 @@ internal sealed class RequestScope
     private TaskCompletionSource? _idle;
     private HedgeWait? _endWatcher;
     private volatile bool _lastFailed;
+    private volatile bool _answered;
 
     /// <summary>The service the request went to (set by its first attempt).</summary>
     public ServiceRuntime? Service { get => Volatile.Read(ref _service); set => Volatile.Write(ref _service, value); }
 
     /// <summary>The endpoints the request's attempts used or are using: later attempts (retries, hedges) avoid them.</summary>
     public TriedEndpoints Used { get; } = new();
+
+    /// <summary>Whether an attempt of the request ended with an answer the caller can use (see <see cref="End"/>).</summary>
+    public bool Answered => _answered;
 
     /// <summary>Attempts started so far.</summary>
     public int Attempts => Volatile.Read(ref _attempts);
@@ -49,6 +53,11 @@ internal sealed class RequestScope
         if (failed is { } value)
         {
             _lastFailed = value;
+            if (!value)
+            {
+                _answered = true;
+            }
+
             Interlocked.Exchange(ref _endWatcher, null)?.OnAttemptEnded();
         }
 
