@@ -56,9 +56,9 @@ internal static class TailNetworkScenario
             {
                 await replicas[4].ControlAsync(control, "reset", "");
                 var healthy = await MeasureAsync(TailReport.NoHedging, null, endpoints, settings);
-                results.Add(Print(new TailResult(TailReport.NoHedging, TailReport.AllHealthy, healthy.Run, healthy.Attempts, healthy.SlowShare), round, settings));
+                results.Add(Print(new TailResult(TailReport.NoHedging, TailReport.AllHealthy, healthy.Run, healthy.Attempts, healthy.SlowShare, round), round, settings));
                 var healthyHedged = await MeasureAsync(TailReport.MeshHedging, static b => b.AddMeshHedging(), endpoints, settings);
-                results.Add(Print(new TailResult(TailReport.MeshHedging, TailReport.AllHealthy, healthyHedged.Run, healthyHedged.Attempts, healthyHedged.SlowShare), round, settings));
+                results.Add(Print(new TailResult(TailReport.MeshHedging, TailReport.AllHealthy, healthyHedged.Run, healthyHedged.Attempts, healthyHedged.SlowShare, round), round, settings));
 
                 // The fixed delay "The Tail at Scale" recommends: the 95th percentile, here of this round's all-healthy run.
                 var p95 = TimeSpan.FromMicroseconds(Math.Ceiling(healthy.Run.P95Us / 100) * 100);
@@ -77,7 +77,7 @@ internal static class TailNetworkScenario
                 foreach (var (name, outer) in configs)
                 {
                     var slow = await MeasureAsync(name, outer, endpoints, settings);
-                    results.Add(Print(new TailResult(name, "one replica +50 ms on 10%", slow.Run, slow.Attempts, slow.SlowShare), round, settings));
+                    results.Add(Print(new TailResult(name, "one replica +50 ms on 10%", slow.Run, slow.Attempts, slow.SlowShare, round), round, settings));
                 }
             }
         }

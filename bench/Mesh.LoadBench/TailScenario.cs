@@ -7,7 +7,7 @@ using Microsoft.Extensions.Http.Resilience;
 namespace Mesh.LoadBench;
 
 /// <summary>One configuration of the tail scenario: its latencies and how many attempts it sent per request.</summary>
-internal sealed record TailResult(string Config, string Scenario, RunResult Run, long Attempts, double SlowShare = double.NaN)
+internal sealed record TailResult(string Config, string Scenario, RunResult Run, long Attempts, double SlowShare = double.NaN, int Round = 0)
 {
     /// <summary>Extra attempts per request (0.05 = 5% more requests reached the replicas).</summary>
     public double Extra => Run.Ok + Run.Failed == 0 ? 0 : ((double)Attempts / (Run.Ok + Run.Failed)) - 1;
@@ -71,7 +71,7 @@ internal static class TailScenario
                         attempts.Reset();
                         var before = TailReport.AttemptsPerEndpoint(client, endpoints);
                         var run = await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Duration);
-                        var result = new TailResult(name, scenario, run, attempts.Count, TailReport.LastShare(before, TailReport.AttemptsPerEndpoint(client, endpoints)));
+                        var result = new TailResult(name, scenario, run, attempts.Count, TailReport.LastShare(before, TailReport.AttemptsPerEndpoint(client, endpoints)), round);
                         results.Add(result);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"  tail round {round + 1}/{settings.Rounds} {scenario,-26} {name,-36} {run.RequestsPerSecond,7:F0} req/s  p50 {run.P50Us,6:F0} µs  p99 {run.P99Us,7:F0} µs  p99.9 {run.P999Us,7:F0} µs  extra {result.Extra:P1}  slow replica's share {result.SlowShare:P1}  failed {run.Failed}"));
@@ -185,26 +185,30 @@ internal static class TailReport
         string.Join(", ", failures.GroupBy(f => f.Key).Select(g => (g.Key, Count: g.Sum(f => f.Value))).OrderByDescending(f => f.Count)
             .Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Key} ×{f.Count}")));
 
-    /// <summary>Medians of the rounds per scenario and configuration, and each p99 against the all-healthy p99.</summary>
+    /// <summary>Medians of the rounds per scenario and configuration, and each p99 against the all-healthy p99s of the same rounds.</summary>
     public static string Table(string heading, List<TailResult> results, bool p95)
     {
         static string F(double value, string format = "F0") => value.ToString(format, CultureInfo.InvariantCulture);
-        var healthy = LoadRunner.Median(results.Where(r => r.Scenario == AllHealthy && r.Config == NoHedging).Select(r => r.Run.P99Us));
+        // Ratios are taken within each round (against that round's all-healthy p99) and then the median of the rounds:
+        // a burst of noise on the shared host then moves one round's ratio, not every ratio through the baseline.
+        double RatioTo(IEnumerable<TailResult> rows, string config) => LoadRunner.Median(rows
+            .Select(r => (r, Base: results.FirstOrDefault(b => b.Scenario == AllHealthy && b.Config == config && b.Round == r.Round)))
+            .Where(x => x.Base is not null)
+            .Select(x => x.r.Run.P99Us / x.Base!.Run.P99Us));
         var md = new StringBuilder();
         md.AppendLine(heading);
         md.AppendLine();
         md.AppendLine(p95
-            ? "| configuration | scenario | req/s | p50 µs | p95 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | p99 ÷ the same configuration's all-healthy p99 | extra requests | slow replica's share of attempts | failed |"
-            : "| configuration | scenario | req/s | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 | p99 ÷ the same configuration's all-healthy p99 | extra requests | slow replica's share of attempts | failed |");
+            ? "| configuration | scenario | req/s | p50 µs | p95 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 (same round) | p99 ÷ the same configuration's all-healthy p99 (same round) | extra requests | slow replica's share of attempts | failed |"
+            : "| configuration | scenario | req/s | p50 µs | p99 µs | p99.9 µs | p99 ÷ all-healthy p99 (same round) | p99 ÷ the same configuration's all-healthy p99 (same round) | extra requests | slow replica's share of attempts | failed |");
         md.AppendLine(p95 ? "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" : "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var group in results.GroupBy(r => (r.Scenario, r.Config)))
         {
             var p99 = LoadRunner.Median(group.Select(r => r.Run.P99Us));
             var p95Cell = p95 ? $" {F(LoadRunner.Median(group.Select(r => r.Run.P95Us)))} |" : "";
-            var own = results.Where(r => r.Scenario == AllHealthy && r.Config == group.Key.Config).Select(r => r.Run.P99Us).ToList();
-            var ownCell = own.Count > 0 ? F(p99 / LoadRunner.Median(own), "F2") : "–";
+            var ownCell = results.Any(r => r.Scenario == AllHealthy && r.Config == group.Key.Config) ? F(RatioTo(group, group.Key.Config), "F2") : "–";
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.RequestsPerSecond)))} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} |{p95Cell} {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(p99 / healthy, "F2")} | {ownCell} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {LoadRunner.Median(group.Select(r => r.SlowShare)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
+                $"| {group.Key.Config} | {group.Key.Scenario} | {F(LoadRunner.Median(group.Select(r => r.Run.RequestsPerSecond)))} | {F(LoadRunner.Median(group.Select(r => r.Run.P50Us)))} |{p95Cell} {F(p99)} | {F(LoadRunner.Median(group.Select(r => r.Run.P999Us)))} | {F(RatioTo(group, NoHedging), "F2")} | {ownCell} | {LoadRunner.Median(group.Select(r => r.Extra)).ToString("P1", CultureInfo.InvariantCulture)} | {LoadRunner.Median(group.Select(r => r.SlowShare)).ToString("P1", CultureInfo.InvariantCulture)} | {group.Sum(r => r.Run.Failed)} |");
         }
 
         md.AppendLine();

@@ -30,12 +30,16 @@ internal sealed class DrainableAttempt
     /// connection closed) as any cancelled attempt.</summary>
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(1);
 
+    private const int StateRunning = 0;
+    private const int StateDetached = 1;
+    private const int StateFinished = 2;
+
     private readonly CancellationTokenSource _transport = new();
     private readonly TaskCompletionSource<HttpResponseMessage> _caller = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly RequestScope _scope;
     private readonly CancellationToken _callerToken;
     private CancellationTokenRegistration _registration;
-    private int _detached;
+    private int _state; // StateRunning, then StateDetached (the caller left it) or StateFinished (recorded while the caller waited)
 
     public DrainableAttempt(RequestScope scope, CancellationToken callerToken)
     {
@@ -49,9 +53,10 @@ internal sealed class DrainableAttempt
     /// <summary>The source of <see cref="Token"/>: an attempt timeout cancels it (<c>CancelAfter</c>).</summary>
     public CancellationTokenSource Transport => _transport;
 
-    /// <summary>Whether the caller left this attempt (it lost a hedge) and its transport goes on without it: its end
-    /// must not touch the request or its scope.</summary>
-    public bool Detached => Volatile.Read(ref _detached) == 1;
+    /// <summary>Called by the attempt's recording before it ends the attempt in its scope: true to go on (from now on
+    /// the caller cannot leave the attempt), false when the caller left it already (it lost a hedge and its transport
+    /// went on without it: its end must not touch the request or its scope).</summary>
+    public bool TryFinish() => Interlocked.CompareExchange(ref _state, StateFinished, StateRunning) != StateDetached;
 
     /// <summary>Starts watching the caller's token; returns the task the caller awaits, which completes with the
     /// outcome of <paramref name="completing"/> (the attempt's recording) or, once detached, with the cancellation.</summary>
@@ -67,7 +72,7 @@ internal sealed class DrainableAttempt
     {
         try
         {
-            if (_scope.Answered && Interlocked.Exchange(ref _detached, 1) == 0)
+            if (_scope.Answered && Interlocked.CompareExchange(ref _state, StateDetached, StateRunning) == StateRunning)
             {
                 // Another attempt answered: this one lost a hedge. The request is done with it (its scope too), the
                 // transport is not: it may finish within the limit and keep its connection.

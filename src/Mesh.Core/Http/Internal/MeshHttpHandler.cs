@@ -327,7 +327,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         var service = a.Service;
         var endpoint = a.Endpoint;
         var env = service.Environment;
-        var detached = a.Drainable is { Detached: true }; // a hedge's loser the caller left: the request is not ours anymore
+        var detached = a.Drainable is { } drainable && !drainable.TryFinish(); // a hedge's loser the caller left: the request is not ours anymore
         if (!detached)
         {
             a.Request.RequestUri = response is null ? a.Logical : Answered(a);
