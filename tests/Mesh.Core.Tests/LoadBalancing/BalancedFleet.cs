@@ -28,6 +28,10 @@ internal sealed class BalancedFleet : IAsyncDisposable
 
     public HttpClient Client => _host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 
+    /// <summary>The mesh's view of the "catalog" endpoint of replica <paramref name="index"/>.</summary>
+    public MeshEndpointSnapshot Endpoint(int index) =>
+        _host.Services.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == Replicas[index].Address.Port);
+
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     /// <summary>Starts one replica per weight and an application whose "catalog" service lists them.</summary>

@@ -127,13 +127,20 @@ public sealed class FairnessIntegrationTests
         await using var fleet = await BalancedFleet.StartAsync(null, [1, 1, 1, 1, 1], meshHedging: meshHedging);
         fleet.Replicas[4].Behavior.Latency = TimeSpan.FromMilliseconds(50);
         fleet.Replicas[4].Behavior.LatencyRate = 0.1;
-        _ = await fleet.SendAsync(1000, 4); // the service's tail threshold needs 200 attempts
+        _ = await fleet.SendAsync(2000, 4); // the service's tail threshold needs 200 attempts, then r4's late share ~128 of its own
 
         var report = await fleet.SendAsync(2000, 4);
 
         var share = report.ShareOf("r4");
-        TestContext.Current.SendDiagnosticMessage($"hedging {meshHedging}: the replica with a 10% tail got {share:P1}: {report}");
+        var late = fleet.Endpoint(4).LateShare;
+        var othersLate = Enumerable.Range(0, 4).Max(i => fleet.Endpoint(i).LateShare);
+        TestContext.Current.SendDiagnosticMessage($"hedging {meshHedging}: the replica with a 10% tail got {share:P1}, late share {late:P1} (others at most {othersLate:P1}): {report}");
         Assert.True(share < 0.5 * 0.2, $"the replica with a 10% tail got {share:P1} (fair: 20%): {report}");
+
+        // What MeshMonitor shows: its late answers (6–10% in runs here; the average of its last ~128 attempts, which
+        // started at zero) above the 5% from which PeakEwma counts them, and above every other replica's (0–4.5%; with
+        // hedging their lost hedges count too).
+        Assert.True(late > 0.05 && late > othersLate, $"r4's late share is {late:P1}, the others' at most {othersLate:P1}");
     }
 
     [Fact]
