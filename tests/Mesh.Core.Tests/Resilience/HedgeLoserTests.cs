@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Http.Resilience;
+using Mesh.Tests.Configuration;
 
 namespace Mesh.Tests.Resilience;
 
@@ -109,7 +110,7 @@ public sealed class HedgeLoserTests
         // Each lost attempt finished on the slow replica (60 ms) instead of being cancelled with its connection; the
         // callers did not wait for them. Connections: a few, as lost attempts still running overlap the next ones (each
         // request takes ~10 ms, a loser 60 ms): 7 in a run here; without draining one per lost attempt (39 of 39).
-        await WaitForAsync(() => slow.Requests >= Requests - 1);
+        await UserApp.WaitUntilAsync(() => slow.Requests >= Requests - 1, TimeSpan.FromSeconds(5), "every lost attempt reached the slow replica");
         TestContext.Current.SendDiagnosticMessage(string.Create(CultureInfo.InvariantCulture,
             $"slow replica: {slow.Requests} attempts on {slow.Connections} connections; fast: {fast.Requests} on {fast.Connections}; slowest request {slowest.TotalMilliseconds:F1} ms"));
         Assert.InRange(slow.Connections, 1, 9);
@@ -118,7 +119,7 @@ public sealed class HedgeLoserTests
         // The losers were recorded when they really ended: the slow replica's estimate is its 60 ms, not the ~10 ms
         // after which the hedging handler cancelled them.
         var monitor = host.Services.GetRequiredService<MeshMonitor>();
-        await WaitForAsync(() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port).InFlight == 0);
+        await UserApp.WaitUntilAsync(() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port).InFlight == 0, TimeSpan.FromSeconds(5), "the lost attempts ended");
         var estimate = monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port).RttEstimate;
         Assert.True(estimate > TimeSpan.FromMilliseconds(40), $"the slow replica's estimate is {estimate}");
         await host.StopAsync(Token);
@@ -149,19 +150,9 @@ public sealed class HedgeLoserTests
             using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(Token);
             giveUp.CancelAfter(TimeSpan.FromMilliseconds(200));
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetAsync("/", giveUp.Token));
-            await WaitForAsync(() => monitor.GetService("catalog").Endpoints.Single().InFlight == 0, TimeSpan.FromMilliseconds(500));
+            await UserApp.WaitUntilAsync(() => monitor.GetService("catalog").Endpoints.Single().InFlight == 0, TimeSpan.FromMilliseconds(500), "the cancelled attempt is no longer in flight");
         }
 
         await host.StopAsync(Token);
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(5));
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
-            await Task.Delay(10, Token);
-        }
     }
 }

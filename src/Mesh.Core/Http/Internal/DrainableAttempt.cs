@@ -47,10 +47,7 @@ internal sealed class DrainableAttempt
         _callerToken = callerToken;
     }
 
-    /// <summary>The token the transport runs on.</summary>
-    public CancellationToken Token => _transport.Token;
-
-    /// <summary>The source of <see cref="Token"/>: an attempt timeout cancels it (<c>CancelAfter</c>).</summary>
+    /// <summary>The source of the token the transport runs on: an attempt timeout cancels it (<c>CancelAfter</c>).</summary>
     public CancellationTokenSource Transport => _transport;
 
     /// <summary>Called by the attempt's recording before it ends the attempt in its scope: true to go on (from now on

@@ -167,7 +167,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             // A service that hedges: the loser of a hedge may finish and keep its connection (see DrainableAttempt).
             drainable = new DrainableAttempt(scope, cancellationToken);
             deadline = drainable.Transport;
-            token = drainable.Token;
+            token = deadline.Token;
             if (settings.AttemptTimeout is { } drainTimeout)
             {
                 deadline.CancelAfter(drainTimeout);
