@@ -68,9 +68,10 @@ public sealed class HedgeLoserTests
     [Fact]
     public async Task A_lost_hedge_keeps_its_connection_and_reports_its_true_latency()
     {
+        var slowLatency = TimeSpan.FromMilliseconds(150);
         await using var fast = await CountingReplica.StartAsync("fast");
         await using var slow = await CountingReplica.StartAsync("slow");
-        slow.Replica.Behavior.Latency = TimeSpan.FromMilliseconds(60);
+        slow.Replica.Behavior.Latency = slowLatency;
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -91,37 +92,44 @@ public sealed class HedgeLoserTests
         using var host = builder.Build();
         await host.StartAsync(Token);
         var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        var monitor = host.Services.GetRequiredService<MeshMonitor>();
+        MeshEndpointSnapshot Slow() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port);
 
-        const int Requests = 40;
-        var slowest = TimeSpan.Zero;
+        // One request at a time, and the next one only once the slow replica has nothing in flight: a lost attempt that
+        // is drained ends with its answer read, and its connection serves the next one (one connection in all); a lost
+        // attempt that is cancelled closes its connection (one connection per lost attempt: 29 of 29 without draining).
+        const int Requests = 30;
+        var answeredByFast = 0;
         for (var i = 0; i < Requests; i++)
         {
             var started = System.Diagnostics.Stopwatch.StartNew();
             using var response = await client.GetAsync("/", Token);
+            var elapsed = started.Elapsed;
             response.EnsureSuccessStatusCode();
-            if (i >= 4)
+            if (response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single() == "fast")
             {
-                slowest = started.Elapsed > slowest ? started.Elapsed : slowest; // the first ones pay for connections and JIT
+                answeredByFast++;
+
+                // The slow replica cannot answer before its 150 ms: a request answered by the fast one that ended
+                // sooner did not wait for its losing attempt. (The first ones pay for connections and JIT.)
+                Assert.True(i < 4 || elapsed < slowLatency, $"request {i}, answered by the fast replica, took {elapsed.TotalMilliseconds:F0} ms: did it wait for its losing attempt?");
             }
 
-            Assert.Equal("fast", response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single());
+            await UserApp.WaitUntilAsync(() => Slow().InFlight == 0, TimeSpan.FromSeconds(5), "the lost attempt ended");
         }
 
-        // Each lost attempt finished on the slow replica (60 ms) instead of being cancelled with its connection; the
-        // callers did not wait for them. Connections: a few, as lost attempts still running overlap the next ones (each
-        // request takes ~10 ms, a loser 60 ms): 7 in a run here; without draining one per lost attempt (39 of 39).
-        await UserApp.WaitUntilAsync(() => slow.Requests >= Requests - 1, TimeSpan.FromSeconds(5), "every lost attempt reached the slow replica");
         TestContext.Current.SendDiagnosticMessage(string.Create(CultureInfo.InvariantCulture,
-            $"slow replica: {slow.Requests} attempts on {slow.Connections} connections; fast: {fast.Requests} on {fast.Connections}; slowest request {slowest.TotalMilliseconds:F1} ms"));
-        Assert.InRange(slow.Connections, 1, 9);
-        Assert.True(slowest < TimeSpan.FromMilliseconds(55), $"a request waited {slowest.TotalMilliseconds:F0} ms: for its losing attempt?");
+            $"slow replica: {slow.Requests} attempts on {slow.Connections} connections; fast: {fast.Requests} on {fast.Connections}; {answeredByFast} answered by the fast one"));
 
-        // The losers were recorded when they really ended: the slow replica's estimate is its 60 ms, not the ~10 ms
+        // On a loaded host a hedge may now and then come too late to win; almost every request is won by it.
+        Assert.InRange(answeredByFast, Requests - 5, Requests);
+        Assert.InRange(slow.Requests, Requests - 6, Requests);
+        Assert.InRange(slow.Connections, 1, 3);
+
+        // The losers were recorded when they really ended: the slow replica's estimate is its 150 ms, not the ~10 ms
         // after which the hedging handler cancelled them.
-        var monitor = host.Services.GetRequiredService<MeshMonitor>();
-        await UserApp.WaitUntilAsync(() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port).InFlight == 0, TimeSpan.FromSeconds(5), "the lost attempts ended");
-        var estimate = monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Replica.Address.Port).RttEstimate;
-        Assert.True(estimate > TimeSpan.FromMilliseconds(40), $"the slow replica's estimate is {estimate}");
+        var estimate = Slow().RttEstimate;
+        Assert.True(estimate > TimeSpan.FromMilliseconds(100), $"the slow replica's estimate is {estimate}");
         await host.StopAsync(Token);
     }
 
