@@ -72,8 +72,10 @@ public sealed class FailoverIntegrationTests
         var snapshot = host.Monitor.GetService("catalog");
         Assert.Equal(MeshEndpointHealth.Ejected, snapshot.Endpoints[2].Health);
         Assert.Contains("consecutive failures (last: no response within 00:00:01.5000000)", snapshot.Endpoints[2].Reason, StringComparison.Ordinal);
-        // Only the first timeouts fail: one ejection's worth plus the requests already in flight to it.
-        Assert.True(report.Failed is >= 5 and <= 5 + 3, string.Join("\n", report.Failures));
+        // Only the first timeouts fail: one ejection's worth plus the requests already in flight to it — at most one per
+        // worker (a worker whose pick races with the fifth failure being counted may still send to it; seen once in CI:
+        // 4 + 3 + 2 timeouts).
+        Assert.True(report.Failed is >= 5 and <= 5 + 4, string.Join("\n", report.Failures));
         Assert.All(report.Failures, f => Assert.Equal(host.Replicas[2].Address.ToString().TrimEnd('/'), Assert.IsType<MeshAttemptTimeoutException>(f.Exception).Endpoint));
         Assert.True(report.CountOf("r0") > 100 && report.CountOf("r1") > 100, report.ToString());
     }
