@@ -82,6 +82,59 @@ public sealed class MeshHandlerTests
         Assert.Contains("catalog", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("http://catalog/items", "catalog")]
+    [InlineData("https://catalog:8443/items?x=1", "catalog")]
+    [InlineData("http://catalog.shop-1.svc?x", "catalog.shop-1.svc")]
+    [InlineData("http://catalog#top", "catalog")]
+    [InlineData("http://Catalog/items", "")] // upper case: left to Uri.IdnHost
+    [InlineData("http://user@catalog/items", "")]
+    [InlineData("http://[::1]:80/", "")]
+    [InlineData("http://katalög/", "")]
+    public void The_service_is_read_from_the_uri_as_written_only_when_that_is_its_canonical_host(string uri, string expected)
+    {
+        Assert.Equal(expected, Mesh.Http.Internal.MeshHttpHandler.CanonicalHost(new Uri(uri)).ToString());
+    }
+
+    [Fact]
+    public async Task A_host_written_in_upper_case_or_with_a_port_still_names_its_service()
+    {
+        await using var host = await MeshTestHost.StartAsync(1);
+        var token = TestContext.Current.CancellationToken;
+
+        // Uri.IdnHost (lower case, no port) names the service, as before the host was read from the URI's text.
+        using var upper = await host.Client.GetAsync("http://CATALOG/items", token);
+        using var port = await host.Client.GetAsync("http://catalog:8080/items", token);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, upper.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, port.StatusCode);
+        Assert.Equal(2, host.Replicas[0].RequestCount);
+        var error = await Assert.ThrowsAsync<MeshServiceNotFoundException>(() => host.Client.GetAsync("http://CATLOG/", token));
+        Assert.Equal("catlog", error.ServiceName);
+    }
+
+    [Fact]
+    public async Task A_request_the_caller_cancels_ends_cancelled_and_one_that_fails_ends_faulted_as_from_an_async_method()
+    {
+        await using var host = await MeshTestHost.StartAsync(1);
+        var token = TestContext.Current.CancellationToken;
+        host.Replicas[0].Behavior.Hang = true;
+
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var cancelled = host.Client.GetAsync("/", giveUp.Token);
+        await Task.Delay(100, token);
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.True(cancelled.IsCanceled, $"the task is {cancelled.Status}");
+
+        host.Replicas[0].Behavior.Hang = false;
+        await host.Replicas[0].StopAsync();
+        var failed = host.Client.GetAsync("/", token);
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => failed);
+        Assert.True(failed.IsFaulted, $"the task is {failed.Status}");
+        Assert.Contains(host.Replicas[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task No_available_endpoint_fails_with_an_exception_naming_the_service()
     {

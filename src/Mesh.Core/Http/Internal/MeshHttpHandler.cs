@@ -14,7 +14,7 @@ namespace Mesh.Http.Internal;
 /// avoids the endpoints the others used or are using, and is charged to the retry budget (one after another) or to
 /// the hedge budget (while another attempt is in flight).
 /// </summary>
-internal sealed class MeshHttpHandler : DelegatingHandler
+internal sealed partial class MeshHttpHandler : DelegatingHandler
 {
     [ThreadStatic]
     private static AttemptInfo? t_attempt;
@@ -51,15 +51,14 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             throw new InvalidOperationException("A mesh request needs an absolute URI whose host is the service name, for example http://catalog/items; set the HttpClient's BaseAddress.");
         }
 
-        var name = _serviceName ?? uri.IdnHost;
-        if (!_registry.TryGetService(name, out var service))
+        if (!TryFindService(uri, out var service))
         {
             if (_registry.PassThroughUnknownHosts)
             {
                 return base.SendAsync(request, cancellationToken);
             }
 
-            throw new MeshServiceNotFoundException(name, _registry.ServiceNames);
+            throw new MeshServiceNotFoundException(_serviceName ?? uri.IdnHost, _registry.ServiceNames);
         }
 
         // The scope, when the request has one: made by the client's scope handler (before any resilience handler could
@@ -75,6 +74,43 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         return Send(request, uri, service, scope, cancellationToken);
     }
 
+    /// <summary>The service a request goes to: the pinned one, or the one its host names — looked up as the URI's
+    /// original string writes it when that is canonical (no parse, see <see cref="CanonicalHost"/>), else by
+    /// <see cref="Uri.IdnHost"/>.</summary>
+    private bool TryFindService(Uri uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceRuntime? service)
+    {
+        if (_serviceName is not null)
+        {
+            return _registry.TryGetService(_serviceName, out service);
+        }
+
+        return _registry.TryGetService(CanonicalHost(uri), out service) || _registry.TryGetService(uri.IdnHost, out service);
+    }
+
+    /// <summary>The host of an absolute URI as its original string has it, when that is already its canonical form
+    /// (<see cref="Uri.IdnHost"/>: lower-case ASCII letters, digits, dots and hyphens, no user info, no port is part of
+    /// it) — read without parsing the URI, which costs a <c>UriInfo</c> and a string on every new URI; otherwise empty
+    /// (the caller falls back to <see cref="Uri.IdnHost"/>).</summary>
+    internal static ReadOnlySpan<char> CanonicalHost(Uri uri)
+    {
+        var text = uri.OriginalString.AsSpan();
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0)
+        {
+            return [];
+        }
+
+        var rest = text[(scheme + 3)..];
+        var end = rest.IndexOfAny(HostEnd);
+        var host = end < 0 ? rest : rest[..end];
+        return host.IsEmpty || host.ContainsAnyExcept(CanonicalHostChars) ? [] : host;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> HostEnd = System.Buffers.SearchValues.Create(":/?#");
+
+    private static readonly System.Buffers.SearchValues<char> CanonicalHostChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789.-");
+
     private async Task<HttpResponseMessage> WaitThenSendAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, Task firstSet, CancellationToken cancellationToken)
     {
         await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
@@ -82,8 +118,8 @@ internal sealed class MeshHttpHandler : DelegatingHandler
     }
 
     /// <summary>One attempt, up to handing the request to the transport: charge it, pick the endpoint, rewrite the URI,
-    /// send; <see cref="CompleteAsync"/> records the outcome. Split so that the async state machine holds only what the
-    /// outcome needs (it is the one allocation of an attempt on the hot path).</summary>
+    /// send; <see cref="Completion"/> records the outcome when the transport's task ends (its task, 72 bytes, is the one
+    /// allocation of an attempt on a repeated path).</summary>
     private Task<HttpResponseMessage> Send(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, CancellationToken cancellationToken)
     {
         int index;
@@ -208,7 +244,7 @@ internal sealed class MeshHttpHandler : DelegatingHandler
             }
         }
 
-        var completing = CompleteAsync(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
+        var completing = Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
         return drainable is null ? completing : drainable.Run(completing);
     }
 
@@ -223,16 +259,15 @@ internal sealed class MeshHttpHandler : DelegatingHandler
         return await Send(request, logical, service, scope, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Awaits the transport and records the attempt's outcome (balancer, outlier detection, metrics, scope).
-    /// Holds only the attempt and the awaiter. (A pooled state machine with <c>AsTask()</c> allocated more per request
-    /// under BenchmarkDotNet — 0.20 KB against 0.11 KB over a bare client — as attempts start and end on different
-    /// threads and miss the pool's per-thread cache.)</summary>
-    private static async Task<HttpResponseMessage> CompleteAsync(Task<HttpResponseMessage> sending, Attempt a, CancellationToken cancellationToken)
+    /// <summary>Records the outcome of an attempt whose transport task has ended (balancer, outlier detection, metrics,
+    /// scope) and returns its response or throws what the caller gets. Runs in the request's execution context (see
+    /// <see cref="Completion"/>).</summary>
+    private static HttpResponseMessage Complete(Task<HttpResponseMessage> sending, in Attempt a, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         try
         {
-            response = await sending.ConfigureAwait(false);
+            response = sending.GetAwaiter().GetResult();
         }
         catch (Exception ex)
         {

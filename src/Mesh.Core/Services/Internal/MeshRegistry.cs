@@ -98,6 +98,10 @@ internal sealed class MeshRegistry : IDisposable, IAsyncDisposable
     public bool TryGetService(string name, [MaybeNullWhen(false)] out ServiceRuntime service) =>
         _services.TryGetValue(name, out service);
 
+    /// <summary>The service named exactly <paramref name="name"/> (ordinal), found without making a string of it.</summary>
+    public bool TryGetService(ReadOnlySpan<char> name, [MaybeNullWhen(false)] out ServiceRuntime service) =>
+        _services.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out service);
+
     public IEnumerable<ServiceRuntime> Services => _services.Values;
 
     /// <summary>Applies options, validated by the options pipeline (<c>MeshOptionsValidation</c>): on start, and on each
