@@ -132,6 +132,12 @@ public class HandlerOverheadBenchmarks
         using var response = await _direct.GetAsync(_uncached[_next++ & 4095]);
     }
 
+    [Benchmark(Description = "IHttpClientFactory client without the mesh, a new path each time")]
+    public async Task FactoryUncached()
+    {
+        using var response = await _factory.GetAsync(_uncached[_next++ & 4095]);
+    }
+
     [Benchmark(Description = "mesh handler (MeshHandlerFactory) in a plain HttpClient, a new path each time")]
     public async Task MeshBareUncached()
     {
@@ -159,7 +165,7 @@ public class HandlerOverheadBenchmarks
         {
             ("direct", Direct), ("factory, no mesh", Factory), ("mesh (factory)", Mesh), ("mesh (MeshHandlerFactory, plain HttpClient)", MeshBare),
             ("factory + resilience, no mesh", Resilient), ("factory + resilience + mesh", MeshResilient),
-            ("direct, new path", DirectUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
+            ("direct, new path", DirectUncached), ("factory, no mesh, new path", FactoryUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
         };
         var results = new List<(string, double)>();
         foreach (var (name, run) in cases)
