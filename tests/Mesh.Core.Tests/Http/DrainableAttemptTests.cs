@@ -1,0 +1,117 @@
+using Mesh.Http.Internal;
+using Mesh.Resilience.Internal;
+
+namespace Mesh.Tests.Http;
+
+/// <summary>
+/// The states of an attempt that may outlive its caller (the loser of a hedge, see <see cref="DrainableAttempt"/>),
+/// driven step by step: which cancellation detaches it, which cancels its transport at once, and the race of a caller
+/// cancelling just as the attempt is being recorded. (<c>HedgeLoserTests</c> shows the whole with real replicas.)
+/// </summary>
+public sealed class DrainableAttemptTests
+{
+    /// <summary>A response that says whether it was disposed (a late answer is disposed, which drains its connection).</summary>
+    private sealed class TrackedResponse : HttpResponseMessage
+    {
+        public bool Disposed { get; private set; }
+
+        protected override void Dispose(bool disposing)
+        {
+            Disposed = true;
+            base.Dispose(disposing);
+        }
+    }
+
+    private static (RequestScope Scope, DrainableAttempt Attempt, CancellationTokenSource Caller, TaskCompletionSource<HttpResponseMessage> Completing, Task<HttpResponseMessage> Task) Start(bool otherAttemptAnswered)
+    {
+        var scope = new RequestScope();
+        scope.Begin(out _); // this attempt
+        if (otherAttemptAnswered)
+        {
+            scope.Begin(out _); // the hedge that wins
+            scope.End(failed: false);
+        }
+
+        var caller = new CancellationTokenSource();
+        var attempt = new DrainableAttempt(scope, caller.Token);
+        var completing = new TaskCompletionSource<HttpResponseMessage>();
+        return (scope, attempt, caller, completing, attempt.Run(completing.Task));
+    }
+
+    /// <summary>No attempt of the request is in flight, and none was ended twice: the scope's count is exactly zero (a
+    /// new attempt is not concurrent, the one after it is).</summary>
+    private static void AssertEndedOnce(RequestScope scope)
+    {
+        scope.Begin(out var first);
+        scope.Begin(out var second);
+        Assert.False(first);
+        Assert.True(second);
+    }
+
+    [Fact]
+    public async Task The_loser_of_a_hedge_is_left_by_its_caller_at_once_and_its_late_answer_is_disposed()
+    {
+        var (scope, attempt, caller, completing, task) = Start(otherAttemptAnswered: true);
+
+        await caller.CancelAsync();
+
+        // The caller has its cancellation now; the transport goes on (for up to the limit), and the attempt has ended
+        // in the request's scope.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        Assert.True(task.IsCanceled);
+        Assert.False(attempt.Transport.IsCancellationRequested);
+        Assert.False(attempt.TryFinish()); // its recording must leave the request and the scope alone
+        AssertEndedOnce(scope);
+
+        var late = new TrackedResponse();
+        completing.SetResult(late);
+        Assert.True(late.Disposed);
+    }
+
+    [Fact]
+    public async Task A_caller_that_gives_up_before_any_answer_cancels_the_transport_at_once()
+    {
+        var (_, attempt, caller, completing, task) = Start(otherAttemptAnswered: false);
+
+        await caller.CancelAsync();
+
+        Assert.True(attempt.Transport.IsCancellationRequested);
+        Assert.False(task.IsCompleted); // the caller's task ends with the transport's outcome
+        Assert.True(attempt.TryFinish());
+        completing.SetCanceled(attempt.Transport.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        Assert.True(task.IsCanceled);
+    }
+
+    [Fact]
+    public async Task An_attempt_recorded_before_its_caller_cancels_is_not_detached_and_its_answer_reaches_the_caller()
+    {
+        // The race: the attempt's own recording wins (TryFinish), then the caller cancels (the hedging handler took an
+        // answer, maybe this one). The attempt is not detached: its scope is ended once, by its recording, and its
+        // answer is the caller's to take or dispose.
+        var (scope, attempt, caller, completing, task) = Start(otherAttemptAnswered: true);
+
+        Assert.True(attempt.TryFinish());
+        await caller.CancelAsync();
+        Assert.True(attempt.Transport.IsCancellationRequested);
+        Assert.False(task.IsCompleted);
+
+        var answer = new TrackedResponse();
+        scope.End(failed: false); // what the recording does after TryFinish
+        completing.SetResult(answer);
+        Assert.Same(answer, await task);
+        Assert.False(answer.Disposed);
+        AssertEndedOnce(scope);
+    }
+
+    [Fact]
+    public async Task An_attempt_that_fails_passes_its_exception_to_the_caller()
+    {
+        var (_, _, _, completing, task) = Start(otherAttemptAnswered: false);
+        var failure = new HttpRequestException("connection refused");
+
+        completing.SetException(failure);
+
+        Assert.Same(failure, await Assert.ThrowsAsync<HttpRequestException>(() => task));
+    }
+}
