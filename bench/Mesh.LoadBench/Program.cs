@@ -7,7 +7,7 @@ using Mesh.LoadBench;
 //   dotnet run -c Release --project bench/Mesh.LoadBench                   # everything, full rounds
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- overhead --quick
 //   dotnet run -c Release --project bench/Mesh.LoadBench -- tail-network                # hedging with network-like latency
-//   scenarios: overhead | overhead-mtls | trouble | failover | tail | tail-network | fairness | grpc | all (default);
+//   scenarios: overhead | overhead-mtls | trouble | failover | tail | tail-network | tail-network-explain (console only) | fairness | grpc | all (default);
 //   --quick: fewer, shorter rounds
 if (args.Length >= 2 && args[0] == "serve")
 {
@@ -65,6 +65,13 @@ if (scenario is "tail" or "all")
     {
         return 0;
     }
+}
+
+if (scenario == "tail-network-explain")
+{
+    // Diagnostic only (console): who answered the slowest requests of tail-network, with and without mesh-aware hedging.
+    await TailNetworkScenario.ExplainAsync(settings);
+    return 0;
 }
 
 if (scenario is "tail-network" or "all")

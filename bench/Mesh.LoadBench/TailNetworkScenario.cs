@@ -92,6 +92,94 @@ internal static class TailNetworkScenario
         return new TailNetworkRun(results, fixedDelays, timerP50, timerP99);
     }
 
+    /// <summary>
+    /// Why a configuration's p99 is what it is (console only, nothing written): with the replica +50 ms on 10%, each
+    /// request of a run is classified by who answered it — the slow replica or another one — and whether the answer
+    /// came from a hedge (the hedging handler's copy of the request, not the request sent), and the slowest 2% are
+    /// broken down by class. <c>dotnet run -c Release --project bench/Mesh.LoadBench -- tail-network-explain</c>.
+    /// </summary>
+    public static async Task ExplainAsync(BenchSettings settings)
+    {
+        var replicas = new List<ReplicaProcess>();
+        using var control = new HttpClient();
+        try
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                replicas.Add(await ReplicaProcess.StartAsync($"n{i}"));
+                await replicas[i].ControlAsync(control, "network-latency", BaseMs.ToString(CultureInfo.InvariantCulture));
+                await replicas[i].ControlAsync(control, "network-jitter", JitterMeanMs.ToString(CultureInfo.InvariantCulture));
+            }
+
+            var endpoints = replicas.Select(r => r.Address).ToList();
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                foreach (var (name, outer, bad) in new (string, Action<IHttpClientBuilder>?, bool)[]
+                {
+                    (TailReport.NoHedging, null, false), (TailReport.MeshHedging, static b => b.AddMeshHedging(), false),
+                    (TailReport.NoHedging, null, true), (TailReport.MeshHedging, static b => b.AddMeshHedging(), true),
+                })
+                {
+                    await replicas[4].ControlAsync(control, "reset", "");
+                    if (bad)
+                    {
+                        await replicas[4].ControlAsync(control, "latency", "50");
+                        await replicas[4].ControlAsync(control, "latency-rate", "0.1");
+                    }
+
+                    await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer);
+                    await LoadRunner.RunAsync(name, client.Client, Concurrency, settings.Warmup);
+                    var samples = await ClassifiedRunAsync(client.Client, settings.Duration);
+                    Console.WriteLine(Explain($"round {round + 1} {(bad ? "n4 +50 ms on 10%" : "all healthy"),-17} {name}", samples));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.DisposeAsync();
+            }
+        }
+    }
+
+    private readonly record struct Sample(double Us, bool Slow, bool Hedge);
+
+    private static async Task<List<Sample>> ClassifiedRunAsync(HttpClient client, TimeSpan duration)
+    {
+        var samples = new System.Collections.Concurrent.ConcurrentBag<Sample>();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 10_000_000 && clock.Elapsed < duration; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/items");
+                var start = Stopwatch.GetTimestamp();
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+                var us = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                var replica = response.Headers.TryGetValues(Mesh.Testing.InProcessReplica.ReplicaHeader, out var ids) ? ids.FirstOrDefault() : null;
+                samples.Add(new Sample(us, replica == "n4", !ReferenceEquals(response.RequestMessage, request)));
+            }
+        })));
+        return [.. samples];
+    }
+
+    private static string Explain(string title, List<Sample> samples)
+    {
+        var sorted = samples.OrderBy(s => s.Us).ToList();
+        double At(double p) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p / 100))].Us;
+        var top = sorted.Skip((int)(sorted.Count * 0.98)).ToList();
+        string Class(Func<Sample, bool> f, string label)
+        {
+            var of = top.Where(f).Select(s => s.Us).Order().ToList();
+            return of.Count == 0 ? $"{label} 0" : string.Create(CultureInfo.InvariantCulture, $"{label} {of.Count} (min {of[0] / 1000:F1}, median {of[of.Count / 2] / 1000:F1} ms)");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"  {title,-60} n {sorted.Count}  p95 {At(95) / 1000:F2}  p98 {At(98) / 1000:F2}  p99 {At(99) / 1000:F2}  p99.9 {At(99.9) / 1000:F2} ms; answered by a hedge {samples.Count(s => s.Hedge) * 100.0 / samples.Count:F2}%, by n4 {samples.Count(s => s.Slow) * 100.0 / samples.Count:F2}%\n")
+            + $"      slowest 2%: {Class(s => !s.Hedge && !s.Slow, "original, healthy replica:")}; {Class(s => !s.Hedge && s.Slow, "original, n4:")}; {Class(s => s.Hedge, "hedge:")}";
+    }
+
     private static async Task<(RunResult Run, long Attempts, double SlowShare)> MeasureAsync(string name, Action<IHttpClientBuilder>? outer, List<Uri> endpoints, BenchSettings settings)
     {
         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
