@@ -68,7 +68,7 @@ public sealed class HedgeLoserTests
     [Fact]
     public async Task A_lost_hedge_keeps_its_connection_and_reports_its_true_latency()
     {
-        var slowLatency = TimeSpan.FromMilliseconds(150);
+        var slowLatency = TimeSpan.FromMilliseconds(300);
         await using var fast = await CountingReplica.StartAsync("fast");
         await using var slow = await CountingReplica.StartAsync("slow");
         slow.Replica.Behavior.Latency = slowLatency;
@@ -97,39 +97,46 @@ public sealed class HedgeLoserTests
 
         // One request at a time, and the next one only once the slow replica has nothing in flight: a lost attempt that
         // is drained ends with its answer read, and its connection serves the next one (one connection in all); a lost
-        // attempt that is cancelled closes its connection (one connection per lost attempt: 29 of 29 without draining).
-        const int Requests = 30;
+        // attempt that is cancelled closes its connection (one connection per lost attempt: 19 of 19 without draining).
+        const int Requests = 20;
         var answeredByFast = 0;
+        var loserStillRunning = 0;
+        var slowest = TimeSpan.Zero;
         for (var i = 0; i < Requests; i++)
         {
             var started = System.Diagnostics.Stopwatch.StartNew();
             using var response = await client.GetAsync("/", Token);
-            var elapsed = started.Elapsed;
             response.EnsureSuccessStatusCode();
             if (response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single() == "fast")
             {
                 answeredByFast++;
+                slowest = started.Elapsed > slowest ? started.Elapsed : slowest;
 
-                // The slow replica cannot answer before its 150 ms: a request answered by the fast one that ended
-                // sooner did not wait for its losing attempt. (The first ones pay for connections and JIT.)
-                Assert.True(i < 4 || elapsed < slowLatency, $"request {i}, answered by the fast replica, took {elapsed.TotalMilliseconds:F0} ms: did it wait for its losing attempt?");
+                // The caller has its answer while the losing attempt still runs on the slow replica (300 ms): it did not
+                // wait for it. (Only a request whose first attempt went to the fast one and answered within the hedging
+                // delay has no loser.)
+                if (Slow().InFlight > 0)
+                {
+                    loserStillRunning++;
+                }
             }
 
             await UserApp.WaitUntilAsync(() => Slow().InFlight == 0, TimeSpan.FromSeconds(5), "the lost attempt ended");
         }
 
         TestContext.Current.SendDiagnosticMessage(string.Create(CultureInfo.InvariantCulture,
-            $"slow replica: {slow.Requests} attempts on {slow.Connections} connections; fast: {fast.Requests} on {fast.Connections}; {answeredByFast} answered by the fast one"));
+            $"slow replica: {slow.Requests} attempts on {slow.Connections} connections; fast: {fast.Requests} on {fast.Connections}; {answeredByFast} answered by the fast one, {loserStillRunning} of them while the loser ran; slowest {slowest.TotalMilliseconds:F0} ms"));
 
         // On a loaded host a hedge may now and then come too late to win; almost every request is won by it.
-        Assert.InRange(answeredByFast, Requests - 5, Requests);
-        Assert.InRange(slow.Requests, Requests - 6, Requests);
+        Assert.InRange(answeredByFast, Requests - 4, Requests);
+        Assert.InRange(loserStillRunning, answeredByFast - 3, answeredByFast);
+        Assert.InRange(slow.Requests, Requests - 5, Requests);
         Assert.InRange(slow.Connections, 1, 3);
 
-        // The losers were recorded when they really ended: the slow replica's estimate is its 150 ms, not the ~10 ms
+        // The losers were recorded when they really ended: the slow replica's estimate is its 300 ms, not the ~10 ms
         // after which the hedging handler cancelled them.
         var estimate = Slow().RttEstimate;
-        Assert.True(estimate > TimeSpan.FromMilliseconds(100), $"the slow replica's estimate is {estimate}");
+        Assert.True(estimate > TimeSpan.FromMilliseconds(200), $"the slow replica's estimate is {estimate}");
         await host.StopAsync(Token);
     }
 
