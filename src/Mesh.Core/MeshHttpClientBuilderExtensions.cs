@@ -71,7 +71,7 @@ public static class MeshHttpClientBuilderExtensions
     public static IStandardHedgingHandlerBuilder AddMeshHandler(this IStandardHedgingHandlerBuilder builder, string? serviceName = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        Register(builder.Services, builder.Name, serviceName);
+        Register(builder.Services, builder.Name, serviceName, hedging: true);
         return builder;
     }
 
@@ -131,12 +131,19 @@ public static class MeshHttpClientBuilderExtensions
         return builder;
     }
 
-    private static void Register(IServiceCollection services, string clientName, string? serviceName)
+    private static void Register(IServiceCollection services, string clientName, string? serviceName, bool hedging = false)
     {
         MeshServiceCollectionExtensions.AddMeshCore(services);
         AddFilter(services);
         var pinned = Pin(serviceName);
-        services.Configure<MeshHandlerRegistrations>(r => r.Clients[clientName] = pinned);
+        services.Configure<MeshHandlerRegistrations>(r =>
+        {
+            r.Clients[clientName] = pinned;
+            if (hedging)
+            {
+                r.HedgingClients.Add(clientName);
+            }
+        });
     }
 
     private static string? Pin(string? serviceName) => string.IsNullOrWhiteSpace(serviceName) ? null : serviceName.Trim().ToLowerInvariant();

@@ -21,6 +21,8 @@ public class HandlerOverheadBenchmarks
     private HttpClient _meshBare = null!;
     private HttpClient _resilient = null!;
     private HttpClient _meshResilient = null!;
+    private HttpClient _hedgedMesh = null!;
+    private HttpClient _meshHedging = null!;
     private string[] _uncached = null!;
     private int _next;
     private ServiceProvider _services = null!;
@@ -56,12 +58,16 @@ public class HandlerOverheadBenchmarks
         services.AddHttpClient("no-mesh", c => c.BaseAddress = _replicas[0].Address);
         services.AddHttpClient("resilient-no-mesh", c => c.BaseAddress = _replicas[0].Address).AddStandardResilienceHandler();
         services.AddHttpClient("resilient-mesh", c => c.BaseAddress = new Uri("http://catalog")).AddStandardResilienceHandler().AddMeshHandler();
+        services.AddHttpClient("hedged-mesh", c => c.BaseAddress = new Uri("http://catalog")).AddStandardHedgingHandler().AddMeshHandler();
+        services.AddHttpClient("mesh-hedging", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHedging();
         _services = services.BuildServiceProvider();
         var factory = _services.GetRequiredService<IHttpClientFactory>();
         _mesh = factory.CreateClient("catalog");
         _factory = factory.CreateClient("no-mesh");
         _resilient = factory.CreateClient("resilient-no-mesh");
         _meshResilient = factory.CreateClient("resilient-mesh");
+        _hedgedMesh = factory.CreateClient("hedged-mesh");
+        _meshHedging = factory.CreateClient("mesh-hedging");
         _meshBare = new HttpClient(_services.GetRequiredService<MeshHandlerFactory>().CreateHandler()) { BaseAddress = new Uri("http://catalog") };
 
         // Paths that are never repeated within the rewritten-URI cache, made up front so that both clients pay the
@@ -75,6 +81,8 @@ public class HandlerOverheadBenchmarks
             (await _meshBare.GetAsync("/items")).Dispose();
             (await _resilient.GetAsync("/items")).Dispose();
             (await _meshResilient.GetAsync("/items")).Dispose();
+            (await _hedgedMesh.GetAsync("/items")).Dispose();
+            (await _meshHedging.GetAsync("/items")).Dispose();
         }
     }
 
@@ -126,6 +134,18 @@ public class HandlerOverheadBenchmarks
         using var response = await _meshResilient.GetAsync("/items");
     }
 
+    [Benchmark(Description = "factory client with the standard hedging handler (2 s delay: it never hedges here) and the mesh, 1 request")]
+    public async Task HedgedMesh()
+    {
+        using var response = await _hedgedMesh.GetAsync("/items");
+    }
+
+    [Benchmark(Description = "factory client with mesh-aware hedging (AddMeshHedging), 1 request")]
+    public async Task MeshHedging()
+    {
+        using var response = await _meshHedging.GetAsync("/items");
+    }
+
     [Benchmark(Description = "direct HttpClient, 1 request, a new path each time")]
     public async Task DirectUncached()
     {
@@ -165,6 +185,7 @@ public class HandlerOverheadBenchmarks
         {
             ("direct", Direct), ("factory, no mesh", Factory), ("mesh (factory)", Mesh), ("mesh (MeshHandlerFactory, plain HttpClient)", MeshBare),
             ("factory + resilience, no mesh", Resilient), ("factory + resilience + mesh", MeshResilient),
+            ("factory + standard hedging + mesh", HedgedMesh), ("factory + AddMeshHedging", MeshHedging),
             ("direct, new path", DirectUncached), ("factory, no mesh, new path", FactoryUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
         };
         var results = new List<(string, double)>();

@@ -21,7 +21,7 @@ namespace Mesh.Http.Internal;
 /// <para>
 /// Only for requests without content (a body may be disposed by its owner once the caller has its answer); not for
 /// probes. Allocates a cancellation source, a completion source and a registration per attempt, so it is used only
-/// for services that hedge (<see cref="Services.Internal.ServiceRuntime.Hedges"/>).
+/// for the requests of clients that hedge (<see cref="ClientHedgingFlag"/>), not for other clients of the same service.
 /// </para>
 /// </summary>
 internal sealed class DrainableAttempt

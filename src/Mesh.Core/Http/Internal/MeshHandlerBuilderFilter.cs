@@ -33,7 +33,7 @@ internal sealed class MeshHandlerBuilderFilter(IOptions<MeshHandlerRegistrations
                 // Something may resend or clone the request (a resilience handler, the app's own): the scope must exist
                 // before it takes a snapshot. A client with no handler of its own cannot resend; its requests make a
                 // scope only when an attempt fails (see MeshHttpHandler).
-                builder.AdditionalHandlers.Insert(0, new MeshRequestScopeHandler());
+                builder.AdditionalHandlers.Insert(0, new MeshRequestScopeHandler(registrations.Value.HedgingFlag(name)));
             }
 
             builder.AdditionalHandlers.Add(new MeshHttpHandler(services.GetRequiredService<MeshRegistry>(), pinned));
@@ -49,6 +49,16 @@ internal sealed class MeshHandlerRegistrations
     public Dictionary<string, string?> Clients { get; } = new(StringComparer.Ordinal);
 
     public Dictionary<string, string?> Pipelines { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The clients known to hedge when they are registered (<c>AddMeshHedging()</c>, or <c>AddMeshHandler()</c>
+    /// on the standard hedging handler's builder).</summary>
+    public HashSet<string> HedgingClients { get; } = new(StringComparer.Ordinal);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Resilience.Internal.ClientHedgingFlag> _hedging = new(StringComparer.Ordinal);
+
+    /// <summary>The hedging flag of <paramref name="client"/>, the same for every handler chain the factory builds for it.</summary>
+    public Resilience.Internal.ClientHedgingFlag HedgingFlag(string client) =>
+        _hedging.GetOrAdd(client, static (name, known) => new Resilience.Internal.ClientHedgingFlag(known.Contains(name)), HedgingClients);
 
     /// <summary>Whether <paramref name="client"/> is behind the mesh, and the service it pins.</summary>
     public bool TryGetPinnedService(string client, out string? pinned)

@@ -195,10 +195,10 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         DrainableAttempt? drainable = null;
         if (concurrent)
         {
-            service.Hedges = true;
+            scope!.Client?.Set(); // a client that hedges without saying so (a custom pipeline): its next requests drain
         }
 
-        if (scope is not null && service.Hedges && request.Content is null && !isProbe && cancellationToken.CanBeCanceled)
+        if (scope is { ClientHedges: true } && request.Content is null && !isProbe && cancellationToken.CanBeCanceled)
         {
             // A service that hedges: the loser of a hedge may finish and keep its connection (see DrainableAttempt).
             drainable = new DrainableAttempt(scope, cancellationToken);

@@ -7,17 +7,18 @@ namespace Mesh.Http.Internal;
 /// resilience handler runs, so that the copies a hedging handler clones from a snapshot of the request (its options
 /// included) share the scope with the original, and every attempt of the request avoids the endpoints the others use.
 /// </summary>
-internal sealed class MeshRequestScopeHandler : DelegatingHandler
+/// <param name="hedging">Whether the client hedges, shared by the client's scopes.</param>
+internal sealed class MeshRequestScopeHandler(ClientHedgingFlag hedging) : DelegatingHandler
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        _ = RequestScope.Of(request);
+        RequestScope.Of(request).Client ??= hedging;
         return base.SendAsync(request, cancellationToken);
     }
 
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        _ = RequestScope.Of(request);
+        RequestScope.Of(request).Client ??= hedging;
         return base.Send(request, cancellationToken);
     }
 }

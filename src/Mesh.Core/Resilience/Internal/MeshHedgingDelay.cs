@@ -35,7 +35,7 @@ internal static class MeshHedgingDelay
             }
         }
 
-        service.Hedges = true;
+        scope?.Client?.Set();
         var delay = service.HedgingDelay();
         if (scope is null || delay <= TimeSpan.Zero || delay == Timeout.InfiniteTimeSpan || !ReferenceEquals(service.Environment.Time, TimeProvider.System)
             || (AppContext.TryGetSwitch(UseSystemTimerSwitch, out var useSystemTimer) && useSystemTimer))

@@ -29,6 +29,13 @@ internal sealed class RequestScope
     /// <summary>The service the request went to (set by its first attempt).</summary>
     public ServiceRuntime? Service { get => Volatile.Read(ref _service); set => Volatile.Write(ref _service, value); }
 
+    /// <summary>Whether the client the request was sent with hedges (set by its scope handler; null for a scope the mesh
+    /// handler made after a failed attempt, of a client without handlers of its own, which cannot hedge).</summary>
+    public ClientHedgingFlag? Client { get; set; }
+
+    /// <summary>Whether the request's client hedges: its attempts may outlive a lost hedge.</summary>
+    public bool ClientHedges => Client is { Hedges: true };
+
     /// <summary>The endpoints the request's attempts used or are using: later attempts (retries, hedges) avoid them.</summary>
     public TriedEndpoints Used { get; } = new();
 

@@ -58,12 +58,6 @@ internal sealed class ServiceRuntime : IDisposable
     /// <summary>The budget hedged attempts are charged to (<c>Hedging:BudgetRatio</c>).</summary>
     public RetryBudget HedgeBudget => Volatile.Read(ref _hedgeBudget);
 
-    /// <summary>Whether requests to this service are hedged (a hedge was sent, or <c>AddMeshHedging()</c> asked for a
-    /// delay): from then on their attempts can outlive a lost hedge (<see cref="Http.Internal.DrainableAttempt"/>).</summary>
-    public bool Hedges { get => _hedges; set => _hedges = value; }
-
-    private volatile bool _hedges;
-
     /// <summary>Recent attempt latencies (for the hedging delay and the tail threshold).</summary>
     public LatencyHistogram Latency => Volatile.Read(ref _latency);
 
