@@ -42,12 +42,7 @@ internal static class TailNetworkScenario
         using var control = new HttpClient();
         try
         {
-            for (var i = 0; i < 5; i++)
-            {
-                replicas.Add(await ReplicaProcess.StartAsync($"n{i}"));
-                await replicas[i].ControlAsync(control, "network-latency", BaseMs.ToString(CultureInfo.InvariantCulture));
-                await replicas[i].ControlAsync(control, "network-jitter", JitterMeanMs.ToString(CultureInfo.InvariantCulture));
-            }
+            await StartReplicasAsync(replicas, control);
 
             (timerP50, timerP99) = await ProbeTimerAsync();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  a 1 ms timer fires after p50 {timerP50:F2} ms, p99 {timerP99:F2} ms"));
@@ -104,12 +99,7 @@ internal static class TailNetworkScenario
         using var control = new HttpClient();
         try
         {
-            for (var i = 0; i < 5; i++)
-            {
-                replicas.Add(await ReplicaProcess.StartAsync($"n{i}"));
-                await replicas[i].ControlAsync(control, "network-latency", BaseMs.ToString(CultureInfo.InvariantCulture));
-                await replicas[i].ControlAsync(control, "network-jitter", JitterMeanMs.ToString(CultureInfo.InvariantCulture));
-            }
+            await StartReplicasAsync(replicas, control);
 
             var endpoints = replicas.Select(r => r.Address).ToList();
             for (var round = 0; round < settings.Rounds; round++)
@@ -140,6 +130,17 @@ internal static class TailNetworkScenario
             {
                 await r.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>Starts the five replica processes, n0 to n4, each answering after the network-like delay.</summary>
+    private static async Task StartReplicasAsync(List<ReplicaProcess> replicas, HttpClient control)
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            replicas.Add(await ReplicaProcess.StartAsync($"n{i}"));
+            await replicas[i].ControlAsync(control, "network-latency", BaseMs.ToString(CultureInfo.InvariantCulture));
+            await replicas[i].ControlAsync(control, "network-jitter", JitterMeanMs.ToString(CultureInfo.InvariantCulture));
         }
     }
 
