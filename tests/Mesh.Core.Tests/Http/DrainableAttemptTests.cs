@@ -22,7 +22,7 @@ public sealed class DrainableAttemptTests
         }
     }
 
-    private static (RequestScope Scope, DrainableAttempt Attempt, CancellationTokenSource Caller, TaskCompletionSource<HttpResponseMessage> Completing, Task<HttpResponseMessage> Task) Start(bool otherAttemptAnswered)
+    private static (RequestScope Scope, DrainableAttempt Attempt, CancellationTokenSource Caller, Task<HttpResponseMessage> Task) Start(bool otherAttemptAnswered)
     {
         var scope = new RequestScope();
         scope.Begin(out _); // this attempt
@@ -34,8 +34,7 @@ public sealed class DrainableAttemptTests
 
         var caller = new CancellationTokenSource();
         var attempt = new DrainableAttempt(scope, caller.Token);
-        var completing = new TaskCompletionSource<HttpResponseMessage>();
-        return (scope, attempt, caller, completing, attempt.Run(completing.Task));
+        return (scope, attempt, caller, attempt.Start());
     }
 
     /// <summary>No attempt of the request is in flight, and none was ended twice: the scope's count is exactly zero (a
@@ -51,7 +50,7 @@ public sealed class DrainableAttemptTests
     [Fact]
     public async Task The_loser_of_a_hedge_is_left_by_its_caller_at_once_and_its_late_answer_is_disposed()
     {
-        var (scope, attempt, caller, completing, task) = Start(otherAttemptAnswered: true);
+        var (scope, attempt, caller, task) = Start(otherAttemptAnswered: true);
 
         await caller.CancelAsync();
 
@@ -64,21 +63,21 @@ public sealed class DrainableAttemptTests
         AssertEndedOnce(scope);
 
         var late = new TrackedResponse();
-        completing.SetResult(late);
+        attempt.Complete(late, null); // its recording, when the transport's answer came
         Assert.True(late.Disposed);
     }
 
     [Fact]
     public async Task A_caller_that_gives_up_before_any_answer_cancels_the_transport_at_once()
     {
-        var (_, attempt, caller, completing, task) = Start(otherAttemptAnswered: false);
+        var (_, attempt, caller, task) = Start(otherAttemptAnswered: false);
 
         await caller.CancelAsync();
 
         Assert.True(attempt.Transport.IsCancellationRequested);
         Assert.False(task.IsCompleted); // the caller's task ends with the transport's outcome
         Assert.True(attempt.TryFinish());
-        completing.SetCanceled(attempt.Transport.Token);
+        attempt.Complete(null, new OperationCanceledException(attempt.Transport.Token));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
         Assert.True(task.IsCanceled);
     }
@@ -89,7 +88,7 @@ public sealed class DrainableAttemptTests
         // The race: the attempt's own recording wins (TryFinish), then the caller cancels (the hedging handler took an
         // answer, maybe this one). The attempt is not detached: its scope is ended once, by its recording, and its
         // answer is the caller's to take or dispose.
-        var (scope, attempt, caller, completing, task) = Start(otherAttemptAnswered: true);
+        var (scope, attempt, caller, task) = Start(otherAttemptAnswered: true);
 
         Assert.True(attempt.TryFinish());
         await caller.CancelAsync();
@@ -98,7 +97,7 @@ public sealed class DrainableAttemptTests
 
         var answer = new TrackedResponse();
         scope.End(failed: false); // what the recording does after TryFinish
-        completing.SetResult(answer);
+        attempt.Complete(answer, null);
         Assert.Same(answer, await task);
         Assert.False(answer.Disposed);
         AssertEndedOnce(scope);
@@ -107,10 +106,10 @@ public sealed class DrainableAttemptTests
     [Fact]
     public async Task An_attempt_that_fails_passes_its_exception_to_the_caller()
     {
-        var (_, _, _, completing, task) = Start(otherAttemptAnswered: false);
+        var (_, attempt, _, task) = Start(otherAttemptAnswered: false);
         var failure = new HttpRequestException("connection refused");
 
-        completing.SetException(failure);
+        attempt.Complete(null, failure);
 
         Assert.Same(failure, await Assert.ThrowsAsync<HttpRequestException>(() => task));
     }

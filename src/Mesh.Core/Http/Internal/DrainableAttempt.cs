@@ -56,12 +56,10 @@ internal sealed class DrainableAttempt
     public bool TryFinish() => Interlocked.CompareExchange(ref _state, StateFinished, StateRunning) != StateDetached;
 
     /// <summary>Starts watching the caller's token; returns the task the caller awaits, which completes with the
-    /// outcome of <paramref name="completing"/> (the attempt's recording) or, once detached, with the cancellation.</summary>
-    public Task<HttpResponseMessage> Run(Task<HttpResponseMessage> completing)
+    /// attempt's outcome (<see cref="Complete"/>, called once it is recorded) or, once detached, with the cancellation.</summary>
+    public Task<HttpResponseMessage> Start()
     {
         _registration = _callerToken.UnsafeRegister(static state => ((DrainableAttempt)state!).OnCallerCancelled(), this);
-        completing.ContinueWith(static (task, state) => ((DrainableAttempt)state!).OnCompleted(task), this,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return _caller.Task;
     }
 
@@ -88,23 +86,25 @@ internal sealed class DrainableAttempt
         }
     }
 
-    private void OnCompleted(Task<HttpResponseMessage> task)
+    /// <summary>The attempt was recorded: its response, or what the caller gets instead (<paramref name="error"/>),
+    /// goes to the caller unless the caller left it already; a response nobody takes any more is disposed.</summary>
+    public void Complete(HttpResponseMessage? response, Exception? error)
     {
         _registration.Unregister();
-        if (task.IsCompletedSuccessfully)
+        if (error is null)
         {
-            if (!_caller.TrySetResult(task.Result))
+            if (!_caller.TrySetResult(response!))
             {
-                task.Result.Dispose(); // the loser's late answer: reading out its body keeps the connection
+                response!.Dispose(); // the loser's late answer: reading out its body keeps the connection
             }
         }
-        else if (task.IsCanceled)
+        else if (error is OperationCanceledException)
         {
             _caller.TrySetCanceled(_callerToken.IsCancellationRequested ? _callerToken : CancellationToken.None);
         }
         else
         {
-            _caller.TrySetException(task.Exception!.InnerException ?? task.Exception);
+            _caller.TrySetException(error);
         }
 
         _transport.Dispose();

@@ -10,7 +10,8 @@ internal sealed partial class MeshHttpHandler
     /// box (170 bytes per request with the attempt in it): the state lives in a pooled object, the continuation is its
     /// cached delegate (stored on the transport's task without an allocation), and the caller's task is the bare
     /// <see cref="Task{TResult}"/> of an <see cref="AsyncTaskMethodBuilder{TResult}"/> (72 bytes), completed as an async
-    /// method's would be: a result, an exception, or — for an <see cref="OperationCanceledException"/> — cancelled.
+    /// method's would be: a result, an exception, or — for an <see cref="OperationCanceledException"/> — cancelled. For
+    /// a drainable attempt the caller's task is the <see cref="DrainableAttempt"/>'s, which the outcome is handed to.
     /// </summary>
     private sealed class Completion
     {
@@ -32,8 +33,17 @@ internal sealed partial class MeshHttpHandler
         public static Task<HttpResponseMessage> Start(Task<HttpResponseMessage> sending, in Attempt attempt, CancellationToken cancellationToken)
         {
             var completion = Rent();
-            completion._builder = AsyncTaskMethodBuilder<HttpResponseMessage>.Create();
-            var task = completion._builder.Task; // before the continuation can run (and the object go back to the pool)
+            Task<HttpResponseMessage> task; // made before the continuation can run (and the object go back to the pool)
+            if (attempt.Drainable is { } drainable)
+            {
+                task = drainable.Start();
+            }
+            else
+            {
+                completion._builder = AsyncTaskMethodBuilder<HttpResponseMessage>.Create();
+                task = completion._builder.Task;
+            }
+
             completion._sending = sending;
             completion._attempt = attempt;
             completion._cancellationToken = cancellationToken;
@@ -86,11 +96,26 @@ internal sealed partial class MeshHttpHandler
             }
             catch (Exception ex)
             {
-                builder.SetException(ex);
+                if (attempt.Drainable is { } failed)
+                {
+                    failed.Complete(null, ex);
+                }
+                else
+                {
+                    builder.SetException(ex);
+                }
+
                 return;
             }
 
-            builder.SetResult(response);
+            if (attempt.Drainable is { } drainable)
+            {
+                drainable.Complete(response, null);
+            }
+            else
+            {
+                builder.SetResult(response);
+            }
         }
 
         private static Completion Rent()

@@ -244,8 +244,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
             }
         }
 
-        var completing = Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
-        return drainable is null ? completing : drainable.Run(completing);
+        return Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
     }
 
     /// <summary>A hedge the hedge budget refused is not sent, and does not fail either (a failed hedge would count against
