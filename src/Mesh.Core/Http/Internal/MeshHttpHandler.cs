@@ -200,7 +200,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
         if (scope is { ClientHedges: true } && request.Content is null && !isProbe && cancellationToken.CanBeCanceled)
         {
-            // A service that hedges: the loser of a hedge may finish and keep its connection (see DrainableAttempt).
+            // A client that hedges: the loser of a hedge may finish and keep its connection (see DrainableAttempt).
             drainable = new DrainableAttempt(scope, cancellationToken);
             deadline = drainable.Transport;
             token = deadline.Token;
