@@ -245,10 +245,20 @@ internal static class LoadRunner
 
     public static async Task<RunResult> RunAsync(string config, HttpClient client, int concurrency, TimeSpan duration, string path = "/items", HttpClient[]? rotation = null)
     {
+        var tally = new LoadTally(config, concurrency);
+        await RunAsync(tally, client, concurrency, duration, path, rotation);
+        return tally.ToResult();
+    }
+
+    /// <summary>Runs <paramref name="concurrency"/> closed-loop workers against <paramref name="client"/> for
+    /// <paramref name="duration"/>, adding what they measure to <paramref name="tally"/> (which may already hold other
+    /// slices of the same configuration).</summary>
+    public static async Task RunAsync(LoadTally tally, HttpClient client, int concurrency, TimeSpan duration, string path = "/items", HttpClient[]? rotation = null)
+    {
         long turn = 0;
-        var histogram = new LongConcurrentHistogram(1, 60_000_000, 3);
+        var histogram = tally.Histogram;
         long ok = 0, failed = 0;
-        var failures = new ConcurrentDictionary<string, long>();
+        var failures = tally.Failures;
         var clock = Stopwatch.StartNew();
         var end = duration.Ticks;
         var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
@@ -279,14 +289,7 @@ internal static class LoadRunner
             }
         })).ToArray();
         await Task.WhenAll(workers);
-        var seconds = clock.Elapsed.TotalSeconds;
-        // HdrHistogram throws on an empty histogram: with no request answered (all failed), there is no percentile.
-        double At(double percentile) => ok == 0 ? double.NaN : histogram.GetValueAtPercentile(percentile);
-        return new RunResult(config, concurrency, ok / seconds, At(50), At(99), At(99.9), ok, failed)
-        {
-            P95Us = At(95),
-            Failures = new Dictionary<string, long>(failures),
-        };
+        tally.Add(ok, failed, clock.Elapsed);
     }
 
     /// <summary>The median, leaving out NaN (a percentile of a run in which nothing was answered).</summary>
@@ -294,6 +297,56 @@ internal static class LoadRunner
     {
         var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
+
+/// <summary>What one configuration's runs measured, added up over one or more slices of time (see
+/// <see cref="LoadRunner.RunAsync(LoadTally, HttpClient, int, TimeSpan, string, HttpClient[])"/>).</summary>
+internal sealed class LoadTally(string config, int concurrency)
+{
+    private long _ok;
+    private long _failed;
+    private TimeSpan _elapsed;
+
+    /// <summary>Latencies of the answered requests, µs.</summary>
+    public LongConcurrentHistogram Histogram { get; } = new(1, 60_000_000, 3);
+
+    /// <summary>Failed requests by what failed them.</summary>
+    public ConcurrentDictionary<string, long> Failures { get; } = new();
+
+    /// <summary>Requests sent so far (answered and failed).</summary>
+    public long Requests => Interlocked.Read(ref _ok) + Interlocked.Read(ref _failed);
+
+    /// <summary>Adds one run's counts and duration.</summary>
+    public void Add(long ok, long failed, TimeSpan elapsed)
+    {
+        Interlocked.Add(ref _ok, ok);
+        Interlocked.Add(ref _failed, failed);
+        _elapsed += elapsed;
+    }
+
+    /// <summary>Adds everything this tally holds to <paramref name="total"/>.</summary>
+    public void AddTo(LoadTally total)
+    {
+        total.Histogram.Add(Histogram);
+        foreach (var (key, count) in Failures)
+        {
+            total.Failures.AddOrUpdate(key, count, (_, n) => n + count);
+        }
+
+        total.Add(_ok, _failed, _elapsed);
+    }
+
+    /// <summary>The percentiles and throughput of everything added.</summary>
+    public RunResult ToResult()
+    {
+        // HdrHistogram throws on an empty histogram: with no request answered (all failed), there is no percentile.
+        double At(double percentile) => _ok == 0 ? double.NaN : Histogram.GetValueAtPercentile(percentile);
+        return new RunResult(config, concurrency, _ok / _elapsed.TotalSeconds, At(50), At(99), At(99.9), _ok, _failed)
+        {
+            P95Us = At(95),
+            Failures = new Dictionary<string, long>(Failures),
+        };
     }
 }
 
