@@ -15,7 +15,7 @@ namespace Mesh.Tests.Http;
 public sealed class MeshHandlerTests
 {
     [Fact]
-    public async Task Request_is_rewritten_to_the_endpoint_keeping_path_and_query()
+    public async Task A_request_reaches_the_endpoint_with_its_path_query_and_the_services_name_as_host()
     {
         var seen = new List<string>();
         var options = new InProcessReplicaOptions
@@ -35,7 +35,7 @@ public sealed class MeshHandlerTests
         using var response = await host.Client.GetAsync("/items/42?color=red&size=m", TestContext.Current.CancellationToken);
 
         response.EnsureSuccessStatusCode();
-        Assert.Equal($"127.0.0.1:{host.Replicas[0].Port}/items/42?color=red&size=m", Assert.Single(seen));
+        Assert.Equal("catalog/items/42?color=red&size=m", Assert.Single(seen));
         Assert.Equal("http://catalog/items/42?color=red&size=m", response.RequestMessage!.RequestUri!.ToString());
     }
 

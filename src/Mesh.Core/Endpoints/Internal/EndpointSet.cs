@@ -130,6 +130,11 @@ internal sealed class EndpointSet(ServiceRuntime owner, ServiceEvents events)
         _refusedPlainHttp.IntersectWith(refused); // an endpoint refused again after it left is reported again
         _warnedPlainHttp.IntersectWith(seen);
         Volatile.Write(ref _states, merged.ToArray());
+        foreach (var left in existing.Values)
+        {
+            left.Removed = true; // its connection pool may be disposed once idle (see EndpointPool)
+        }
+
         _hadEndpoints |= merged.Count > 0;
         return new EndpointSetChange(merged.Count, added, existing.Count);
     }

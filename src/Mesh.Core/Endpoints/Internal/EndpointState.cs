@@ -62,6 +62,8 @@ internal sealed class EndpointState
     private volatile HealthReason? _reason;
     private long _slowStartBegin;
     private int _probeTaken;
+    private bool _removed;
+    private Mesh.Http.Internal.EndpointPool? _pool;
 
     public EndpointState(MeshEndpoint endpoint, ServiceRuntime? service = null)
     {
@@ -78,6 +80,9 @@ internal sealed class EndpointState
     public MeshEndpoint Endpoint => Volatile.Read(ref _endpoint);
 
     public string Key { get; }
+
+    /// <summary>The endpoint's <c>scheme://host:port</c> (IPv6 hosts in brackets), as a rewritten URI starts.</summary>
+    public string Prefix => _prefix;
 
     /// <summary>The service this endpoint state belongs to (null only in unit tests of single parts).</summary>
     public ServiceRuntime? Service { get; }
@@ -126,6 +131,13 @@ internal sealed class EndpointState
     public ActiveCheckState Checks { get; } = new();
 
     public void Update(MeshEndpoint endpoint) => Volatile.Write(ref _endpoint, endpoint);
+
+    /// <summary>Whether the endpoint left its service's set (this state is not used for new requests any more).</summary>
+    public bool Removed { get => Volatile.Read(ref _removed); set => Volatile.Write(ref _removed, value); }
+
+    /// <summary>The plain-http connections to this endpoint, once the transport made them (see
+    /// <see cref="Mesh.Http.Internal.EndpointPool"/>).</summary>
+    public Mesh.Http.Internal.EndpointPool? Pool { get => Volatile.Read(ref _pool); set => Volatile.Write(ref _pool, value); }
 
     /// <summary>The logical request URI rewritten to this endpoint: scheme, host and port from the endpoint; path and
     /// query kept. The last result is cached (a <see cref="Uri"/> is immutable), so a repeated path costs no parse.</summary>

@@ -25,6 +25,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
     private readonly MeshRegistry _registry;
     private readonly string? _serviceName;
+    private int _directTransport; // 0: not known yet, 1: the inner handler is the mesh transport, 2: something else
 
     public MeshHttpHandler(MeshRegistry registry, string? serviceName)
     {
@@ -188,7 +189,11 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         }
 
         scope?.Used.Add(endpoint);
-        request.RequestUri = endpoint.Rewrite(logical);
+        if (!SendsLogicalUri(endpoint, logical))
+        {
+            Rewrite(request, logical, endpoint);
+        }
+
         endpoint.OnRequestStart();
         CancellationTokenSource? deadline = null;
         var token = cancellationToken;
@@ -245,6 +250,56 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         }
 
         return Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
+    }
+
+    /// <summary>Whether a request to <paramref name="endpoint"/> goes to the transport with its logical URI: an
+    /// <c>http://</c> URI to a plain-http endpoint, reached through the mesh transport's pool of that endpoint (<see cref="EndpointPool"/>) with nothing
+    /// between this handler and the transport that could read the URI (only IHttpClientFactory's own logging). The
+    /// HttpClient span still names the endpoint (<see cref="Telemetry.Internal.MeshTracing"/> sets its
+    /// <c>server.address</c>, <c>server.port</c> and <c>url.full</c>). Otherwise — an https endpoint, whose TLS name and
+    /// pool are the endpoint's — the URI is rewritten to the endpoint.</summary>
+    private bool SendsLogicalUri(EndpointState endpoint, Uri logical)
+    {
+        var direct = _directTransport;
+        if (direct == 0)
+        {
+            direct = _directTransport = ReachesTransportDirectly(InnerHandler) ? 1 : 2;
+        }
+
+        return direct == 1 && string.Equals(endpoint.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal)
+            && string.Equals(logical.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal); // not https+http://, not https:// to an http endpoint
+    }
+
+    /// <summary>Whether the handlers below this one are only the mesh transport, possibly behind IHttpClientFactory's
+    /// logging handlers.</summary>
+    internal static bool ReachesTransportDirectly(HttpMessageHandler? handler)
+    {
+        for (var i = 0; i < 16 && handler is not null; i++)
+        {
+            switch (handler)
+            {
+                case MeshTransportHandler:
+                    return true;
+                case DelegatingHandler delegating when delegating.GetType().Namespace == "Microsoft.Extensions.Http.Logging":
+                    handler = delegating.InnerHandler;
+                    break;
+                default:
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Rewrites the request URI to the endpoint (path and query kept). Over plain http the request keeps the
+    /// logical authority as its <c>Host</c> (unless it set one), as when the URI is not rewritten.</summary>
+    private static void Rewrite(HttpRequestMessage request, Uri logical, EndpointState endpoint)
+    {
+        request.RequestUri = endpoint.Rewrite(logical);
+        if (string.Equals(endpoint.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal) && request.Headers.Host is null)
+        {
+            request.Headers.Host = logical.Authority;
+        }
     }
 
     /// <summary>A hedge the hedge budget refused is not sent, and does not fail either (a failed hedge would count against
@@ -349,6 +404,14 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
             service.Environment.Metrics.RecordTlsFailure(service.Name, spiffe.Reason.ToString());
             return (RequestOutcome.ConnectionFailure, spiffe.Message, new HttpRequestException(HttpRequestError.SecureConnectionError,
                 $"Mesh service '{service.Name}' endpoint {endpoint.Key} failed identity validation: {spiffe.Message}", spiffe));
+        }
+
+        if (ex is HttpRequestException { StatusCode: null, InnerException: System.Net.Sockets.SocketException socket } refused && !ex.Message.Contains(endpoint.Host, StringComparison.Ordinal))
+        {
+            // Sent with its logical URI, the transport names the service's authority ("Connection refused (catalog:80)"):
+            // the caller is told the endpoint, as when the request was rewritten to it.
+            var named = new HttpRequestException(refused.HttpRequestError, $"{socket.Message} ({endpoint.Prefix[(endpoint.Scheme.Length + 3)..]})", socket);
+            return (RequestOutcome.ConnectionFailure, Describe(named), named);
         }
 
         return (RequestOutcome.ConnectionFailure, Describe(ex), null);

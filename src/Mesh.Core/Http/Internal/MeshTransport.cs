@@ -10,8 +10,9 @@ namespace Mesh.Http.Internal;
 /// <summary>
 /// The connections the mesh sends over, shared by the whole process and outliving the handler rotations of
 /// IHttpClientFactory (so connection pools and endpoint statistics are not reset every two minutes):
-/// one <see cref="SocketsHttpHandler"/> for plain HTTP, and — when the workload has an identity — one per service for
-/// <c>https</c> endpoints, configured by <see cref="MeshTlsClient"/> to present the current SVID and to accept only
+/// one <see cref="EndpointPool"/> per plain-http endpoint (requests keep their logical URI; the pool dials the
+/// endpoint), one <see cref="SocketsHttpHandler"/> for requests that are not the mesh's, and — when the workload has an
+/// identity — one per service for <c>https</c> endpoints, configured by <see cref="MeshTlsClient"/> to present the current SVID and to accept only
 /// servers proving the service's <c>ServerIdentity</c>. When a service's <c>ServerIdentity</c> changes, its pool is
 /// replaced and the old one is disposed a minute later (on the injected clock), once its requests have finished.
 /// Connection lifetime is bounded so that endpoint and certificate changes reach pooled connections.
@@ -29,6 +30,8 @@ internal sealed class MeshTransport : IDisposable
     private readonly TimeProvider? _time;
     private readonly List<HttpMessageInvoker> _tlsInvokers = [];
     private readonly ConditionalWeakTable<ServiceRuntime, TlsPool> _tlsPools = new();
+    private readonly Dictionary<string, EndpointPool> _endpointPools = new(StringComparer.Ordinal);
+    private readonly ITimer _sweep;
     private bool _disposed;
 
     /// <summary>How long a replaced mTLS pool lives on for the requests still using it.</summary>
@@ -43,6 +46,7 @@ internal sealed class MeshTransport : IDisposable
         _logger = loggerFactory?.CreateLogger("Mesh.Identity.Client");
         _time = timeProvider;
         _identity = identity;
+        _sweep = (timeProvider ?? TimeProvider.System).CreateTimer(static state => ((MeshTransport)state!).Sweep(), this, RetiredPoolLifetime, RetiredPoolLifetime);
         if (_identity is null && options.Identity.CertificatePath is not null && options.Identity.TryValidate(out _))
         {
             var source = new MeshFileIdentitySource(options.Identity, loggerFactory?.CreateLogger<MeshFileIdentitySource>(), timeProvider);
@@ -57,7 +61,9 @@ internal sealed class MeshTransport : IDisposable
     /// <summary>The connect timeout in effect.</summary>
     public TimeSpan ConnectTimeout => _connectTimeout;
 
-    /// <summary>Sends a request that was already rewritten to <paramref name="endpoint"/> (or is not a mesh request).</summary>
+    /// <summary>Sends a request to <paramref name="endpoint"/> (null: a request that is not the mesh's, sent where its URI
+    /// says). To a plain-http endpoint the request may carry its logical URI: the endpoint's own pool dials the endpoint;
+    /// to an https endpoint it was rewritten to the endpoint (the TLS name and the pool are the endpoint's).</summary>
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, EndpointState? endpoint, CancellationToken cancellationToken)
     {
         if (endpoint is { Service: { } service })
@@ -80,9 +86,84 @@ internal sealed class MeshTransport : IDisposable
                 return Task.FromException<HttpResponseMessage>(new HttpRequestException(HttpRequestError.SecureConnectionError,
                     $"Mesh service '{service.Name}' requires mutual TLS; the request was not sent to the plain-http endpoint {endpoint.Key}."));
             }
+            else
+            {
+                return PoolOf(endpoint).Invoker.SendAsync(request, cancellationToken);
+            }
         }
 
         return _invoker.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>The plain-http pool of <paramref name="endpoint"/>: the one it holds, else the one of its address (another
+    /// service's endpoint at the same address shares it), else a new one.</summary>
+    internal EndpointPool PoolOf(EndpointState endpoint)
+    {
+        if (endpoint.Pool is { Retired: false } pool)
+        {
+            pool.Touch();
+            return pool;
+        }
+
+        return AttachPool(endpoint);
+    }
+
+    private EndpointPool AttachPool(EndpointState endpoint)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var key = $"{endpoint.Host}:{endpoint.Port}";
+            if (!_endpointPools.TryGetValue(key, out var pool) || pool.Retired)
+            {
+                pool = new EndpointPool(endpoint.Host, endpoint.Port, NewHandler(), _time ?? TimeProvider.System);
+                _endpointPools[key] = pool;
+            }
+
+            pool.Attach(endpoint);
+            pool.Touch();
+            endpoint.Pool = pool;
+            return pool;
+        }
+    }
+
+    /// <summary>Disposes the pools of endpoints that left their services and have been idle for
+    /// <see cref="RetiredPoolLifetime"/> (their requests have finished; idle connections closed after a minute anyway).</summary>
+    internal void Sweep()
+    {
+        List<EndpointPool>? retired = null;
+        lock (_gate)
+        {
+            foreach (var pool in _endpointPools.Values)
+            {
+                if (pool.TryRetire(RetiredPoolLifetime))
+                {
+                    (retired ??= []).Add(pool);
+                }
+            }
+
+            foreach (var pool in retired ?? [])
+            {
+                _endpointPools.Remove(pool.Key);
+            }
+        }
+
+        foreach (var pool in retired ?? [])
+        {
+            pool.Dispose();
+        }
+    }
+
+    /// <summary>The plain-http endpoint pools alive (for tests).</summary>
+    internal int EndpointPoolCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _endpointPools.Count;
+            }
+        }
     }
 
     /// <summary>Asks for HTTP/2 on a request over mutual TLS (<see cref="MeshOptions.Http2Upgrade"/>): ALPN offers h2 and
@@ -167,11 +248,18 @@ internal sealed class MeshTransport : IDisposable
 
     public void Dispose()
     {
+        _sweep.Dispose();
         _invoker.Dispose();
         _handler.Dispose();
         lock (_gate)
         {
             _disposed = true;
+            foreach (var pool in _endpointPools.Values)
+            {
+                pool.Dispose();
+            }
+
+            _endpointPools.Clear();
             foreach (var invoker in _tlsInvokers)
             {
                 invoker.Dispose();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mesh.Endpoints.Internal;
 using Mesh.Health.Internal;
 using Mesh.Http.Internal;
 using Mesh.Services.Internal;
@@ -7,8 +8,9 @@ namespace Mesh.Telemetry.Internal;
 
 /// <summary>
 /// Enriches the HTTP client span that System.Net.Http starts for each attempt with the mesh's decision: service,
-/// balancer, chosen endpoint (as <c>server.address</c>/<c>server.port</c>, already set by HttpClient from the rewritten
-/// URI), retry ordinal and probe flag. The span starts synchronously inside the mesh handler's call to the transport,
+/// balancer, chosen endpoint (as <c>server.address</c>/<c>server.port</c> and in <c>url.full</c>: HttpClient set them
+/// from the request's logical URI, which a plain-http request keeps on the way to the endpoint), retry ordinal and
+/// probe flag. The span starts synchronously inside the mesh handler's call to the transport,
 /// where the attempt is available on the thread; the listener does not sample (it only adds tags to spans other
 /// listeners, such as OpenTelemetry, chose to record).
 /// </summary>
@@ -34,6 +36,7 @@ internal static class MeshTracing
             {
                 ShouldListenTo = static source => source.Name == "System.Net.Http",
                 ActivityStarted = static activity => Enrich(activity),
+                ActivityStopped = static activity => NameEndpoint(activity),
             };
             ActivitySource.AddActivityListener(s_listener);
         }
@@ -61,6 +64,48 @@ internal static class MeshTracing
         }
     }
 
+    private const string ServerAddress = "server.address";
+    private const string ServerPort = "server.port";
+    private const string UrlFull = "url.full";
+
+    /// <summary><paramref name="url"/> (the span's <c>url.full</c>, as System.Net.Http wrote it: scheme, authority, then
+    /// the path and the redacted query) with <paramref name="prefix"/> (the endpoint's <c>scheme://host:port</c>) for its
+    /// scheme and authority; null when it has no authority.</summary>
+    internal static string? EndpointUrl(string url, string prefix)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0)
+        {
+            return null;
+        }
+
+        var rest = url.AsSpan(scheme + 3);
+        var end = rest.IndexOfAny('/', '?', '#');
+        return end < 0 ? prefix : string.Concat(prefix.AsSpan(), rest[end..]);
+    }
+
+    private const string EndpointProperty = "mesh.endpoint";
+
+    /// <summary>Makes a stopping HttpClient span of a mesh attempt describe the endpoint the attempt went to
+    /// (<c>server.address</c>, <c>server.port</c>, <c>url.full</c>), where System.Net.Http took them from the request's
+    /// logical URI. Runs before the exporters' processors when the mesh's listener was added first (it is added when
+    /// <c>AddMeshInstrumentation()</c> is called, before the tracer provider is built).</summary>
+    private static void NameEndpoint(Activity activity)
+    {
+        if (activity.GetCustomProperty(EndpointProperty) is not EndpointState endpoint
+            || activity.GetTagItem(ServerAddress) is not string address || string.Equals(address, endpoint.Host, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        activity.SetTag(ServerAddress, endpoint.Host);
+        activity.SetTag(ServerPort, endpoint.Port);
+        if (activity.GetTagItem(UrlFull) is string url && EndpointUrl(url, endpoint.Prefix) is { } rewritten)
+        {
+            activity.SetTag(UrlFull, rewritten);
+        }
+    }
+
     private static void Enrich(Activity activity)
     {
         if (!activity.IsAllDataRequested || MeshHttpHandler.TracedAttempt is not { } attempt)
@@ -68,6 +113,9 @@ internal static class MeshTracing
             return;
         }
 
+        // A plain-http request keeps its logical URI on the way to the endpoint (see EndpointPool): System.Net.Http tags
+        // the span with the service's authority (after this callback); the endpoint replaces it when the span stops.
+        activity.SetCustomProperty(EndpointProperty, attempt.Endpoint);
         activity.SetTag(MeshTelemetry.Attributes.Service, attempt.Service.Name);
         activity.SetTag(MeshTelemetry.Attributes.LoadBalancer, attempt.Service.Settings.BalancerName);
         if (attempt.Retry > 0)
