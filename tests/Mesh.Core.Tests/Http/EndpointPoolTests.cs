@@ -160,25 +160,13 @@ public sealed class EndpointPoolTests
         using var logging = new Microsoft.Extensions.Http.Logging.LoggingHttpMessageHandler(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance) { InnerHandler = new MeshTransportHandler(transport) };
         Assert.True(MeshHttpHandler.ReachesTransportDirectly(logging));
 
-        using var custom = new UriRecorder { InnerHandler = new MeshTransportHandler(transport) };
+        using var custom = new AppHandler { InnerHandler = new MeshTransportHandler(transport) };
         Assert.False(MeshHttpHandler.ReachesTransportDirectly(custom));
         using var sockets = new SocketsHttpHandler();
         Assert.False(MeshHttpHandler.ReachesTransportDirectly(sockets));
         Assert.False(MeshHttpHandler.ReachesTransportDirectly(null));
     }
 
-    private sealed class UriRecorder : DelegatingHandler
-    {
-        public List<Uri> Seen { get; } = [];
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            lock (Seen)
-            {
-                Seen.Add(request.RequestUri!);
-            }
-
-            return base.SendAsync(request, cancellationToken);
-        }
-    }
+    /// <summary>A handler of the application's own (it could read or change the request URI).</summary>
+    private sealed class AppHandler : DelegatingHandler;
 }

@@ -69,6 +69,7 @@ internal sealed class EndpointPool : IDisposable
 
         lock (_gate)
         {
+            _users.RemoveAll(static user => !user.TryGetTarget(out _)); // states gone with their service
             foreach (var user in _users)
             {
                 if (user.TryGetTarget(out var endpoint) && !endpoint.Removed)

@@ -253,8 +253,9 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
     }
 
     /// <summary>Whether a request to <paramref name="endpoint"/> goes to the transport with its logical URI: an
-    /// <c>http://</c> URI to a plain-http endpoint, reached through the mesh transport's pool of that endpoint (<see cref="EndpointPool"/>) with nothing
-    /// between this handler and the transport that could read the URI (only IHttpClientFactory's own logging). The
+    /// <c>http://</c> URI to a plain-http endpoint, reached through the mesh transport's pool of that endpoint
+    /// (<see cref="EndpointPool"/>) with nothing between this handler and the transport that could read the URI (only
+    /// IHttpClientFactory's own logging). The
     /// HttpClient span still names the endpoint (<see cref="Telemetry.Internal.MeshTracing"/> sets its
     /// <c>server.address</c>, <c>server.port</c> and <c>url.full</c>). Otherwise — an https endpoint, whose TLS name and
     /// pool are the endpoint's — the URI is rewritten to the endpoint.</summary>
