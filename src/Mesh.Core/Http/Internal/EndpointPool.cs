@@ -28,7 +28,7 @@ internal sealed class EndpointPool : IDisposable
 
     public EndpointPool(string host, int port, SocketsHttpHandler handler, TimeProvider time)
     {
-        Key = $"{host}:{port}";
+        Key = KeyOf(host, port);
         _time = time;
         EndPoint target = IPAddress.TryParse(host, out var address) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
         handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(target, cancellationToken);
@@ -37,8 +37,11 @@ internal sealed class EndpointPool : IDisposable
         _lastUsed = time.GetTimestamp();
     }
 
-    /// <summary>The endpoint's address, <c>host:port</c>.</summary>
+    /// <summary>The endpoint's address, <c>host:port</c> (see <see cref="KeyOf"/>).</summary>
     public string Key { get; }
+
+    /// <summary>The key of the pool for an address: endpoints of different services at one address share a pool.</summary>
+    public static string KeyOf(string host, int port) => $"{host}:{port}";
 
     /// <summary>Sends over this endpoint's connections.</summary>
     public HttpMessageInvoker Invoker { get; }

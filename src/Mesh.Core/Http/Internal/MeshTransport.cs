@@ -113,7 +113,7 @@ internal sealed class MeshTransport : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var key = $"{endpoint.Host}:{endpoint.Port}";
+            var key = EndpointPool.KeyOf(endpoint.Host, endpoint.Port);
             if (!_endpointPools.TryGetValue(key, out var pool) || pool.Retired)
             {
                 pool = new EndpointPool(endpoint.Host, endpoint.Port, NewHandler(), _time ?? TimeProvider.System);
