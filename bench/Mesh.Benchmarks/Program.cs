@@ -25,9 +25,10 @@ if (args is ["--probe-allocations", ..])
         return;
     }
 
-    foreach (var (name, bytes) in await bench.ProbeAllocationsAsync(20_000))
+    Console.WriteLine($"{"case",-48} {"allocated",12} {"wall clock",12} {"CPU",12}");
+    foreach (var (name, bytes, microseconds, cpu) in await bench.ProbeAllocationsAsync(28_000))
     {
-        Console.WriteLine($"{name,-48} {bytes,8:F0} B/request");
+        Console.WriteLine($"{name,-48} {bytes,10:F0} B {microseconds,9:F1} µs {cpu,9:F1} µs");
     }
 
     await bench.Cleanup();

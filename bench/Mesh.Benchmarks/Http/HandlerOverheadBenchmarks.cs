@@ -177,9 +177,9 @@ public class HandlerOverheadBenchmarks
     public Task MeshConcurrent() => Batch(_mesh);
 
     /// <summary>Bytes allocated per request by each single-request case, measured without BenchmarkDotNet (all
-    /// threads, sequential requests): a quick check while changing the request path; BenchmarkDotNet's figures are the
-    /// ones to quote.</summary>
-    public async Task<List<(string Case, double Bytes)>> ProbeAllocationsAsync(int requests)
+    /// threads, sequential requests, interleaved rounds, medians), with the wall-clock time and the process's CPU time per request (client and in-process
+    /// server together): a quick check while changing the request path; BenchmarkDotNet's figures are the ones to quote.</summary>
+    public async Task<List<(string Case, double Bytes, double Microseconds, double CpuMicroseconds)>> ProbeAllocationsAsync(int requests)
     {
         var cases = new (string, Func<Task>)[]
         {
@@ -188,21 +188,46 @@ public class HandlerOverheadBenchmarks
             ("factory + standard hedging + mesh", HedgedMesh), ("factory + AddMeshHedging", MeshHedging),
             ("direct, new path", DirectUncached), ("factory, no mesh, new path", FactoryUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
         };
-        var results = new List<(string, double)>();
-        foreach (var (name, run) in cases)
+        // Interleaved rounds (every case once per round, the median of the rounds reported): the shared host's noise
+        // falls on every case alike.
+        const int Rounds = 7;
+        var perRound = requests / Rounds;
+        var samples = cases.Select(_ => (Bytes: new double[Rounds], Wall: new double[Rounds], Cpu: new double[Rounds])).ToArray();
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        foreach (var (_, run) in cases)
         {
-            for (var i = 0; i < 200; i++)
+            for (var i = 0; i < 500; i++)
             {
                 await run();
             }
+        }
 
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            for (var i = 0; i < requests; i++)
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var c = 0; c < cases.Length; c++)
             {
-                await run();
-            }
+                var run = cases[c].Item2;
+                process.Refresh();
+                var cpuBefore = process.TotalProcessorTime;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var before = GC.GetTotalAllocatedBytes(precise: true);
+                for (var i = 0; i < perRound; i++)
+                {
+                    await run();
+                }
 
-            results.Add((name, (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)requests));
+                samples[c].Bytes[round] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)perRound;
+                samples[c].Wall[round] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds / perRound;
+                process.Refresh();
+                samples[c].Cpu[round] = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / perRound;
+            }
+        }
+
+        static double Median(double[] values) => values.Order().ElementAt(values.Length / 2);
+        var results = new List<(string, double, double, double)>();
+        for (var c = 0; c < cases.Length; c++)
+        {
+            results.Add((cases[c].Item1, Median(samples[c].Bytes), Median(samples[c].Wall), Median(samples[c].Cpu)));
         }
 
         return results;

@@ -113,4 +113,23 @@ public sealed class DrainableAttemptTests
 
         Assert.Same(failure, await Assert.ThrowsAsync<HttpRequestException>(() => task));
     }
+
+    [Fact]
+    public async Task An_attempt_that_answers_hands_its_response_to_the_caller_inline_as_an_async_methods_task_would()
+    {
+        // No thread pool hop between the recorded answer and the hedging handler: the continuation runs inside Complete.
+        var (_, attempt, caller, task) = Start(otherAttemptAnswered: false);
+        int? continuedOn = null;
+        var continuation = task.ContinueWith(_ => continuedOn = Environment.CurrentManagedThreadId, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        using var response = new TrackedResponse();
+
+        attempt.Complete(response, null);
+
+        Assert.True(continuation.IsCompleted, "the continuation ran before Complete returned");
+        Assert.Equal(Environment.CurrentManagedThreadId, continuedOn);
+        Assert.Same(response, await task);
+        Assert.False(response.Disposed);
+        caller.Dispose();
+    }
 }

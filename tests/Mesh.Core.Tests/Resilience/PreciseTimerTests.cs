@@ -114,4 +114,65 @@ public sealed class PreciseTimerTests
         slow.End(failed: true);
         Assert.True(await delayed.Task);
     }
+
+    [Fact]
+    public async Task The_end_of_an_attempt_completes_a_hedge_wait_inline_on_the_thread_that_recorded_it()
+    {
+        // What an async method's task does: the hedging handler's continuation (asking for the attempt's outcome) runs
+        // here, not after a thread pool hop — every request of a hedging client that is not hedged goes this way.
+        var scope = new RequestScope();
+        scope.Begin(out _);
+        var wait = new HedgeWait();
+        scope.WatchNextEnd(wait);
+        int? continuedOn = null;
+        var continuation = wait.Task.ContinueWith(_ => continuedOn = Environment.CurrentManagedThreadId, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        scope.End(failed: false);
+
+        Assert.True(continuation.IsCompleted, "the continuation ran before End returned");
+        Assert.Equal(Environment.CurrentManagedThreadId, continuedOn);
+        Assert.False(await wait.Task);
+        Assert.True(wait.IsDone);
+    }
+
+    [Fact]
+    public async Task The_timer_and_a_cancellation_complete_a_hedge_wait_on_the_thread_pool_never_on_their_own_thread()
+    {
+        // The timer's thread must go on firing other waits; a Cancel() must not run the hedging handler inside it.
+        foreach (var (fire, expected) in new (Action<HedgeWait>, bool)[] { (w => w.OnDue(), true), (w => w.OnCancelled(), false) })
+        {
+            var wait = new HedgeWait();
+            using var firing = new ManualResetEventSlim();
+            int? continuedOn = null;
+            var onPool = false;
+            var continuation = wait.Task.ContinueWith(_ =>
+            {
+                firing.Wait(TimeSpan.FromSeconds(10)); // still inside fire(w) if it ran inline: it would wait here in vain
+                continuedOn = Environment.CurrentManagedThreadId;
+                onPool = Thread.CurrentThread.IsThreadPoolThread;
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            int firedOn = 0;
+            var doneOnceFired = false;
+            var thread = new Thread(() =>
+            {
+                firedOn = Environment.CurrentManagedThreadId;
+                fire(wait);
+                doneOnceFired = wait.IsDone; // the timer drops it from now on, before its task completes
+                firing.Set();
+            });
+            thread.Start();
+            await continuation.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            thread.Join();
+
+            Assert.True(doneOnceFired);
+            Assert.Equal(expected, await wait.Task);
+            Assert.NotEqual(firedOn, continuedOn);
+            Assert.True(onPool);
+
+            wait.OnAttemptEnded(); // too late: the first outcome stands
+            Assert.Equal(expected, await wait.Task);
+        }
+    }
 }

@@ -35,7 +35,9 @@ internal sealed class DrainableAttempt
     private const int StateFinished = 2;
 
     private readonly CancellationTokenSource _transport = new();
-    private readonly TaskCompletionSource<HttpResponseMessage> _caller = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Continuations run inline, as an async method's would: the outcome of an attempt reaches the hedging handler on the
+    // thread that recorded it, without a thread pool hop per request.
+    private readonly TaskCompletionSource<HttpResponseMessage> _caller = new(TaskCreationOptions.None);
     private readonly RequestScope _scope;
     private readonly CancellationToken _callerToken;
     private CancellationTokenRegistration _registration;
@@ -72,8 +74,8 @@ internal sealed class DrainableAttempt
                 // Another attempt answered: this one lost a hedge. The request is done with it (its scope too), the
                 // transport is not: it may finish within the limit and keep its connection.
                 _scope.End();
-                _caller.TrySetCanceled(_callerToken);
                 _transport.CancelAfter(Limit);
+                _caller.TrySetCanceled(_callerToken); // last: its continuations run here, inside the caller's Cancel()
             }
             else
             {
@@ -91,6 +93,7 @@ internal sealed class DrainableAttempt
     public void Complete(HttpResponseMessage? response, Exception? error)
     {
         _registration.Unregister();
+        _transport.Dispose(); // the transport ended: before the caller's continuations, which run inline
         if (error is null)
         {
             if (!_caller.TrySetResult(response!))
@@ -106,7 +109,5 @@ internal sealed class DrainableAttempt
         {
             _caller.TrySetException(error);
         }
-
-        _transport.Dispose();
     }
 }

@@ -3,17 +3,43 @@ namespace Mesh.Resilience.Internal;
 /// <summary>
 /// One wait of <c>AddMeshHedging()</c>'s delay: completes with <see langword="true"/> when the delay is over (the
 /// <see cref="PreciseTimer"/> fired: send the hedge now) or <see langword="false"/> when an attempt of the request
-/// ended first or the request was cancelled (let the hedging handler take that outcome). Whichever comes first wins;
-/// continuations run on the thread pool, never on the timer's thread or inside the mesh handler.
+/// ended first or the request was cancelled (let the hedging handler take that outcome). Whichever comes first wins.
+/// <para>
+/// The end of an attempt completes the wait inline, as an <c>async</c> method's task would: its continuation (the
+/// hedging handler asking for the attempt's outcome) runs on the thread that recorded the attempt, without a thread
+/// pool hop on every request that is not hedged. The timer and a cancellation complete it from the thread pool instead
+/// (<see cref="IThreadPoolWorkItem"/>): never on the timer's thread, never inside a <c>Cancel()</c>.
+/// </para>
 /// </summary>
-internal sealed class HedgeWait() : TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously), IPreciseTimerTarget
+internal sealed class HedgeWait() : TaskCompletionSource<bool>(TaskCreationOptions.None), IPreciseTimerTarget, IThreadPoolWorkItem
 {
-    /// <inheritdoc />
-    public void OnDue() => TrySetResult(true);
+    private const int NotPosted = 0;
+    private const int PostedDue = 1;
+    private const int PostedCancelled = 2;
+
+    private int _posted;
 
     /// <inheritdoc />
-    public bool IsDone => Task.IsCompleted;
+    public void OnDue() => Post(PostedDue);
 
-    /// <summary>An attempt of the request ended, or the request was cancelled.</summary>
+    /// <inheritdoc />
+    public bool IsDone => Task.IsCompleted || Volatile.Read(ref _posted) != NotPosted;
+
+    /// <summary>An attempt of the request ended; called once its caller's task is completed or about to be (the
+    /// wait's continuation runs here, inline).</summary>
     public void OnAttemptEnded() => TrySetResult(false);
+
+    /// <summary>The request was cancelled (called inside <see cref="CancellationTokenSource.Cancel()"/>).</summary>
+    public void OnCancelled() => Post(PostedCancelled);
+
+    private void Post(int reason)
+    {
+        if (Interlocked.CompareExchange(ref _posted, reason, NotPosted) == NotPosted)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <inheritdoc />
+    void IThreadPoolWorkItem.Execute() => TrySetResult(Volatile.Read(ref _posted) == PostedDue);
 }

@@ -48,17 +48,21 @@ internal static class MeshHedgingDelay
 
     /// <summary>Waits out the delay on the <see cref="PreciseTimer"/> instead of leaving it to the hedging handler, whose
     /// timer fires milliseconds late on Linux (the kernel's tick): returns zero when the delay is over (the handler
-    /// sends the hedge at once) and, when an attempt of the request ended first, what is left of the delay (the handler
-    /// takes that attempt's outcome before the rest of the delay runs).</summary>
+    /// sends the hedge at once) and, when an attempt of the request ended first, an infinite delay: the handler then
+    /// waits for that attempt's outcome (microseconds behind the end the mesh recorded) without arming a timer of its
+    /// own, and asks again for the next delay if the outcome is one it hedges on.</summary>
     private static async ValueTask<TimeSpan> WaitAsync(RequestScope scope, TimeSpan delay, CancellationToken cancellationToken)
     {
-        var start = Stopwatch.GetTimestamp();
-        var due = start + (long)(delay.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+        var due = Stopwatch.GetTimestamp() + (long)(delay.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
         var wait = new HedgeWait();
         scope.WatchNextEnd(wait);
-        PreciseTimer.Shared.Schedule(due, wait);
+        if (!wait.Task.IsCompleted)
+        {
+            PreciseTimer.Shared.Schedule(due, wait);
+        }
+
         bool over;
-        using (cancellationToken.UnsafeRegister(static state => ((HedgeWait)state!).OnAttemptEnded(), wait))
+        using (cancellationToken.UnsafeRegister(static state => ((HedgeWait)state!).OnCancelled(), wait))
         {
             over = await wait.Task.ConfigureAwait(false);
         }
@@ -69,11 +73,6 @@ internal static class MeshHedgingDelay
         }
 
         scope.StopWatching(wait);
-        var left = delay - Stopwatch.GetElapsedTime(start);
-        return left > MinimumLeft ? left : MinimumLeft;
+        return Timeout.InfiniteTimeSpan;
     }
-
-    // Not zero: zero makes the hedging handler send the next hedge at once if the outcome that ended the wait has not
-    // reached it yet (it is microseconds behind).
-    private static readonly TimeSpan MinimumLeft = TimeSpan.FromMilliseconds(1);
 }
