@@ -14,6 +14,9 @@ internal static class PickerTestKit
     /// <summary>τ = 10 s and DefaultRtt = 30 ms, in the kit's 1 µs ticks.</summary>
     public static PickerSettings Settings(RandomSource random) => new(DecayTicks, DefaultRttTicks: 30_000, random);
 
+    /// <summary>The jitter floor of <see cref="Settings"/> (1 ms of the 30 ms DefaultRtt), in the kit's 1 µs ticks.</summary>
+    public static readonly double JitterTicks = Settings(RandomSource.Shared).JitterTicks;
+
     public static EndpointState[] NewEndpoints(params int[] weights) =>
         [.. weights.Select((w, i) => new EndpointState(new MeshEndpoint($"http://10.0.{i / 256}.{i % 256}:80", w)))];
 
@@ -69,7 +72,7 @@ internal static class PickerTestKit
 
             inFlight.TryDequeue(out var done, out var end);
             now = end;
-            done.Endpoint.OnRequestEnd(done.Start, end, DecayTicks, failed: false, tailThresholdTicks: latencies.TailThreshold(end));
+            done.Endpoint.OnRequestEnd(done.Start, end, DecayTicks, failed: false, tailThresholdTicks: latencies.TailThreshold(end), jitterTicks: JitterTicks);
             latencies.Record(end - done.Start, end);
         }
 

@@ -303,6 +303,35 @@ public sealed class PickerTests
         Assert.InRange(tailed.TailFactor, 2.5, 3.5); // 1 + 40 × (10% − 2.5% − 2.5%) = 3
     }
 
+    [Fact]
+    public void Answers_late_by_less_than_the_jitter_floor_are_noise_not_a_tail()
+    {
+        // A replica answering in 0.1 ms with a tenth of its answers at 0.6 ms: six times its typical RTT and above the
+        // service's p97.5, but half a millisecond — what a busy host's scheduler adds, and below the 1 ms that PeakEwma
+        // ignores when it compares RTTs. Counted as a tail it lost its fair share to an equal replica (85/15).
+        const long threshold = 300; // the service's p97.5: 0.3 ms
+        var jitter = JitterTicks; // 1 ms
+        var noisy = NewEndpoints(1)[0];
+        var countedWithoutFloor = NewEndpoints(1)[0];
+        var tailed = NewEndpoints(1)[0];
+        for (var n = 0; n < 1_000; n++)
+        {
+            var late = n % 10 == 0;
+            noisy.OnRequestStart();
+            noisy.OnRequestEnd(0, late ? 600 : 100, DecayTicks, failed: false, tailThresholdTicks: threshold, jitterTicks: jitter);
+            countedWithoutFloor.OnRequestStart();
+            countedWithoutFloor.OnRequestEnd(0, late ? 600 : 100, DecayTicks, failed: false, tailThresholdTicks: threshold);
+
+            // The same replica with a real tail: 50 ms late.
+            tailed.OnRequestStart();
+            tailed.OnRequestEnd(0, late ? 50_100 : 100, DecayTicks, failed: false, tailThresholdTicks: threshold, jitterTicks: jitter);
+        }
+
+        Assert.Equal(1.0, noisy.TailFactor);
+        Assert.InRange(countedWithoutFloor.TailFactor, 2.5, 3.5);
+        Assert.InRange(tailed.TailFactor, 2.5, 3.5); // 1 + 40 × (10% − 2.5% − 2.5%) = 3
+    }
+
     // ------------------------------------------------------------------ the other balancers
 
     [Fact]

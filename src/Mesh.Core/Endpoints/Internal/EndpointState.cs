@@ -229,13 +229,14 @@ internal sealed class EndpointState
     /// <paramref name="failurePenaltyTicks"/>, so that an endpoint failing fast (connection refused) does not look like
     /// the fastest one and attract traffic. A success or <paramref name="cancelled"/> attempt also goes into the tail rate
     /// (<see cref="ObserveTail"/>) when <paramref name="tailThresholdTicks"/>, the service's tail threshold, is known
-    /// (not 0).</summary>
-    public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0, long tailThresholdTicks = 0, bool cancelled = false)
+    /// (not 0); <paramref name="jitterTicks"/> is the least an answer must be above the endpoint's typical RTT to be
+    /// late (<see cref="LoadBalancing.Internal.PickerSettings.JitterTicks"/>).</summary>
+    public void OnRequestEnd(long start, long now, double decayTicks, bool failed, double failurePenaltyTicks = 0, long tailThresholdTicks = 0, bool cancelled = false, double jitterTicks = 0)
     {
         Interlocked.Decrement(ref _inFlight);
         if (!failed && tailThresholdTicks > 0)
         {
-            ObserveTail(now - start, tailThresholdTicks, cancelled);
+            ObserveTail(now - start, tailThresholdTicks, cancelled, jitterTicks);
         }
 
         OnResponse(start, now, decayTicks, failed, failurePenaltyTicks);
@@ -272,7 +273,10 @@ internal sealed class EndpointState
     /// <see cref="TailPercentile"/>th percentile <paramref name="thresholdTicks"/> <em>and</em> than
     /// <see cref="LateOfTypical"/> times this endpoint's own typical RTT (a symmetric moving geometric mean of its
     /// samples, weight <see cref="TypicalSampleWeight"/>: its median, where the estimate proper leans to the fast
-    /// answers). An attempt <paramref name="cancelled"/> after the service's percentile counts as late whatever the
+    /// answers), <em>and</em> by at least <paramref name="jitterTicks"/> more than that typical RTT — the jitter floor
+    /// PeakEwma compares RTTs with (1 ms by default): on a loopback or same-host service answering in 0.1 ms, a busy
+    /// host's scheduler puts some answers at 0.5 ms, and counting those as a tail took a replica off its fair share
+    /// (85/15 between two equal replicas in the fairness bench) for differences the RTT comparison ignores. An attempt <paramref name="cancelled"/> after the service's percentile counts as late whatever the
     /// endpoint's typical RTT: most are the losers of hedges, beaten by a copy sent later to another endpoint; their
     /// true latency is unknown (the hedging delay ends about when an answer 2.5× typical would, so the second test
     /// would miss most of them). Failures do not count (they raise the estimate through <see cref="ObservePeak"/>).
@@ -283,9 +287,10 @@ internal sealed class EndpointState
     /// estimate, not here (its answers are not late for <em>it</em>).
     /// </para>
     /// </summary>
-    public void ObserveTail(long elapsedTicks, long thresholdTicks, bool cancelled = false)
+    public void ObserveTail(long elapsedTicks, long thresholdTicks, bool cancelled = false, double jitterTicks = 0)
     {
-        var late = elapsedTicks >= thresholdTicks && (cancelled || elapsedTicks >= LateOfTypical * Volatile.Read(ref _typical)) ? 1.0 : 0.0;
+        var typical = Volatile.Read(ref _typical);
+        var late = elapsedTicks >= thresholdTicks && (cancelled || (elapsedTicks >= LateOfTypical * typical && elapsedTicks >= typical + jitterTicks)) ? 1.0 : 0.0;
         var rate = Volatile.Read(ref _tailRate);
         Volatile.Write(ref _tailRate, rate + (TailSampleWeight * (late - rate)));
     }

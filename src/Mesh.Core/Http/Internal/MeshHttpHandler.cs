@@ -438,7 +438,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
         var settings = service.Settings;
         endpoint.OnRequestEnd(a.Start, end, settings.Picker.DecayTicks, RequestOutcomes.IsFailure(outcome), settings.Picker.DefaultRttTicks,
-            a.IsProbe ? 0 : service.Latency.TailThreshold(end), cancelled: outcome == RequestOutcome.Cancellation);
+            a.IsProbe ? 0 : service.Latency.TailThreshold(end), cancelled: outcome == RequestOutcome.Cancellation, settings.Picker.JitterTicks);
         service.OnOutcome(endpoint, outcome, a.IsProbe, failure);
         env.Metrics.RecordAttempt(service, endpoint, outcome, (end - a.Start) / env.Frequency, grpcStatus);
         if (a.MayBeGrpc && Telemetry.Internal.MeshTracing.CurrentGrpcSpan() is { } span)

@@ -29,6 +29,12 @@ internal abstract class EndpointPicker
 internal readonly record struct PickerSettings(double DecayTicks, double DefaultRttTicks, RandomSource? Random = null)
 {
     public RandomSource RandomOrShared => Random ?? RandomSource.Shared;
+
+    /// <summary>Latency differences below this are noise, not a slower endpoint: <c>PeakEwma:DefaultRtt</c> ×
+    /// <see cref="PeakEwmaPicker.JitterFloorOfDefaultRtt"/> (1 ms of the default 30 ms), in TimeProvider ticks. PeakEwma
+    /// adds it to both RTTs it compares; an answer is late for the tail rate only when it is this much above the
+    /// endpoint's typical RTT (<see cref="Endpoints.Internal.EndpointState.ObserveTail"/>).</summary>
+    public double JitterTicks => DefaultRttTicks * PeakEwmaPicker.JitterFloorOfDefaultRtt;
 }
 
 /// <summary>Creates the picker for a balancer kind.</summary>

@@ -145,7 +145,7 @@ internal sealed class PeakEwmaPicker(EndpointState[] endpoints, double[] weights
     /// cost fairness; for those, load alone decides.</summary>
     public const double JitterFloorOfDefaultRtt = 1.0 / 30;
 
-    private readonly double _jitter = settings.DefaultRttTicks * JitterFloorOfDefaultRtt;
+    private readonly double _jitter = settings.JitterTicks;
 
     protected override bool KeepFirst(int a, int b, long now)
     {
