@@ -7,6 +7,14 @@ using BenchmarkDotNet.Running;
 //               dotnet run -c Release --project bench/Mesh.Benchmarks -- --probe-allocations
 // How late short delays end (Task.Delay against the precise timer AddMeshHedging waits on):
 //               dotnet run -c Release --project bench/Mesh.Benchmarks -- --timer-lateness
+// What a connection pool per endpoint costs against one shared handler (heap, working set, fds, threads):
+//               dotnet run -c Release --project bench/Mesh.Benchmarks -- --endpoint-pools [N]
+if (args is ["--endpoint-pools", ..])
+{
+    await Mesh.Benchmarks.Http.EndpointPoolFootprint.RunAsync(args is [_, var n] ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 5_000);
+    return;
+}
+
 if (args is ["--timer-lateness", ..])
 {
     await Mesh.Benchmarks.Resilience.TimerLateness.RunAsync(500);
