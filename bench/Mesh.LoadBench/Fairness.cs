@@ -164,8 +164,15 @@ internal static class Fairness
         await using var _ = provider;
         var report = await SendAsync(client, requests, concurrency);
         var run = new ShareRun(group, balancer, weights, concurrency, [.. Enumerable.Range(0, weights.Length).Select(i => report.ShareOf(replicas[i].Id))], report.Succeeded);
+
+        // What the balancer saw at the end of the run (its RTT estimate and share of late answers per replica): why a
+        // run that missed its tolerance missed it.
+        var endpoints = provider.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints;
+        string Seen(int i) => endpoints.FirstOrDefault(e => e.Endpoint.Address == replicas[i].Address) is { } e
+            ? string.Create(CultureInfo.InvariantCulture, $"{e.RttEstimate?.TotalMilliseconds:F2}/{e.LateShare:P0}")
+            : "-";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  fairness {group,-9} {run.Label,-28} shares {string.Join(" ", run.Shares.Select(s => s.ToString("P1", CultureInfo.InvariantCulture)))}  worst deviation {run.WorstDeviation:P0}  failed {report.Failed}  p50 ms {string.Join(" ", Enumerable.Range(0, weights.Length).Select(i => report.Replicas.FirstOrDefault(r => r.Replica == replicas[i].Id)?.Latency.P50.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture) ?? "-"))}"));
+            $"  fairness {group,-9} {run.Label,-28} shares {string.Join(" ", run.Shares.Select(s => s.ToString("P1", CultureInfo.InvariantCulture)))}  worst deviation {run.WorstDeviation:P0}  failed {report.Failed}  p50 ms {string.Join(" ", Enumerable.Range(0, weights.Length).Select(i => report.Replicas.FirstOrDefault(r => r.Replica == replicas[i].Id)?.Latency.P50.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture) ?? "-"))}  rtt ms/late {string.Join(" ", Enumerable.Range(0, weights.Length).Select(Seen))}"));
         return run;
     }
 
