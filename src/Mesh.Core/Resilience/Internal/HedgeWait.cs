@@ -25,8 +25,9 @@ internal sealed class HedgeWait() : TaskCompletionSource<bool>(TaskCreationOptio
     /// <inheritdoc />
     public bool IsDone => Task.IsCompleted || Volatile.Read(ref _posted) != NotPosted;
 
-    /// <summary>An attempt of the request ended; called once its caller's task is completed or about to be (the
-    /// wait's continuation runs here, inline).</summary>
+    /// <summary>An attempt of the request ended: called as the mesh records that end (<see cref="RequestScope.End"/>),
+    /// just before the attempt's own task completes. The wait's continuation runs here, inline: the hedging handler is
+    /// told to wait for that attempt's outcome, which reaches it a moment later on this same thread.</summary>
     public void OnAttemptEnded() => TrySetResult(false);
 
     /// <summary>The request was cancelled (called inside <see cref="CancellationTokenSource.Cancel()"/>).</summary>
