@@ -40,12 +40,14 @@ internal sealed class BalancedFleet : IAsyncDisposable
     /// <param name="settings">More configuration under the service ("SlowStart:Window" becomes
     /// "Mesh:Services:catalog:SlowStart:Window").</param>
     /// <param name="meshHedging">Whether the client hedges with <c>AddMeshHedging()</c> (instead of <c>AddMeshHandler()</c>).</param>
-    public static async Task<BalancedFleet> StartAsync(string? balancer, int[] weights, Dictionary<string, string>? settings = null, bool meshHedging = false)
+    /// <param name="replicaOptions">Options of replica i (for example an app of its own); <see langword="null"/> for the defaults.</param>
+    public static async Task<BalancedFleet> StartAsync(string? balancer, int[] weights, Dictionary<string, string>? settings = null, bool meshHedging = false,
+        Func<int, InProcessReplicaOptions?>? replicaOptions = null)
     {
         var replicas = new List<InProcessReplica>();
         for (var i = 0; i < weights.Length; i++)
         {
-            replicas.Add(await InProcessReplica.StartAsync($"r{i}", cancellationToken: Token));
+            replicas.Add(await InProcessReplica.StartAsync($"r{i}", replicaOptions?.Invoke(i), Token));
         }
 
         var data = new Dictionary<string, string?>();
