@@ -94,6 +94,46 @@ internal static class PickerTestKit
         };
     }
 
+    /// <summary>
+    /// Traffic for a span of virtual time: <paramref name="concurrency"/> workers each pick, hold the request for the
+    /// latency <paramref name="latency"/> returns (endpoint index → µs), record it as the handler does (see
+    /// <see cref="Simulate"/>), wait <paramref name="thinkMicros"/> and pick again, until <paramref name="durationMicros"/>
+    /// have passed from <paramref name="now"/> (advanced to the end). Returns the share of the requests each endpoint got.
+    /// </summary>
+    public static double[] SimulateFor(EndpointPicker picker, EndpointState[] endpoints, LatencyHistogram latencies, ref long now, long durationMicros, int concurrency, long thinkMicros, Func<int, double> latency)
+    {
+        var counts = new int[endpoints.Length];
+        var index = endpoints.Select((e, i) => (e, i)).ToDictionary(x => x.e, x => x.i);
+        var events = new PriorityQueue<(EndpointState? Endpoint, long Start), long>(); // a null endpoint: a worker's next pick
+        var end = now + durationMicros;
+        for (var c = 0; c < concurrency; c++)
+        {
+            events.Enqueue((null, 0), now + c);
+        }
+
+        while (events.TryDequeue(out var e, out var t))
+        {
+            now = t;
+            if (e.Endpoint is { } done)
+            {
+                done.OnRequestEnd(e.Start, t, DecayTicks, failed: false, tailThresholdTicks: latencies.TailThreshold(t), jitterTicks: JitterTicks);
+                latencies.Record(t - e.Start, t);
+                events.Enqueue((null, 0), t + thinkMicros);
+            }
+            else if (t < end)
+            {
+                var endpoint = picker.Pick(t);
+                var i = index[endpoint];
+                counts[i]++;
+                endpoint.OnRequestStart();
+                events.Enqueue((endpoint, t), t + Math.Max(1, (long)latency(i)));
+            }
+        }
+
+        now = Math.Max(now, end);
+        return Shares(counts);
+    }
+
     public static double[] Shares(int[] counts) => [.. counts.Select(c => (double)c / counts.Sum())];
 }
 

@@ -282,6 +282,46 @@ public sealed class PickerTests
         Assert.InRange(after[4] * 5, 0.85, 1.15);
     }
 
+    [Theory]
+    [InlineData(1, 0)] // one request at a time, back to back: about 400 a second
+    [InlineData(4, 47_500)] // four callers pausing 47.5 ms between requests: about 80 a second
+    public void A_replica_whose_tail_ends_gets_its_share_back_within_seconds_at_low_concurrency(int concurrency, long thinkMicros)
+    {
+        // A quiet network (2.5 ms, σ = 0.3, no stalls): nothing but its tail rate keeps r4 off, and kept off it gets an
+        // attempt only now and then. Each of those moved the rate by 1/128: at 80 requests a second it took 2.5 to 35 s
+        // (per seed) to give r4 its share back. An answer on time long after the previous one now weighs more.
+        var recovered = new List<double>();
+        for (var seed = 0; seed < 8; seed++)
+        {
+            var endpoints = NewEndpoints(1, 1, 1, 1, 1);
+            var picker = Create(LoadBalancerKind.PeakEwma, endpoints, RandomSource.Seeded((ulong)(100 + seed)));
+            var noise = new Random(200 + seed);
+            var late = new Random(300 + seed);
+            var tail = true;
+            Func<int, double> latency = i =>
+            {
+                var normal = Math.Sqrt(-2 * Math.Log(1.0 - noise.NextDouble())) * Math.Cos(2 * Math.PI * noise.NextDouble());
+                return (2500 * Math.Exp(0.3 * normal)) + (tail && i == 4 && late.NextDouble() < 0.1 ? 50_000 : 0);
+            };
+            var latencies = new Mesh.Resilience.Internal.LatencyHistogram(TimeSpan.FromSeconds(10), timestampFrequency: 1_000_000);
+            long now = 1_000_000;
+            _ = SimulateFor(picker, endpoints, latencies, ref now, 30_000_000, concurrency, thinkMicros, latency);
+            var during = SimulateFor(picker, endpoints, latencies, ref now, 30_000_000, concurrency, thinkMicros, latency);
+            Assert.True(during[4] * 5 < 0.75, $"seed {seed}: with its tail the replica got {during[4]:P1} (fair: 20%)");
+
+            tail = false;
+            var seconds = 2.5; // the end of the first 2.5 s window in which r4 gets at least 15% of the requests
+            while (seconds < 60 && SimulateFor(picker, endpoints, latencies, ref now, 2_500_000, concurrency, thinkMicros, latency)[4] < 0.15)
+            {
+                seconds += 2.5;
+            }
+
+            recovered.Add(seconds);
+        }
+
+        Assert.True(recovered.Max() <= 7.5, $"seconds until the replica had its share back, per seed: {string.Join(", ", recovered)}");
+    }
+
     [Fact]
     public void Only_answers_late_for_the_service_and_for_the_endpoint_itself_count_as_its_tail()
     {

@@ -50,10 +50,12 @@ internal sealed class EndpointState
     private long _penaltyStamp;
     private volatile bool _measured;
 
-    // Share of recent attempts in the service's tail (see ObserveTail); written without a lock (a lost update only
-    // delays the estimate by a sample). _typicalLog/_typical: a symmetric moving geometric mean of the RTT (the
-    // endpoint's own median for log-normal noise), written under _rttLock with the estimate.
+    // Share of recent attempts in the service's tail (see ObserveTail) and when it last took a sample; written without
+    // a lock (a lost update only delays the estimate by a sample, or weighs one sample as if it came sooner).
+    // _typicalLog/_typical: a symmetric moving geometric mean of the RTT (the endpoint's own median for log-normal
+    // noise), written under _rttLock with the estimate.
     private double _tailRate;
+    private long _tailStamp;
     private double _typicalLog;
     private double _typical;
 
@@ -236,7 +238,7 @@ internal sealed class EndpointState
         Interlocked.Decrement(ref _inFlight);
         if (!failed && tailThresholdTicks > 0)
         {
-            ObserveTail(now - start, tailThresholdTicks, cancelled, jitterTicks);
+            ObserveTail(now - start, tailThresholdTicks, now, decayTicks, cancelled, jitterTicks);
         }
 
         OnResponse(start, now, decayTicks, failed, failurePenaltyTicks);
@@ -286,14 +288,36 @@ internal sealed class EndpointState
     /// kept a fair share and put 2% of all requests in the tail. A replica that is uniformly slower is judged by its
     /// estimate, not here (its answers are not late for <em>it</em>).
     /// </para>
+    /// <para>
+    /// An answer on time that comes long after the endpoint's previous sample weighs more, as samples far apart do in the
+    /// RTT estimate: 1 − e^(−Δt/τ) (τ = <paramref name="decayTicks"/>, <c>PeakEwma:DecayTime</c>) when that is more than
+    /// <see cref="TailSampleWeight"/>, up to <see cref="MaxOnTimeSampleWeight"/>. An endpoint kept off by its tail gets an
+    /// attempt only now and then, and with every answer worth 1/128 it took up to 35 s at 80 requests a second to get
+    /// its share back once the tail had ended; now a few answers on time forgive it. A late answer always weighs
+    /// <see cref="TailSampleWeight"/>: one late answer after a pause never takes a healthy endpoint off its share. (Where
+    /// an endpoint gets fewer than about 13 attempts a second, its tail rate so leans towards forgiveness: a replica
+    /// late on 10% of its answers keeps about half its share at 80 requests a second over five replicas.)
+    /// </para>
     /// </summary>
-    public void ObserveTail(long elapsedTicks, long thresholdTicks, bool cancelled = false, double jitterTicks = 0)
+    public void ObserveTail(long elapsedTicks, long thresholdTicks, long now, double decayTicks, bool cancelled = false, double jitterTicks = 0)
     {
         var typical = Volatile.Read(ref _typical);
         var late = elapsedTicks >= thresholdTicks && (cancelled || (elapsedTicks >= LateOfTypical * typical && elapsedTicks >= typical + jitterTicks)) ? 1.0 : 0.0;
+        var weight = TailSampleWeight;
+        var previous = Volatile.Read(ref _tailStamp);
+        Volatile.Write(ref _tailStamp, now);
+        if (late == 0 && previous != 0 && (now - previous) / decayTicks is var x && x > TailSampleWeight)
+        {
+            weight = Math.Min(MaxOnTimeSampleWeight, Math.Max(weight, 1 - Math.Exp(-x))); // as for the RTT, 1 − e^(−Δt/τ)
+        }
+
         var rate = Volatile.Read(ref _tailRate);
-        Volatile.Write(ref _tailRate, rate + (TailSampleWeight * (late - rate)));
+        Volatile.Write(ref _tailRate, rate + (weight * (late - rate)));
     }
+
+    /// <summary>The most an answer on time weighs in the tail rate when it comes long after the endpoint's previous sample
+    /// (see <see cref="ObserveTail"/>): a 10% rate falls below the margin after six such answers.</summary>
+    public const double MaxOnTimeSampleWeight = 1.0 / 8;
 
     /// <summary>The moving average of late attempts (<see cref="ObserveTail"/>), 0 to 1.</summary>
     public double LateShare => Volatile.Read(ref _tailRate);
