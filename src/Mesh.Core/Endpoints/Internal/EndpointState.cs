@@ -306,9 +306,10 @@ internal sealed class EndpointState
         var weight = TailSampleWeight;
         var previous = Volatile.Read(ref _tailStamp);
         Volatile.Write(ref _tailStamp, now);
-        if (late == 0 && previous != 0 && (now - previous) / decayTicks is var x && x > TailSampleWeight)
+        var apart = previous == 0 ? 0 : (now - previous) / decayTicks; // Δt/τ since the previous sample
+        if (late == 0 && apart > TailSampleWeight)
         {
-            weight = Math.Min(MaxOnTimeSampleWeight, Math.Max(weight, 1 - Math.Exp(-x))); // as for the RTT, 1 − e^(−Δt/τ)
+            weight = Math.Min(MaxOnTimeSampleWeight, Math.Max(weight, 1 - Math.Exp(-apart))); // as for the RTT, 1 − e^(−Δt/τ)
         }
 
         var rate = Volatile.Read(ref _tailRate);
