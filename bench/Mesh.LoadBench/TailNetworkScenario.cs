@@ -19,7 +19,8 @@ internal sealed record TailNetworkRun(List<TailResult> Results, List<double> Fix
 /// <see cref="BaseMs"/> plus an exponentially distributed jitter of mean <see cref="JitterMeanMs"/> (a network round trip
 /// and a service time; <see cref="NetworkLatency"/>), and one of the five adds +50 ms to 10% of its answers. No hedging,
 /// the standard hedging handler with its defaults and with a fixed delay equal to the all-healthy p95, and mesh-aware
-/// hedging (AddMeshHedging) with its defaults, with the .NET timer and with <c>Hedging:MinDelay</c> 5 ms. Every
+/// hedging (AddMeshHedging) with its defaults, with the .NET timer and with <c>Hedging:MinDelay</c> 5 ms, and the
+/// mesh's own hedging (<c>Hedging:Enabled</c>, no hedging handler). Every
 /// configuration keeps one client for the whole run and runs in slices of <see cref="SliceLength"/> in turn (rounds
 /// of <see cref="CyclesPerGroup"/> turns each), so that the shared host's noise falls on all of them alike; p50, p95,
 /// p99, p99.9 and the extra requests sent, per round and pooled.
@@ -53,7 +54,7 @@ internal static class TailNetworkScenario
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  a 1 ms timer fires after p50 {timerP50:F2} ms, p99 {timerP99:F2} ms"));
             var endpoints = replicas.Select(r => r.Address).ToList();
             var groups = settings.Rounds;
-            var healthy = new[] { (TailReport.NoHedging, (Action<IHttpClientBuilder>?)null), (TailReport.MeshHedging, static b => b.AddMeshHedging()) };
+            var healthy = new[] { (TailReport.NoHedging, (Action<IHttpClientBuilder>?)null), (TailReport.MeshHedging, static b => b.AddMeshHedging()), (TailReport.MeshOwnHedging, null) };
 
             // Every client is made and warmed up once (the warm-up measures the latencies the mesh-aware delay uses),
             // the all-healthy ones with the fleet healthy; the all-healthy baseline's warm-up also gives the fixed delay
@@ -81,6 +82,7 @@ internal static class TailNetworkScenario
                 (TailReport.MeshHedging, static b => b.AddMeshHedging()),
                 (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
                 (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
+                (TailReport.MeshOwnHedging, null),
             })
             {
                 configs.Add(await SlicedConfig.StartAsync(name, SlowScenario, outer, endpoints, settings, groups));

@@ -16,7 +16,8 @@ internal sealed record TailResult(string Config, string Scenario, RunResult Run,
 /// <summary>
 /// Hedging against a slow tail ("The Tail at Scale"): five replicas, one of which adds +50 ms to 10% of its answers;
 /// no hedging, the standard hedging handler with its defaults and with a fixed 1 ms delay, and mesh-aware hedging
-/// (AddMeshHedging) with its defaults and with <c>Hedging:MinDelay</c> 5 ms, in interleaved rounds; p50, p99, p99.9 and
+/// (AddMeshHedging) with its defaults and with <c>Hedging:MinDelay</c> 5 ms, and the mesh's own hedging
+/// (<c>Hedging:Enabled</c>, no hedging handler), in interleaved rounds; p50, p99, p99.9 and
 /// the extra requests sent (attempts counted by the mesh's own request metric). The replicas answer at once (sub-ms on
 /// loopback); <see cref="TailNetworkScenario"/> is the same with network-like latency.
 /// </summary>
@@ -45,6 +46,8 @@ internal static class TailScenario
             (TailReport.MeshHedgingSystemTimer, static b => b.AddMeshHedging()),
             // A floor above these sub-millisecond answers' tail: hedges only what is really slow (issue 21, the MinDelay default).
             (TailReport.MeshHedgingFloor5Ms, static b => b.AddMeshHedging()),
+            // The mesh's own hedging: no hedging handler, the mesh handler sends the copy itself (Hedging:Enabled).
+            (TailReport.MeshOwnHedging, null),
         };
         var results = new List<TailResult>();
         try
@@ -60,9 +63,9 @@ internal static class TailScenario
                         await replicas[4].ControlAsync(control, "latency-rate", "0.1");
                     }
 
-                    // All healthy: without hedging (the baseline) and with mesh-aware hedging (what hedging costs by
-                    // itself on a host whose two cores run the client and five replicas).
-                    foreach (var (name, outer) in slow ? configs : [configs[0], configs[3]])
+                    // All healthy: without hedging (the baseline) and with both kinds of mesh-aware hedging (what hedging
+                    // costs by itself on a host whose two cores run the client and five replicas).
+                    foreach (var (name, outer) in slow ? configs : [configs[0], configs[3], configs[6]])
                     {
                         await using var client = Clients.Mesh(name, LoadBalancerKind.PeakEwma, endpoints, outer, configure: TailReport.Configure(name));
                         using var attempts = new AttemptCounter(((IServiceProvider)client.Owner!).GetRequiredService<IMeterFactory>());
@@ -138,6 +141,9 @@ internal static class TailReport
     /// <summary>Mesh-aware hedging with its defaults.</summary>
     public const string MeshHedging = "mesh-aware hedging (AddMeshHedging)";
 
+    /// <summary>The mesh's own hedging (<c>Hedging:Enabled</c>, no hedging handler) with its defaults.</summary>
+    public const string MeshOwnHedging = "mesh hedging (Hedging:Enabled)";
+
     /// <summary>Mesh-aware hedging with <c>Hedging:MinDelay</c> raised from 1 ms to 5 ms (what a higher default would do).</summary>
     public const string MeshHedgingFloor5Ms = "mesh-aware hedging, Hedging:MinDelay 5 ms";
 
@@ -177,8 +183,12 @@ internal static class TailReport
     }
 
     /// <summary>The service options a configuration needs beyond the bench's defaults, by its name.</summary>
-    public static Action<MeshServiceOptions>? Configure(string config) =>
-        config == MeshHedgingFloor5Ms ? static o => o.Hedging.MinDelay = TimeSpan.FromMilliseconds(5) : null;
+    public static Action<MeshServiceOptions>? Configure(string config) => config switch
+    {
+        MeshHedgingFloor5Ms => static o => o.Hedging.MinDelay = TimeSpan.FromMilliseconds(5),
+        MeshOwnHedging => static o => o.Hedging.Enabled = true,
+        _ => null,
+    };
 
     /// <summary>Failures by what failed them, most frequent first: <c>BrokenCircuitException ×120, HTTP 500 ×3</c>.</summary>
     public static string Failures(IEnumerable<KeyValuePair<string, long>> failures) =>

@@ -23,6 +23,7 @@ public class HandlerOverheadBenchmarks
     private HttpClient _meshResilient = null!;
     private HttpClient _hedgedMesh = null!;
     private HttpClient _meshHedging = null!;
+    private HttpClient _meshOwnHedging = null!;
     private string[] _uncached = null!;
     private int _next;
     private ServiceProvider _services = null!;
@@ -53,6 +54,16 @@ public class HandlerOverheadBenchmarks
             }
 
             o.Services["catalog"] = catalog;
+
+            // The same replicas as a service the mesh hedges itself (Hedging:Enabled).
+            var hedged = new MeshServiceOptions { LoadBalancer = Balancer };
+            hedged.Hedging.Enabled = true;
+            foreach (var endpoint in catalog.Endpoints)
+            {
+                hedged.Endpoints.Add(new MeshEndpointOptions { Address = endpoint.Address });
+            }
+
+            o.Services["catalog-hedged"] = hedged;
         });
         services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
         services.AddHttpClient("no-mesh", c => c.BaseAddress = _replicas[0].Address);
@@ -60,6 +71,7 @@ public class HandlerOverheadBenchmarks
         services.AddHttpClient("resilient-mesh", c => c.BaseAddress = new Uri("http://catalog")).AddStandardResilienceHandler().AddMeshHandler();
         services.AddHttpClient("hedged-mesh", c => c.BaseAddress = new Uri("http://catalog")).AddStandardHedgingHandler().AddMeshHandler();
         services.AddHttpClient("mesh-hedging", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHedging();
+        services.AddHttpClient("mesh-own-hedging", c => c.BaseAddress = new Uri("http://catalog-hedged")).AddMeshHandler();
         _services = services.BuildServiceProvider();
         var factory = _services.GetRequiredService<IHttpClientFactory>();
         _mesh = factory.CreateClient("catalog");
@@ -68,6 +80,7 @@ public class HandlerOverheadBenchmarks
         _meshResilient = factory.CreateClient("resilient-mesh");
         _hedgedMesh = factory.CreateClient("hedged-mesh");
         _meshHedging = factory.CreateClient("mesh-hedging");
+        _meshOwnHedging = factory.CreateClient("mesh-own-hedging");
         _meshBare = new HttpClient(_services.GetRequiredService<MeshHandlerFactory>().CreateHandler()) { BaseAddress = new Uri("http://catalog") };
 
         // Paths that are never repeated within the rewritten-URI cache, made up front so that both clients pay the
@@ -83,6 +96,7 @@ public class HandlerOverheadBenchmarks
             (await _meshResilient.GetAsync("/items")).Dispose();
             (await _hedgedMesh.GetAsync("/items")).Dispose();
             (await _meshHedging.GetAsync("/items")).Dispose();
+            (await _meshOwnHedging.GetAsync("/items")).Dispose();
         }
     }
 
@@ -146,6 +160,12 @@ public class HandlerOverheadBenchmarks
         using var response = await _meshHedging.GetAsync("/items");
     }
 
+    [Benchmark(Description = "factory client with the mesh's own hedging (Hedging:Enabled, no hedging handler), 1 request")]
+    public async Task MeshOwnHedging()
+    {
+        using var response = await _meshOwnHedging.GetAsync("/items");
+    }
+
     [Benchmark(Description = "direct HttpClient, 1 request, a new path each time")]
     public async Task DirectUncached()
     {
@@ -185,7 +205,7 @@ public class HandlerOverheadBenchmarks
         {
             ("direct", Direct), ("factory, no mesh", Factory), ("mesh (factory)", Mesh), ("mesh (MeshHandlerFactory, plain HttpClient)", MeshBare),
             ("factory + resilience, no mesh", Resilient), ("factory + resilience + mesh", MeshResilient),
-            ("factory + standard hedging + mesh", HedgedMesh), ("factory + AddMeshHedging", MeshHedging),
+            ("factory + standard hedging + mesh", HedgedMesh), ("factory + AddMeshHedging", MeshHedging), ("factory + mesh, Hedging:Enabled", MeshOwnHedging),
             ("direct, new path", DirectUncached), ("factory, no mesh, new path", FactoryUncached), ("mesh (factory), new path", MeshUncached), ("mesh (MeshHandlerFactory), new path", MeshBareUncached),
         };
         // Interleaved rounds (every case once per round, the median of the rounds reported): the shared host's noise

@@ -419,6 +419,16 @@ public sealed class RetryBudgetOptions
 /// </summary>
 public sealed class HedgingOptions
 {
+    /// <summary>Whether the mesh itself hedges the service's requests (<c>Enabled</c>): a <c>GET</c>, <c>HEAD</c> or
+    /// <c>OPTIONS</c> request without content that has not answered after the hedging delay (the
+    /// <see cref="DelayPercentile"/>th percentile of recent attempts, within <see cref="MinDelay"/> and <see cref="MaxDelay"/>)
+    /// gets one copy sent to another endpoint, charged to the hedge budget; the first usable answer wins and the other
+    /// attempt is let finish within a second (its connection kept) or cancelled. No hedging handler is needed, and none
+    /// of its cost is paid. Requests of a client that hedges on its own (<c>AddStandardHedgingHandler()</c>,
+    /// <c>AddMeshHedging()</c>) are left to that handler; <see langword="false"/> does not turn such a handler off.</summary>
+    /// <value>Default: <see langword="false"/>.</value>
+    public bool Enabled { get; set; }
+
     /// <summary>The percentile of the service's recent attempt latencies after which a hedge is sent (<c>DelayPercentile</c>).
     /// A delay at the pth percentile hedges about (100 - p)% of requests; the mesh takes it no lower than the
     /// <c>100 - 50 × BudgetRatio</c>th percentile (97.5th with the default 5% budget), so that the healthy tail never

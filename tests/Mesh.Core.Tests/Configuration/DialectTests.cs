@@ -66,6 +66,7 @@ public sealed class DialectTests
                   "OutlierDetection": { "BaseEjectionTime": "00:10:00", "MaxEjectionTime": "00:01:00" },
                   "SlowStart": { "Aggression": "fast" },
                   "RetryBudget": { "RetryRatio": 11 },
+                  "Hedging": { "Enabled": "on" },
                   "TrafficSplit": { "Weights": { "v1": -1 } } } } } }
             """);
 
@@ -80,6 +81,7 @@ public sealed class DialectTests
             "Mesh:Services:catalog:OutlierDetection:MaxEjectionTime: 00:01:00 must be at least BaseEjectionTime (00:10:00).",
             "Mesh:Services:catalog:SlowStart:Aggression: 'fast' is not a number.",
             "Mesh:Services:catalog:RetryBudget:RetryRatio: 11 is out of range; allowed: 0 to 10, or a negative value (-1) to turn the budget off.",
+            "Mesh:Services:catalog:Hedging:Enabled: 'on' is not valid; allowed values: true, false.",
             "Mesh:Services:catalog:TrafficSplit:MetadataKey: required when TrafficSplit:Weights is set",
             "Mesh:Services:catalog:TrafficSplit:Weights:v1: -1 is out of range; allowed: 0 to 1000000.",
         ];

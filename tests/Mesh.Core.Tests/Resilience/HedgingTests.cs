@@ -16,7 +16,7 @@ namespace Mesh.Tests.Resilience;
 /// (AddMeshHedging), and hedges are charged to a budget.
 /// </summary>
 [Collection(Mesh.Tests.Shared.TimingSensitive.Name)]
-public sealed class HedgingTests
+public sealed partial class HedgingTests
 {
     private const string RequestIdHeader = "x-request-id";
 

@@ -53,6 +53,7 @@ internal static class MeshConfigurationReader
 
     private static readonly ConfigurationKey[] s_hedging =
     [
+        ConfigurationKey.Boolean(nameof(HedgingOptions.Enabled)),
         ConfigurationKey.Double(nameof(HedgingOptions.DelayPercentile)),
         ConfigurationKey.TimeSpan(nameof(HedgingOptions.MinDelay)),
         ConfigurationKey.TimeSpan(nameof(HedgingOptions.MaxDelay)),

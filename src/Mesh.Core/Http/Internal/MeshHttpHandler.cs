@@ -72,7 +72,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
             return WaitThenSendAsync(request, uri, service, scope, firstSet, cancellationToken);
         }
 
-        return Send(request, uri, service, scope, cancellationToken);
+        return SendOrHedge(request, uri, service, scope, cancellationToken);
     }
 
     /// <summary>The service a request goes to: the pinned one, or the one its host names — looked up as the URI's
@@ -115,13 +115,16 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
     private async Task<HttpResponseMessage> WaitThenSendAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, Task firstSet, CancellationToken cancellationToken)
     {
         await service.WaitForFirstSetAsync(firstSet, cancellationToken).ConfigureAwait(false);
-        return await Send(request, logical, service, scope, cancellationToken).ConfigureAwait(false);
+        return await SendOrHedge(request, logical, service, scope, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One attempt, up to handing the request to the transport: charge it, pick the endpoint, rewrite the URI,
     /// send; <see cref="Completion"/> records the outcome when the transport's task ends (its task, 72 bytes, is the one
-    /// allocation of an attempt on a repeated path).</summary>
-    private Task<HttpResponseMessage> Send(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, CancellationToken cancellationToken)
+    /// allocation of an attempt on a repeated path). <paramref name="hedge"/>: the request is hedged by the mesh itself
+    /// (<see cref="HedgeAsync"/>), and <paramref name="copy"/> says whether this attempt is its copy (charged to the
+    /// hedge budget already).</summary>
+    private Task<HttpResponseMessage> Send(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope? scope, CancellationToken cancellationToken,
+        MeshHedge? hedge = null, bool copy = false)
     {
         int index;
         bool concurrent;
@@ -164,7 +167,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         bool isProbe;
         try
         {
-            if (!TryCharge(service, index, concurrent, grpcRetry, start, out var refused))
+            if (!copy && !TryCharge(service, index, concurrent, grpcRetry, start, out var refused))
             {
                 scope?.End();
                 if (refused is null)
@@ -198,7 +201,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         CancellationTokenSource? deadline = null;
         var token = cancellationToken;
         DrainableAttempt? drainable = null;
-        if (concurrent)
+        if (concurrent && !copy)
         {
             scope!.Client?.Set(); // a client that hedges without saying so (a custom pipeline): its next requests drain
         }
@@ -249,7 +252,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
             }
         }
 
-        return Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable), cancellationToken);
+        return Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable, hedge, copy), cancellationToken);
     }
 
     /// <summary>Whether a request to <paramref name="endpoint"/> goes to the transport with its logical URI: an
@@ -425,7 +428,8 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         var service = a.Service;
         var endpoint = a.Endpoint;
         var env = service.Environment;
-        var detached = a.Drainable is { } drainable && !drainable.TryFinish(); // a hedge's loser the caller left: the request is not ours anymore
+        // A hedge's loser the caller left (a hedging handler's, or the mesh's own): the request is not ours anymore.
+        var detached = (a.Drainable is { } drainable && !drainable.TryFinish()) || (a.Hedge is { } hedge && !hedge.TryFinish(a.IsCopy));
         if (!detached)
         {
             a.Request.RequestUri = response is null ? a.Logical : Answered(a);
@@ -568,7 +572,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
     /// <summary>What the end of an attempt needs to record it.</summary>
     private readonly record struct Attempt(HttpRequestMessage Request, Uri Logical, ServiceRuntime Service, EndpointState Endpoint, RequestScope? Scope,
-        CancellationTokenSource? Deadline, long Start, bool IsProbe, bool MayBeGrpc, DrainableAttempt? Drainable = null);
+        CancellationTokenSource? Deadline, long Start, bool IsProbe, bool MayBeGrpc, DrainableAttempt? Drainable = null, MeshHedge? Hedge = null, bool IsCopy = false);
 
     /// <summary>The attempt in progress on a thread (see <see cref="CurrentAttempt"/>).</summary>
     internal sealed class AttemptInfo

@@ -43,4 +43,35 @@ internal sealed class HedgeWait() : TaskCompletionSource<bool>(TaskCreationOptio
 
     /// <inheritdoc />
     void IThreadPoolWorkItem.Execute() => TrySetResult(Volatile.Read(ref _posted) == PostedDue);
+
+    /// <summary>Starts a wait that ends when <paramref name="delay"/> is over (its task's result <see langword="true"/>:
+    /// send the hedge now) or when the next attempt of the request that was sent ends first (<see langword="false"/>).
+    /// The delay runs on the <see cref="PreciseTimer"/> when <paramref name="precise"/>, else on a timer of
+    /// <paramref name="time"/>, returned in <paramref name="timer"/> to be disposed. Once the wait ended early, call
+    /// <see cref="RequestScope.StopWatching"/>.</summary>
+    /// <param name="scope">The request's scope, whose attempts end the wait.</param>
+    /// <param name="delay">The hedging delay, counted from now.</param>
+    /// <param name="time">The time provider of the service (a fake one in tests).</param>
+    /// <param name="precise">Whether to wait on the <see cref="PreciseTimer"/> (only with the system's time).</param>
+    /// <param name="timer">The timer of <paramref name="time"/> the wait uses, if any.</param>
+    public static HedgeWait Start(RequestScope scope, TimeSpan delay, TimeProvider time, bool precise, out ITimer? timer)
+    {
+        var due = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(delay.Ticks * ((double)System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+        var wait = new HedgeWait();
+        scope.WatchNextEnd(wait);
+        timer = null;
+        if (!wait.Task.IsCompleted)
+        {
+            if (precise)
+            {
+                PreciseTimer.Shared.Schedule(due, wait);
+            }
+            else
+            {
+                timer = time.CreateTimer(static state => ((HedgeWait)state!).OnDue(), wait, delay, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        return wait;
+    }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Mesh.Services.Internal;
 using Polly;
 using Polly.Hedging;
@@ -53,14 +52,7 @@ internal static class MeshHedgingDelay
     /// own, and asks again for the next delay if the outcome is one it hedges on.</summary>
     private static async ValueTask<TimeSpan> WaitAsync(RequestScope scope, TimeSpan delay, CancellationToken cancellationToken)
     {
-        var due = Stopwatch.GetTimestamp() + (long)(delay.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
-        var wait = new HedgeWait();
-        scope.WatchNextEnd(wait);
-        if (!wait.Task.IsCompleted)
-        {
-            PreciseTimer.Shared.Schedule(due, wait);
-        }
-
+        var wait = HedgeWait.Start(scope, delay, TimeProvider.System, precise: true, out _);
         bool over;
         using (cancellationToken.UnsafeRegister(static state => ((HedgeWait)state!).OnCancelled(), wait))
         {

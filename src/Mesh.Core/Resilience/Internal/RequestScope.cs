@@ -36,6 +36,9 @@ internal sealed class RequestScope
     /// <summary>Whether the request's client hedges: its attempts may outlive a lost hedge.</summary>
     public bool ClientHedges => Client is { Hedges: true };
 
+    /// <summary>Attempts in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
     /// <summary>The endpoints the request's attempts used or are using: later attempts (retries, hedges) avoid them.</summary>
     public TriedEndpoints Used { get; } = new();
 

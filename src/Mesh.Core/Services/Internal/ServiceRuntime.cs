@@ -499,9 +499,37 @@ internal sealed class ServiceRuntime : IDisposable
             return Timeout.InfiniteTimeSpan;
         }
 
-        var delay = Latency.TryGetPercentile(hedging.EffectivePercentile, now, minSamples: 20, out var percentile) ? percentile : hedging.MaxDelay;
+        var delay = HedgingPercentile(hedging, now) ?? hedging.MaxDelay;
         return delay < hedging.MinDelay ? hedging.MinDelay : delay > hedging.MaxDelay ? hedging.MaxDelay : delay;
     }
+
+    /// <summary>The percentile of recent attempts the hedging delay is taken at, null while fewer than 20 were measured.
+    /// Read from the histogram (two generations of 216 counters that every attempt writes to) at most every
+    /// <see cref="HedgingPercentileRefresh"/>, not on every request: a delay 10 ms old is as good over a 10 s window.</summary>
+    private TimeSpan? HedgingPercentile(HedgingSettings hedging, long now)
+    {
+        var cached = Volatile.Read(ref _hedgingPercentile);
+        if (cached is not null && now < cached.Due && cached.Percentile == hedging.EffectivePercentile)
+        {
+            return cached.Value;
+        }
+
+        if (!Latency.TryGetPercentile(hedging.EffectivePercentile, now, minSamples: 20, out var value))
+        {
+            return null;
+        }
+
+        Volatile.Write(ref _hedgingPercentile, new CachedPercentile(hedging.EffectivePercentile, value, now + (long)(_env.Frequency * HedgingPercentileRefresh.TotalSeconds)));
+        return value;
+    }
+
+    /// <summary>How long a hedging delay read from the histogram is used.</summary>
+    internal static readonly TimeSpan HedgingPercentileRefresh = TimeSpan.FromMilliseconds(10);
+
+    private CachedPercentile? _hedgingPercentile;
+
+    /// <summary>A percentile read from the histogram, until <paramref name="Due"/>.</summary>
+    private sealed record CachedPercentile(double Percentile, TimeSpan Value, long Due);
 
     private sealed class SourceSink(ServiceRuntime service, string source) : IMeshEndpointSink
     {

@@ -56,7 +56,7 @@ internal sealed class ServiceSettings
             : [];
         RetryBudget = (options.RetryBudget.RetryRatio, options.RetryBudget.MinRetriesPerSecond, options.RetryBudget.Window);
         var hedging = options.Hedging;
-        Hedging = new HedgingSettings(hedging.DelayPercentile, hedging.MinDelay, hedging.MaxDelay, hedging.BudgetRatio, hedging.MinHedgesPerSecond, hedging.Window);
+        Hedging = new HedgingSettings(hedging.Enabled, hedging.DelayPercentile, hedging.MinDelay, hedging.MaxDelay, hedging.BudgetRatio, hedging.MinHedgesPerSecond, hedging.Window);
     }
 
     /// <summary>The service's name (lower case).</summary>
@@ -148,7 +148,7 @@ internal readonly record struct MeshDefaults(string? Zone = null, bool RequireMu
 }
 
 /// <summary>Hedging settings (<c>Hedging:*</c>).</summary>
-internal readonly record struct HedgingSettings(double DelayPercentile, TimeSpan MinDelay, TimeSpan MaxDelay, double BudgetRatio, int MinHedgesPerSecond, TimeSpan Window)
+internal readonly record struct HedgingSettings(bool Enabled, double DelayPercentile, TimeSpan MinDelay, TimeSpan MaxDelay, double BudgetRatio, int MinHedgesPerSecond, TimeSpan Window)
 {
     /// <summary>The percentile the delay is taken at: <see cref="DelayPercentile"/>, raised so that the delay by itself
     /// sends hedges for at most half of what the budget allows (<c>100 - 50 × BudgetRatio</c>, at most 99.9).</summary>
