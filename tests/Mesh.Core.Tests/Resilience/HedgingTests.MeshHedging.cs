@@ -107,6 +107,41 @@ public sealed partial class HedgingTests
     }
 
     [Fact]
+    public async Task When_the_mesh_hedge_answers_the_caller_gets_its_own_request_back_naming_the_endpoint_that_answered()
+    {
+        var log = new AttemptLog();
+        await using var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
+        await using var slow = await InProcessReplica.StartAsync("slow", log.Options(), Token);
+        slow.Behavior.Latency = TimeSpan.FromMilliseconds(300);
+        using var host = Start([fast, slow], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
+        {
+            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+        }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
+        await host.StartAsync(Token);
+        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        var tag = new HttpRequestOptionsKey<string>("app.tag");
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/items?page=1");
+            request.Options.Set(tag, $"call-{i}");
+            using var response = await client.SendAsync(request, Token);
+
+            // Half of these were answered by the copy (round robin puts every other first attempt on the slow replica):
+            // the response still carries the caller's own request, with its options, naming the fast endpoint.
+            Assert.Equal("fast", response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single());
+            Assert.Same(request, response.RequestMessage);
+            Assert.True(request.Options.TryGetValue(tag, out var value) && value == $"call-{i}");
+            Assert.Equal(fast.Address.Port, response.GetMeshEndpoint()?.Address.Port);
+            Assert.True(request.Options.TryGetValue(MeshRequestOptions.Endpoint, out var endpoint), "the request's options name the endpoint that answered");
+            Assert.Equal(fast.Address.Port, endpoint.Address.Port);
+            Assert.Equal("http://catalog/items?page=1", request.RequestUri?.ToString());
+        }
+
+        await host.StopAsync(Token);
+    }
+
+    [Fact]
     public async Task With_the_hedge_budget_spent_the_mesh_sends_no_hedge_and_counts_the_refusal()
     {
         var log = new AttemptLog();

@@ -74,10 +74,10 @@ internal sealed partial class MeshHttpHandler
             {
                 scope.StopWatching(wait);
             }
-            else if (!primary.IsCompleted && TryChargeHedge(service, scope))
+            else if (!primary.IsCompleted && !cancellationToken.IsCancellationRequested && TryChargeHedge(service, scope))
             {
                 var copy = Send(Copy(request, logical, hashKey), logical, service, scope, hedge.StartCopy(), hedge, copy: true);
-                return await FirstUsableAsync(primary, copy, hedge).ConfigureAwait(false);
+                return await FirstUsableAsync(request, primary, copy, hedge).ConfigureAwait(false);
             }
         }
 
@@ -109,8 +109,10 @@ internal sealed partial class MeshHttpHandler
     }
 
     /// <summary>The first usable outcome of the two attempts (else the later one's); the other attempt is let go (see
-    /// <see cref="HedgeAsync"/>).</summary>
-    private static async Task<HttpResponseMessage> FirstUsableAsync(Task<HttpResponseMessage> primary, Task<HttpResponseMessage> copy, MeshHedge hedge)
+    /// <see cref="HedgeAsync"/>). When the copy answers, the caller still gets its own request back: the response's
+    /// <see cref="HttpResponseMessage.RequestMessage"/> is <paramref name="request"/>, whose URI and options name the
+    /// endpoint that answered, as after any attempt.</summary>
+    private static async Task<HttpResponseMessage> FirstUsableAsync(HttpRequestMessage request, Task<HttpResponseMessage> primary, Task<HttpResponseMessage> copy, MeshHedge hedge)
     {
         var first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
         var firstIsCopy = ReferenceEquals(first, copy);
@@ -126,9 +128,26 @@ internal sealed partial class MeshHttpHandler
             (first, other, firstIsCopy) = (other, first, !firstIsCopy);
         }
 
-        hedge.LetGo(other, copy: !firstIsCopy);
+        if (hedge.LetGo(other, copy: !firstIsCopy) is { } ending)
+        {
+            // The other attempt was being recorded as it lost (its end may still write the request): let that finish first.
+            await ((Task)ending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         hedge.Dispose(firstIsCopy);
-        return await first.ConfigureAwait(false);
+        var response = await first.ConfigureAwait(false);
+        if (firstIsCopy && response.RequestMessage is { } sent && !ReferenceEquals(sent, request))
+        {
+            request.RequestUri = sent.RequestUri;
+            if (RequestOptions.Existing(request) is { } options && response.GetMeshEndpoint() is { } endpoint)
+            {
+                options.Set(MeshRequestOptions.Endpoint, endpoint);
+            }
+
+            response.RequestMessage = request;
+        }
+
+        return response;
     }
 
     /// <summary>Whether the service has a routable endpoint no attempt of the request used (most often the first looked at).</summary>
@@ -160,7 +179,11 @@ internal sealed partial class MeshHttpHandler
         var propagated = DistributedContextPropagator.Current.Fields;
         foreach (var header in request.Headers.NonValidated)
         {
-            if (!propagated.Contains(header.Key, StringComparer.OrdinalIgnoreCase))
+            // A Host equal to the logical authority is the one the first attempt's rewrite to a plain-http endpoint
+            // added: the copy's own attempt decides (none to an https endpoint).
+            var addedHost = string.Equals(header.Key, "Host", StringComparison.OrdinalIgnoreCase)
+                && string.Equals(header.Value.ToString(), logical.Authority, StringComparison.OrdinalIgnoreCase);
+            if (!addedHost && !propagated.Contains(header.Key, StringComparer.OrdinalIgnoreCase))
             {
                 copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
             }
@@ -216,10 +239,13 @@ internal sealed partial class MeshHttpHandler
         /// <summary>Lets go of the attempt that lost. Still running, it ends in the request's scope now and may go on for
         /// up to <see cref="DrainableAttempt.Limit"/> (then it is cancelled); once it has ended, its response is
         /// disposed (its exception observed) and its cancellation disposed.</summary>
-        public void LetGo(Task<HttpResponseMessage> attempt, bool copy)
+        /// <returns>Null, or the attempt when it could not be let go because its end is being recorded right now (it
+        /// may still write the request): the caller waits for it, which takes no longer than that recording.</returns>
+        public Task<HttpResponseMessage>? LetGo(Task<HttpResponseMessage> attempt, bool copy)
         {
             var source = copy ? _copy! : Primary;
-            if (Interlocked.CompareExchange(ref copy ? ref _copyState : ref _primaryState, LetGone, Running) == Running)
+            var running = Interlocked.CompareExchange(ref copy ? ref _copyState : ref _primaryState, LetGone, Running) == Running;
+            if (running)
             {
                 _scope.End();
                 source.CancelAfter(DrainableAttempt.Limit);
@@ -228,11 +254,12 @@ internal sealed partial class MeshHttpHandler
             if (attempt.IsCompleted)
             {
                 Drop(attempt, source);
-                return;
+                return null;
             }
 
             attempt.ContinueWith(static (t, state) => Drop(t, (CancellationTokenSource)state!), source, CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return running ? null : attempt;
         }
 
         /// <summary>Disposes the cancellation of the attempt whose outcome the caller gets (it has ended).</summary>

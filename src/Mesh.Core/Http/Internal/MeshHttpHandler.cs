@@ -9,7 +9,8 @@ namespace Mesh.Http.Internal;
 /// <summary>
 /// The in-process proxy: resolves the request's host (the logical service) to an endpoint, rewrites the request URI
 /// to it (scheme, host and port; path and query kept), sends, records the outcome for the balancer and outlier
-/// detection, and restores the logical URI afterwards. The attempts of one logical request — an outer retry resending
+/// detection, and restores the logical URI afterwards. For a service with <c>Hedging:Enabled</c> it also hedges the
+/// requests that may be sent twice (<c>MeshHttpHandler.Hedging.cs</c>). The attempts of one logical request — an outer retry resending
 /// the same message, hedged copies cloned by a hedging handler — share a <see cref="RequestScope"/>: each later attempt
 /// avoids the endpoints the others used or are using, and is charged to the retry budget (one after another) or to
 /// the hedge budget (while another attempt is in flight).
@@ -152,7 +153,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         var settings = service.Settings;
         if (!SchemePreferences.TryParse(logical.Scheme, settings.HttpMeansHttpFirst, out var scheme))
         {
-            scope?.End();
+            EndUnsent(scope, hedge, copy);
             return Task.FromException<HttpResponseMessage>(new InvalidOperationException($"'{logical.GetLeftPart(UriPartial.Authority)}': the scheme '{logical.Scheme}' cannot address mesh service '{service.Name}'; allowed: {SchemePreferences.Allowed}."));
         }
 
@@ -169,7 +170,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         {
             if (!copy && !TryCharge(service, index, concurrent, grpcRetry, start, out var refused))
             {
-                scope?.End();
+                EndUnsent(scope, hedge, copy);
                 if (refused is null)
                 {
                     // A hedge the hedge budget refused (only a request with a scope has concurrent attempts).
@@ -187,7 +188,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         catch (Exception ex)
         {
             // No endpoint to send to (none healthy, none known): a faulted task, as from any attempt.
-            scope?.End();
+            EndUnsent(scope, hedge, copy);
             return Task.FromException<HttpResponseMessage>(ex);
         }
 
@@ -253,6 +254,14 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         }
 
         return Completion.Start(sending, new Attempt(request, logical, service, endpoint, scope, deadline, start, isProbe, mayBeGrpc, drainable, hedge, copy), cancellationToken);
+    }
+
+    /// <summary>Ends an attempt that was not sent (no endpoint, a refused budget, a bad scheme) in the request's scope,
+    /// and for a request the mesh hedges, marks it finished so that letting it go does not end it a second time.</summary>
+    private static void EndUnsent(RequestScope? scope, MeshHedge? hedge, bool copy)
+    {
+        hedge?.TryFinish(copy);
+        scope?.End();
     }
 
     /// <summary>Whether a request to <paramref name="endpoint"/> goes to the transport with its logical URI: an
