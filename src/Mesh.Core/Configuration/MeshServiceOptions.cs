@@ -108,8 +108,8 @@ public sealed class MeshServiceOptions
     /// <summary>The retry budget (<c>RetryBudget</c>).</summary>
     public RetryBudgetOptions RetryBudget { get; } = new();
 
-    /// <summary>Mesh-aware hedging (<c>Hedging</c>): the delay <c>AddMeshHedging()</c> gives the standard hedging
-    /// handler, and the budget every hedged attempt of this service is charged to.</summary>
+    /// <summary>Mesh-aware hedging (<c>Hedging</c>): whether the mesh hedges the service's requests itself, the delay
+    /// of those hedges and of <c>AddMeshHedging()</c>'s, and the budget every hedged attempt of this service is charged to.</summary>
     public HedgingOptions Hedging { get; } = new();
 
     /// <summary>Peak-EWMA tuning (<c>PeakEwma</c>).</summary>
@@ -413,9 +413,10 @@ public sealed class RetryBudgetOptions
 /// <summary>
 /// Mesh-aware hedging (<c>Mesh:Services:{name}:Hedging</c>), after "The Tail at Scale" (Dean and Barroso, 2013): send a
 /// second copy of a request once the first has waited longer than a high percentile of the service's recent latency,
-/// to an endpoint no other attempt of the request uses, within a budget of extra requests. The delay applies to
-/// clients set up with <c>AddStandardHedgingHandler().AddMeshHedging()</c>; the budget and the choice of a different
-/// endpoint apply to every hedged attempt that reaches the mesh.
+/// to an endpoint no other attempt of the request uses, within a budget of extra requests. The mesh sends such copies
+/// itself with <see cref="Enabled"/>; the delay also applies to clients set up with
+/// <c>AddStandardHedgingHandler().AddMeshHedging()</c>; the budget and the choice of a different endpoint apply to every
+/// hedged attempt that reaches the mesh.
 /// </summary>
 public sealed class HedgingOptions
 {
