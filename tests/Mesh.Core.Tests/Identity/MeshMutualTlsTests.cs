@@ -158,5 +158,53 @@ public sealed class MeshMutualTlsTests : IDisposable
         Assert.Equal(MeshEndpointHealth.Ejected, provider.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints[1].Health);
     }
 
+    [Fact]
+    public async Task The_mesh_hedges_over_mtls_and_the_caller_gets_back_its_logical_request_whichever_attempt_answers()
+    {
+        // https endpoints: each attempt's URI is rewritten to its endpoint (the TLS name and pool are the endpoint's),
+        // so the request the caller gets back must have its logical URI again, also when the copy answered.
+        await using var fast = await Replica("fast", "spiffe://mesh.test/catalog");
+        await using var slow = await Replica("slow", "spiffe://mesh.test/catalog");
+        slow.Behavior.Latency = TimeSpan.FromMilliseconds(300);
+        var services = new ServiceCollection();
+        services.AddMetrics();
+        services.AddMeshIdentity(_ca.CreateIdentitySource("spiffe://mesh.test/storefront"));
+        services.AddMeshClient(o =>
+        {
+            var catalog = new MeshServiceOptions { LoadBalancer = LoadBalancerKind.RoundRobin, ServerIdentity = "spiffe://mesh.test/catalog" };
+            catalog.Hedging.Enabled = true;
+            catalog.Hedging.MinDelay = catalog.Hedging.MaxDelay = TimeSpan.FromMilliseconds(20);
+            catalog.Hedging.BudgetRatio = 10;
+            catalog.OutlierDetection.ConsecutiveFailures = 0;
+            catalog.Endpoints.Add(new MeshEndpointOptions { Address = fast.Address.ToString() });
+            catalog.Endpoints.Add(new MeshEndpointOptions { Address = slow.Address.ToString() });
+            o.Services["catalog"] = catalog;
+        });
+        services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        await using var provider = services.BuildServiceProvider();
+        using var hedges = new MetricCollector<long>(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "Mesh", "mesh.client.hedges");
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        var answeredByFast = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/items/{i}");
+            using var response = await client.SendAsync(request, Token);
+
+            response.EnsureSuccessStatusCode();
+            var replica = response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single();
+            answeredByFast += replica == "fast" ? 1 : 0;
+            Assert.Same(request, response.RequestMessage);
+            Assert.Equal($"http://catalog/items/{i}", request.RequestUri?.ToString());
+            Assert.Equal((replica == "fast" ? fast : slow).Address.Port, response.GetMeshEndpoint()?.Address.Port);
+        }
+
+        // A copy sent after 20 ms beats the slow replica's 300 ms (on a loaded host, nearly always).
+        Assert.InRange(answeredByFast, 7, 8);
+
+        // Round robin put every other first attempt on the slow replica: those were answered by their copy.
+        Assert.InRange(hedges.GetMeasurementSnapshot().Where(m => (string?)m.Tags["mesh.outcome"] == "sent").Sum(m => m.Value), 3, 8);
+    }
+
     public void Dispose() => _ca.Dispose();
 }
