@@ -142,6 +142,37 @@ public sealed partial class HedgingTests
     }
 
     [Fact]
+    public async Task A_hung_first_attempt_that_lost_is_cancelled_a_second_later_and_leaves_nothing_in_flight()
+    {
+        var log = new AttemptLog();
+        await using var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
+        await using var hung = await InProcessReplica.StartAsync("hung", log.Options(), Token);
+        hung.Behavior.Hang = true;
+        using var host = Start([fast, hung], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
+        {
+            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+        }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
+        await host.StartAsync(Token);
+        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        var monitor = host.Services.GetRequiredService<MeshMonitor>();
+        int HungInFlight() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == hung.Address.Port).InFlight;
+
+        var lettingGo = 0;
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.GetAsync("/", Token);
+            Assert.Equal("fast", response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single());
+            lettingGo = Math.Max(lettingGo, HungInFlight());
+        }
+
+        // The attempts on the hung replica lost to their copies and were let go, not cancelled at once; a second
+        // later each was cancelled (DrainableAttempt.Limit): nothing stays in flight on a replica that never answers.
+        Assert.True(lettingGo > 0, "an attempt on the hung replica was still running when the caller had its answer");
+        await UserApp.WaitUntilAsync(() => HungInFlight() == 0, TimeSpan.FromSeconds(5), "the let-go attempts on the hung replica ended");
+        await host.StopAsync(Token);
+    }
+
+    [Fact]
     public async Task With_the_hedge_budget_spent_the_mesh_sends_no_hedge_and_counts_the_refusal()
     {
         var log = new AttemptLog();
