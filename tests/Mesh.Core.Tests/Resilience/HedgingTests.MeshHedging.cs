@@ -3,6 +3,7 @@ using Mesh.Testing;
 using Mesh.Tests.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 
@@ -31,6 +32,52 @@ public sealed partial class HedgingTests
         }
 
         return settings;
+    }
+
+    /// <summary>A fast replica and a second one (<paramref name="configureOther"/>: slow, hung) behind a client with the
+    /// mesh's own hedging after 10 ms; round robin puts every other first attempt on the second replica.</summary>
+    private sealed class FastAndOther : IAsyncDisposable
+    {
+        private FastAndOther(InProcessReplica fast, InProcessReplica other, IHost host)
+        {
+            Fast = fast;
+            Other = other;
+            Host = host;
+        }
+
+        public InProcessReplica Fast { get; }
+
+        public InProcessReplica Other { get; }
+
+        public IHost Host { get; }
+
+        public HttpClient Client => Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        /// <summary>What the mesh knows of the second replica now.</summary>
+        public MeshEndpointSnapshot OtherEndpoint =>
+            Host.Services.GetRequiredService<MeshMonitor>().GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == Other.Address.Port);
+
+        public static async Task<FastAndOther> StartAsync(string otherName, Action<ReplicaBehavior> configureOther)
+        {
+            var log = new AttemptLog();
+            var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
+            var other = await InProcessReplica.StartAsync(otherName, log.Options(), Token);
+            configureOther(other.Behavior);
+            var host = Start([fast, other], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
+            {
+                ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
+            }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
+            await host.StartAsync(Token);
+            return new FastAndOther(fast, other, host);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Host.StopAsync(Token);
+            Host.Dispose();
+            await Fast.DisposeAsync();
+            await Other.DisposeAsync();
+        }
     }
 
     private static long Hedges(MetricCollector<long> hedges, string outcome) =>
@@ -62,19 +109,10 @@ public sealed partial class HedgingTests
     [Fact]
     public async Task The_mesh_hedge_answers_while_the_slow_first_attempt_goes_on_and_keeps_its_connection()
     {
-        var log = new AttemptLog();
-        await using var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
-        await using var slow = await InProcessReplica.StartAsync("slow", log.Options(), Token);
-        slow.Behavior.Latency = TimeSpan.FromMilliseconds(300);
-        using var host = Start([fast, slow], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
-        {
-            // Round robin: every other first attempt goes to the slow replica and loses to the hedge sent 10 ms later.
-            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
-        }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
-        await host.StartAsync(Token);
-        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
-        var monitor = host.Services.GetRequiredService<MeshMonitor>();
-        MeshEndpointSnapshot Slow() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == slow.Address.Port);
+        // Round robin: every other first attempt goes to the slow replica and loses to the hedge sent 10 ms later.
+        await using var replicas = await FastAndOther.StartAsync("slow", b => b.Latency = TimeSpan.FromMilliseconds(300));
+        var (fast, slow, client) = (replicas.Fast, replicas.Other, replicas.Client);
+        MeshEndpointSnapshot Slow() => replicas.OtherEndpoint;
 
         const int Requests = 20;
         var answeredBySlow = 0;
@@ -103,22 +141,13 @@ public sealed partial class HedgingTests
         Assert.Equal(0, answeredBySlow);
         Assert.InRange(loserStillRunning, 5, Requests);
         Assert.True(Slow().RttEstimate > TimeSpan.FromMilliseconds(200), $"the slow replica's estimate is {Slow().RttEstimate}: the losers were recorded when they really ended");
-        await host.StopAsync(Token);
     }
 
     [Fact]
     public async Task When_the_mesh_hedge_answers_the_caller_gets_its_own_request_back_naming_the_endpoint_that_answered()
     {
-        var log = new AttemptLog();
-        await using var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
-        await using var slow = await InProcessReplica.StartAsync("slow", log.Options(), Token);
-        slow.Behavior.Latency = TimeSpan.FromMilliseconds(300);
-        using var host = Start([fast, slow], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
-        {
-            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
-        }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
-        await host.StartAsync(Token);
-        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        await using var replicas = await FastAndOther.StartAsync("slow", b => b.Latency = TimeSpan.FromMilliseconds(300));
+        var (fast, client) = (replicas.Fast, replicas.Client);
         var tag = new HttpRequestOptionsKey<string>("app.tag");
 
         for (var i = 0; i < 6; i++)
@@ -137,25 +166,14 @@ public sealed partial class HedgingTests
             Assert.Equal(fast.Address.Port, endpoint.Address.Port);
             Assert.Equal("http://catalog/items?page=1", request.RequestUri?.ToString());
         }
-
-        await host.StopAsync(Token);
     }
 
     [Fact]
     public async Task A_hung_first_attempt_that_lost_is_cancelled_a_second_later_and_leaves_nothing_in_flight()
     {
-        var log = new AttemptLog();
-        await using var fast = await InProcessReplica.StartAsync("fast", log.Options(), Token);
-        await using var hung = await InProcessReplica.StartAsync("hung", log.Options(), Token);
-        hung.Behavior.Hang = true;
-        using var host = Start([fast, hung], MeshHedgingSettings(TimeSpan.FromMilliseconds(10), new()
-        {
-            ["Mesh:Services:catalog:LoadBalancer"] = "RoundRobin",
-        }), services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler());
-        await host.StartAsync(Token);
-        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
-        var monitor = host.Services.GetRequiredService<MeshMonitor>();
-        int HungInFlight() => monitor.GetService("catalog").Endpoints.Single(e => e.Endpoint.Address.Port == hung.Address.Port).InFlight;
+        await using var replicas = await FastAndOther.StartAsync("hung", b => b.Hang = true);
+        var client = replicas.Client;
+        int HungInFlight() => replicas.OtherEndpoint.InFlight;
 
         var lettingGo = 0;
         for (var i = 0; i < 4; i++)
@@ -169,7 +187,6 @@ public sealed partial class HedgingTests
         // later each was cancelled (DrainableAttempt.Limit): nothing stays in flight on a replica that never answers.
         Assert.True(lettingGo > 0, "an attempt on the hung replica was still running when the caller had its answer");
         await UserApp.WaitUntilAsync(() => HungInFlight() == 0, TimeSpan.FromSeconds(5), "the let-go attempts on the hung replica ended");
-        await host.StopAsync(Token);
     }
 
     [Fact]
