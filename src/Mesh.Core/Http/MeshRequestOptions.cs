@@ -11,7 +11,7 @@ public static class MeshRequestOptions
     /// there): the endpoint that answered the request's last attempt. The mesh does not create a request's options
     /// just for this (they cost 240 bytes a request); read the endpoint with
     /// <see cref="MeshHttpResponseMessageExtensions.GetMeshEndpoint(HttpResponseMessage)"/>, which always has it (the
-    /// request URI, the logical <c>http://{service}/...</c> again once the call returns, carries it).</summary>
+    /// request's method, equal to the caller's once the call returns, carries it).</summary>
     public static HttpRequestOptionsKey<MeshEndpoint> Endpoint { get; } = new("Mesh.Endpoint");
 }
 
@@ -22,12 +22,16 @@ public static class MeshHttpResponseMessageExtensions
     /// or <see langword="null"/> when the request did not go through the mesh.</summary>
     /// <param name="response">A response from an <c>HttpClient</c> with <c>AddMeshHandler()</c>.</param>
     /// <returns>The endpoint, for example <c>http://127.0.0.1:5001</c> with its weight, zone and metadata.</returns>
+    /// <remarks>The mesh records the endpoint without allocating: once the call returns, the request's
+    /// <see cref="HttpRequestMessage.Method"/> is an <see cref="HttpMethod"/> equal to the one you set (same name, same
+    /// case, <c>==</c> and <see cref="HttpMethod.Equals(HttpMethod)"/> hold) that carries it. Compare methods with
+    /// <c>==</c>, not by reference; a resend through the mesh goes out with your own instance again.</remarks>
     public static MeshEndpoint? GetMeshEndpoint(this HttpResponseMessage response)
     {
         ArgumentNullException.ThrowIfNull(response);
         return response.RequestMessage switch
         {
-            { RequestUri: Http.Internal.AnsweredUri answered } => answered.Endpoint,
+            { Method: Http.Internal.AnsweredMethod answered } => answered.Endpoint,
             { } request when Http.Internal.RequestOptions.Existing(request) is { } options && options.TryGetValue(MeshRequestOptions.Endpoint, out var endpoint) => endpoint,
             _ => null,
         };

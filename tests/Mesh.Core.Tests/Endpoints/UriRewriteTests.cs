@@ -60,44 +60,4 @@ public sealed class UriRewriteTests
         Assert.Equal("/items?page=10", second.PathAndQuery);
         Assert.Equal("/items?page=", prefix.PathAndQuery);
     }
-
-    [Theory]
-    [MemberData(nameof(LogicalUris))]
-    public void The_uri_put_back_after_an_answer_is_the_logical_one_and_carries_the_endpoint(string text)
-    {
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")));
-        var logical = new Uri(text, UriKind.Absolute);
-        var combined = new Uri(new Uri("http://catalog"), "/x/../items?page=3"); // as HttpClient makes it from BaseAddress
-
-        foreach (var uri in new[] { logical, combined })
-        {
-            var answered = endpoint.Answered(uri);
-
-            Assert.NotNull(answered);
-            Assert.Equal(uri, answered);
-            Assert.Equal(uri.OriginalString, answered.OriginalString);
-            Assert.Equal(uri.AbsoluteUri, answered.AbsoluteUri);
-            Assert.Equal(uri.ToString(), answered.ToString());
-            Assert.Equal(uri.IdnHost, answered.IdnHost);
-            Assert.Equal(uri.PathAndQuery, answered.PathAndQuery);
-            Assert.Equal(uri.Fragment, answered.Fragment);
-            Assert.Same(endpoint.Endpoint, Assert.IsType<Mesh.Http.Internal.AnsweredUri>(answered).Endpoint);
-            Assert.Same(answered, endpoint.Answered(new Uri(uri.OriginalString, UriKind.Absolute))); // reused while the text repeats
-            Assert.Same(answered, endpoint.Answered(answered)); // a resend of the same message
-        }
-    }
-
-    [Fact]
-    public void The_uri_put_back_names_the_endpoint_as_it_is_now()
-    {
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001"), weight: 1));
-        var first = endpoint.Answered(new Uri("http://catalog/items"));
-        var changed = new MeshEndpoint(new Uri("http://127.0.0.1:5001"), weight: 5);
-        endpoint.Update(changed);
-
-        var second = endpoint.Answered(new Uri("http://catalog/items"));
-
-        Assert.NotSame(first, second);
-        Assert.Same(changed, Assert.IsType<Mesh.Http.Internal.AnsweredUri>(second).Endpoint);
-    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Mesh.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,10 +78,55 @@ public sealed class AnsweringEndpointTests
             Assert.Equal((replica == "a" ? a : b).Port, response.GetMeshEndpoint()!.Address.Port);
             Assert.Equal(new Uri(i % 2 == 0 ? "http://catalog/items?page=2" : $"http://catalog/other/{i}"), request.RequestUri);
             Assert.Empty(request.Options);
+            Assert.Equal(HttpMethod.Get, request.Method);
+            Assert.Equal("GET", request.Method.Method);
             seen.Add(response.GetMeshEndpoint()!.Address.Port);
         }
 
         Assert.Equal(2, seen.Count);
+        await host.StopAsync(Token);
+    }
+
+    [Theory]
+    [InlineData("HEAD")]
+    [InlineData("purge")]
+    [InlineData("DELETE")]
+    public async Task A_request_resent_after_an_error_goes_out_with_the_callers_method_and_names_the_endpoint_that_answered(string name)
+    {
+        // The answered request carries its endpoint on its method; a retry must still send the caller's method as written.
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Replica, string Method)>();
+        InProcessReplicaOptions Recording(string id) => new()
+        {
+            ConfigureApp = app => app.Use((context, next) =>
+            {
+                seen.Enqueue((id, context.Request.Method));
+                return next(context);
+            }),
+        };
+
+        await using var a = await InProcessReplica.StartAsync("a", Recording("a"), Token);
+        await using var b = await InProcessReplica.StartAsync("b", Recording("b"), Token);
+        b.Behavior.ErrorRate = 1;
+        using var host = await StartAsync(a, b, services => services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)).Services
+            .AddHttpClient("catalog").AddMeshHandler());
+        var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+
+        for (var i = 0; i < 4; i++)
+        {
+            var method = new HttpMethod(name);
+            using var request = new HttpRequestMessage(method, $"/items/{i}");
+            using var response = await client.SendAsync(request, Token);
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(a.Port, response.GetMeshEndpoint()!.Address.Port);
+            Assert.Equal(name, request.Method.Method);
+            Assert.Equal(method, request.Method);
+        }
+
+        Assert.InRange(seen.Count(s => s.Replica == "b"), 2, 4); // round robin: at least every other request went to b first, then was retried on a
+        Assert.Equal(4, seen.Count(s => s.Replica == "a"));
+        Assert.All(seen, s => Assert.Equal(name, s.Method));
         await host.StopAsync(Token);
     }
 

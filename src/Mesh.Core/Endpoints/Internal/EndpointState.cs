@@ -34,7 +34,7 @@ internal sealed class EndpointState
     private readonly string _prefix;
     private MeshEndpoint _endpoint;
     private Uri? _lastRewrite;
-    private Mesh.Http.Internal.AnsweredUri? _lastAnswered;
+    private Mesh.Http.Internal.AnsweredMethod[] _answered = [];
     private int _inFlight;
     private long _requests;
     private long _failures;
@@ -159,37 +159,51 @@ internal sealed class EndpointState
         return uri;
     }
 
-    /// <summary>The logical URI <paramref name="logical"/> put back on a request this endpoint answered, carrying the
-    /// endpoint (see <see cref="Mesh.Http.Internal.AnsweredUri"/>): the last one is reused while the logical URI's text
-    /// repeats; null for a URI that cannot be re-made from its text alone (escaped by the caller, a subclass of the
-    /// caller's) — then the endpoint goes to the request's options.</summary>
-    public Uri? Answered(Uri logical)
+    /// <summary>The most methods an endpoint keeps an <see cref="Mesh.Http.Internal.AnsweredMethod"/> for (the standard
+    /// ones and a few custom ones); a request with yet another method gets a new one each time.</summary>
+    internal const int MaxAnsweredMethods = 12;
+
+    /// <summary>The method to put back on a request this endpoint answered: equal to <paramref name="method"/> and carrying
+    /// the endpoint as it is now (see <see cref="Mesh.Http.Internal.AnsweredMethod"/>). One per method and endpoint,
+    /// made on the first answer and reused after (copy on write, no lock: a lost race only makes one twice).</summary>
+    public Mesh.Http.Internal.AnsweredMethod Answered(HttpMethod method)
     {
+        method = Mesh.Http.Internal.AnsweredMethod.OriginalOf(method);
         var endpoint = Endpoint;
-        var cached = Volatile.Read(ref _lastAnswered);
-        if (cached is not null && ReferenceEquals(cached.Endpoint, endpoint)
-            && (ReferenceEquals(cached, logical) || string.Equals(cached.OriginalString, logical.OriginalString, StringComparison.Ordinal)))
+        var cache = Volatile.Read(ref _answered);
+        var current = 0;
+        foreach (var answered in cache)
         {
-            return cached;
+            if (ReferenceEquals(answered.Endpoint, endpoint))
+            {
+                if (answered.Carries(method))
+                {
+                    return answered;
+                }
+
+                current++;
+            }
         }
 
-        if (logical.UserEscaped || (logical.GetType() != typeof(Uri) && logical is not Mesh.Http.Internal.AnsweredUri))
+        var made = new Mesh.Http.Internal.AnsweredMethod(method, endpoint);
+        if (current < MaxAnsweredMethods)
         {
-            return null;
+            // Entries made for the endpoint as it was (before a weight or metadata update) are dropped.
+            var next = new Mesh.Http.Internal.AnsweredMethod[current + 1];
+            var i = 0;
+            foreach (var answered in cache)
+            {
+                if (ReferenceEquals(answered.Endpoint, endpoint))
+                {
+                    next[i++] = answered;
+                }
+            }
+
+            next[i] = made;
+            Volatile.Write(ref _answered, next);
         }
 
-        Mesh.Http.Internal.AnsweredUri answered;
-        try
-        {
-            answered = new Mesh.Http.Internal.AnsweredUri(logical.OriginalString, endpoint);
-        }
-        catch (UriFormatException)
-        {
-            return null;
-        }
-
-        Volatile.Write(ref _lastAnswered, answered);
-        return answered;
+        return made;
     }
 
     /// <summary>The part of an absolute URI's original string after the authority, without a fragment; the parsed

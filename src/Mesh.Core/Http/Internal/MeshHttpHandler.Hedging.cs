@@ -51,7 +51,7 @@ internal sealed partial class MeshHttpHandler
     /// </summary>
     private async Task<HttpResponseMessage> HedgeAsync(HttpRequestMessage request, Uri logical, ServiceRuntime service, RequestScope scope, TimeSpan delay, CancellationToken cancellationToken)
     {
-        // Read now: once the first attempt runs, its end may write the request's options (see Answered).
+        // Read now: once the first attempt runs, its end may write the request's options (see Answer).
         string? hashKey = null;
         if (service.Settings.UsesHashing && RequestOptions.Existing(request) is { } options && options.TryGetValue(MeshRequestOptions.HashKey, out var key))
         {
@@ -139,6 +139,7 @@ internal sealed partial class MeshHttpHandler
         if (firstIsCopy && response.RequestMessage is { } sent && !ReferenceEquals(sent, request))
         {
             request.RequestUri = sent.RequestUri;
+            request.Method = sent.Method; // carries the endpoint that answered (see AnsweredMethod)
             if (RequestOptions.Existing(request) is { } options && response.GetMeshEndpoint() is { } endpoint)
             {
                 options.Set(MeshRequestOptions.Endpoint, endpoint);
@@ -175,7 +176,7 @@ internal sealed partial class MeshHttpHandler
     /// the attempts share the request's scope through <see cref="Send"/>.</summary>
     private static HttpRequestMessage Copy(HttpRequestMessage request, Uri logical, string? hashKey)
     {
-        var copy = new HttpRequestMessage(request.Method, logical) { Version = request.Version, VersionPolicy = request.VersionPolicy };
+        var copy = new HttpRequestMessage(AnsweredMethod.OriginalOf(request.Method), logical) { Version = request.Version, VersionPolicy = request.VersionPolicy };
         var propagated = DistributedContextPropagator.Current.Fields;
         foreach (var header in request.Headers.NonValidated)
         {

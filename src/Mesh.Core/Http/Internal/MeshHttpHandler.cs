@@ -47,6 +47,12 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (request.Method is AnsweredMethod answered)
+        {
+            // Sent anew (a retry) after an endpoint answered: the transport gets the caller's own method again.
+            request.Method = answered.Original;
+        }
+
         var uri = request.RequestUri;
         if (uri is null || !uri.IsAbsoluteUri)
         {
@@ -367,7 +373,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
                     service.Latency.Record(end - a.Start, end);
                     a.Scope?.End(failed: false);
                     a.Deadline?.Dispose();
-                    a.Request.RequestUri = Answered(a);
+                    Answer(a);
                     return response;
                 }
 
@@ -441,7 +447,14 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         var detached = (a.Drainable is { } drainable && !drainable.TryFinish()) || (a.Hedge is { } hedge && !hedge.TryFinish(a.IsCopy));
         if (!detached)
         {
-            a.Request.RequestUri = response is null ? a.Logical : Answered(a);
+            if (response is null)
+            {
+                a.Request.RequestUri = a.Logical;
+            }
+            else
+            {
+                Answer(a);
+            }
         }
 
         if (end == 0)
@@ -488,20 +501,22 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
         a.Deadline?.Dispose();
     }
 
-    /// <summary>The logical URI to put back on a request an endpoint answered, carrying that endpoint for
-    /// <c>GetMeshEndpoint()</c>; the endpoint also goes to <see cref="MeshRequestOptions.Endpoint"/> when the request has
-    /// options already (so the key stays filled where options are in use, at no cost), or when the URI cannot carry it.</summary>
-    private static Uri Answered(in Attempt a)
+    /// <summary>Puts back what the caller sent on a request an endpoint answered: its logical URI (when the attempt
+    /// rewrote it to the endpoint), and its method as an <see cref="AnsweredMethod"/> carrying that endpoint for
+    /// <c>GetMeshEndpoint()</c> (no allocation: the endpoint keeps one per method). The endpoint also goes to
+    /// <see cref="MeshRequestOptions.Endpoint"/> when the request has options already (so the key stays filled where
+    /// options are in use, at no cost).</summary>
+    private static void Answer(in Attempt a)
     {
+        var request = a.Request;
         var endpoint = a.Endpoint;
-        RequestOptions.Existing(a.Request)?.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
-        if (endpoint.Answered(a.Logical) is { } answered)
+        if (!ReferenceEquals(request.RequestUri, a.Logical))
         {
-            return answered;
+            request.RequestUri = a.Logical;
         }
 
-        a.Request.Options.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
-        return a.Logical;
+        request.Method = endpoint.Answered(request.Method);
+        RequestOptions.Existing(request)?.Set(MeshRequestOptions.Endpoint, endpoint.Endpoint);
     }
 
     /// <summary>Charges an attempt: the first of a request counts as a request; a later one is a hedge while another
