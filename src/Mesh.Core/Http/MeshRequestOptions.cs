@@ -25,7 +25,9 @@ public static class MeshHttpResponseMessageExtensions
     /// <remarks>The mesh records the endpoint without allocating: once the call returns, the request's
     /// <see cref="HttpRequestMessage.Method"/> is an <see cref="HttpMethod"/> equal to the one you set (same name, same
     /// case, <c>==</c> and <see cref="HttpMethod.Equals(HttpMethod)"/> hold) that carries it. Compare methods with
-    /// <c>==</c>, not by reference; a resend through the mesh goes out with your own instance again.</remarks>
+    /// <c>==</c>, not by reference; a resend through the mesh goes out with your own instance again. To build a new
+    /// request from an answered one for a client without the mesh, give it a method of your own (a reused one still
+    /// names the endpoint that answered the first).</remarks>
     public static MeshEndpoint? GetMeshEndpoint(this HttpResponseMessage response)
     {
         ArgumentNullException.ThrowIfNull(response);

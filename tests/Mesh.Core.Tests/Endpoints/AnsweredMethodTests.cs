@@ -27,8 +27,13 @@ public sealed class AnsweredMethodTests
         Assert.Same(endpoint.Endpoint, answered.Endpoint);
         Assert.Same(answered, endpoint.Answered(method)); // reused
         Assert.Same(answered, endpoint.Answered(answered)); // a resend of the same message
-        Assert.Same(answered, endpoint.Answered(new HttpMethod(name))); // the same name written the same way
         Assert.Same(method, AnsweredMethod.OriginalOf(answered));
+
+        var other = new HttpMethod(name); // another instance of the same name: its own, so a resend restores exactly it
+        var answeredOther = endpoint.Answered(other);
+        Assert.NotSame(answered, answeredOther);
+        Assert.Same(other, answeredOther.Original);
+        Assert.Same(answeredOther, endpoint.Answered(other));
     }
 
     [Fact]
@@ -60,19 +65,70 @@ public sealed class AnsweredMethodTests
     }
 
     [Fact]
-    public void Past_the_cap_a_method_still_gets_the_endpoint_but_is_not_kept()
+    public void Past_the_cap_a_custom_method_still_gets_the_endpoint_but_is_not_kept_and_standard_methods_always_are()
     {
         var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")));
-        for (var i = 0; i < EndpointState.MaxAnsweredMethods; i++)
+        var kept = new HttpMethod("CUSTOM0");
+        var first = endpoint.Answered(kept);
+        for (var i = 1; i < EndpointState.MaxCustomMethods; i++)
         {
-            endpoint.Answered(new HttpMethod($"CUSTOM{i}"));
+            endpoint.Answered(new HttpMethod($"CUSTOM{i}")); // an app making a new method per request
         }
 
-        var extra = endpoint.Answered(new HttpMethod("ONE-MORE"));
+        var extra = new HttpMethod("ONE-MORE");
+        var answeredExtra = endpoint.Answered(extra);
 
-        Assert.Same(endpoint.Endpoint, extra.Endpoint);
-        Assert.Equal("ONE-MORE", extra.Method);
-        Assert.NotSame(extra, endpoint.Answered(new HttpMethod("ONE-MORE")));
-        Assert.Same(endpoint.Answered(new HttpMethod("CUSTOM0")), endpoint.Answered(new HttpMethod("CUSTOM0"))); // the kept ones still are
+        Assert.Same(endpoint.Endpoint, answeredExtra.Endpoint);
+        Assert.Same(extra, answeredExtra.Original);
+        Assert.NotSame(answeredExtra, endpoint.Answered(extra));
+        Assert.Same(first, endpoint.Answered(kept)); // the kept ones still are
+        var get = endpoint.Answered(HttpMethod.Get);
+        Assert.Same(get, endpoint.Answered(HttpMethod.Get)); // the singletons are kept past the cap
+        Assert.Same(endpoint.Answered(HttpMethod.Parse("POST")), endpoint.Answered(HttpMethod.Post));
+    }
+
+    [Fact]
+    public async Task Concurrent_answers_and_endpoint_updates_always_carry_the_callers_method_and_a_current_endpoint()
+    {
+        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001"), weight: 1));
+        var versions = new System.Collections.Concurrent.ConcurrentDictionary<object, bool>(ReferenceEqualityComparer.Instance) { [endpoint.Endpoint] = true };
+        HttpMethod[] methods = [HttpMethod.Get, HttpMethod.Head, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Options, HttpMethod.Patch, HttpMethod.Trace, new HttpMethod("PURGE")];
+        using var stop = new CancellationTokenSource();
+        var updater = Task.Run(() =>
+        {
+            for (var w = 2; w < 200 && !stop.IsCancellationRequested; w++)
+            {
+                var next = new MeshEndpoint(new Uri("http://127.0.0.1:5001"), weight: w);
+                versions[next] = true;
+                endpoint.Update(next);
+                Thread.Yield();
+            }
+        }, TestContext.Current.CancellationToken);
+        var answering = Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                var method = methods[(i + t) % methods.Length];
+                var answered = endpoint.Answered(method);
+                if (!ReferenceEquals(answered.Original, method) || answered.Method != method.Method || !versions.ContainsKey(answered.Endpoint))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, TestContext.Current.CancellationToken)).ToArray();
+
+        var results = await Task.WhenAll(answering);
+        await stop.CancelAsync();
+        await updater;
+
+        Assert.All(results, Assert.True);
+        foreach (var method in methods)
+        {
+            var answered = endpoint.Answered(method);
+            Assert.Same(endpoint.Endpoint, answered.Endpoint); // once updates stop, every method names the endpoint as it is
+            Assert.Same(answered, endpoint.Answered(method));
+        }
     }
 }

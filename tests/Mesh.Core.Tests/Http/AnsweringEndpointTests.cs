@@ -62,7 +62,7 @@ public sealed class AnsweringEndpointTests
     public async Task A_plain_HttpClient_with_the_mesh_handler_names_the_endpoint_without_request_options()
     {
         // MeshHandlerFactory in a plain HttpClient: nothing else touches the request's options, and the mesh does not
-        // create them (240 bytes a request) to record the endpoint: the logical URI it puts back carries it.
+        // create them (240 bytes a request) to record the endpoint: the request's method, put back equal, carries it.
         await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
         await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
         using var host = await StartAsync(a, b, _ => { });
@@ -122,9 +122,11 @@ public sealed class AnsweringEndpointTests
             Assert.Equal(a.Port, response.GetMeshEndpoint()!.Address.Port);
             Assert.Equal(name, request.Method.Method);
             Assert.Equal(method, request.Method);
+            Assert.Same(method, Mesh.Http.Internal.AnsweredMethod.OriginalOf(request.Method)); // the caller's own instance behind it
         }
 
-        Assert.InRange(seen.Count(s => s.Replica == "b"), 2, 4); // round robin: at least every other request went to b first, then was retried on a
+        // Round robin advances on the retries' picks too: at least every other request went to b first, then was retried on a.
+        Assert.InRange(seen.Count(s => s.Replica == "b"), 2, 4);
         Assert.Equal(4, seen.Count(s => s.Replica == "a"));
         Assert.All(seen, s => Assert.Equal(name, s.Method));
         await host.StopAsync(Token);

@@ -159,34 +159,41 @@ internal sealed class EndpointState
         return uri;
     }
 
-    /// <summary>The most methods an endpoint keeps an <see cref="Mesh.Http.Internal.AnsweredMethod"/> for (the standard
-    /// ones and a few custom ones); a request with yet another method gets a new one each time.</summary>
-    internal const int MaxAnsweredMethods = 12;
+    /// <summary>The most method instances other than the <see cref="HttpMethod"/> singletons an endpoint keeps an
+    /// <see cref="Mesh.Http.Internal.AnsweredMethod"/> for (an app's own <c>static readonly HttpMethod Purge</c>); past
+    /// it, a request with yet another instance gets a new one each time (an app making a method per request does).</summary>
+    internal const int MaxCustomMethods = 8;
 
-    /// <summary>The method to put back on a request this endpoint answered: equal to <paramref name="method"/> and carrying
-    /// the endpoint as it is now (see <see cref="Mesh.Http.Internal.AnsweredMethod"/>). One per method and endpoint,
-    /// made on the first answer and reused after (copy on write, no lock: a lost race only makes one twice).</summary>
+    /// <summary>The method to put back on a request this endpoint answered: equal to <paramref name="method"/>, carrying
+    /// the caller's instance and the endpoint as it is now (see <see cref="Mesh.Http.Internal.AnsweredMethod"/>). One per
+    /// method instance and endpoint, made on the first answer and reused after (copy on write, no lock: a lost race
+    /// only makes one twice).</summary>
     public Mesh.Http.Internal.AnsweredMethod Answered(HttpMethod method)
     {
         method = Mesh.Http.Internal.AnsweredMethod.OriginalOf(method);
         var endpoint = Endpoint;
         var cache = Volatile.Read(ref _answered);
         var current = 0;
+        var custom = 0;
         foreach (var answered in cache)
         {
             if (ReferenceEquals(answered.Endpoint, endpoint))
             {
-                if (answered.Carries(method))
+                if (ReferenceEquals(answered.Original, method))
                 {
                     return answered;
                 }
 
                 current++;
+                if (!Mesh.Http.Internal.AnsweredMethod.IsStandard(answered.Original))
+                {
+                    custom++;
+                }
             }
         }
 
         var made = new Mesh.Http.Internal.AnsweredMethod(method, endpoint);
-        if (current < MaxAnsweredMethods)
+        if (custom < MaxCustomMethods || Mesh.Http.Internal.AnsweredMethod.IsStandard(method))
         {
             // Entries made for the endpoint as it was (before a weight or metadata update) are dropped.
             var next = new Mesh.Http.Internal.AnsweredMethod[current + 1];

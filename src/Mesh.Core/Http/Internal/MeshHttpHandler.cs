@@ -373,6 +373,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
                     service.Latency.Record(end - a.Start, end);
                     a.Scope?.End(failed: false);
                     a.Deadline?.Dispose();
+                    System.Diagnostics.Debug.Assert(a.Drainable is null && a.Hedge is null, "Only requests without content are drained or hedged: a gRPC call's attempt is never detached.");
                     Answer(a);
                     return response;
                 }
