@@ -87,6 +87,37 @@ public sealed class AnsweringEndpointTests
         await host.StopAsync(Token);
     }
 
+    [Fact]
+    public async Task After_the_call_the_request_has_the_callers_own_uri_object_even_after_a_retry()
+    {
+        // The endpoint rides on the method, so the mesh gives the caller's Uri back as it was (before, it put an equal
+        // Uri of its own there, which carried the endpoint).
+        await using var a = await InProcessReplica.StartAsync("a", cancellationToken: Token);
+        await using var b = await InProcessReplica.StartAsync("b", cancellationToken: Token);
+        b.Behavior.ErrorRate = 1; // every attempt on b fails, and is retried on a
+        using var host = await StartAsync(a, b, services => services.AddHttpClient("catalog")
+            .AddStandardResilienceHandler(o => o.Retry.Delay = TimeSpan.FromMilliseconds(1)).Services
+            .AddHttpClient("catalog").AddMeshHandler());
+        var resilient = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        using var plain = new HttpClient(host.Services.GetRequiredService<MeshHandlerFactory>().CreateHandler());
+
+        foreach (var client in new[] { resilient, plain })
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var uri = new Uri($"http://catalog/items/{i}?q=x");
+                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+                using var response = await client.SendAsync(request, Token);
+
+                Assert.Same(uri, request.RequestUri);
+                var replica = response.Headers.GetValues(InProcessReplica.ReplicaHeader).Single();
+                Assert.Equal((replica == "a" ? a : b).Port, response.GetMeshEndpoint()!.Address.Port);
+            }
+        }
+
+        await host.StopAsync(Token);
+    }
+
     [Theory]
     [InlineData("HEAD")]
     [InlineData("purge")]
