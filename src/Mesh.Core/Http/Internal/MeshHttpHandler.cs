@@ -504,7 +504,7 @@ internal sealed partial class MeshHttpHandler : DelegatingHandler
 
     /// <summary>Puts back what the caller sent on a request an endpoint answered: its logical URI (when the attempt
     /// rewrote it to the endpoint), and its method as an <see cref="AnsweredMethod"/> carrying that endpoint for
-    /// <c>GetMeshEndpoint()</c> (no allocation: the endpoint keeps one per method). The endpoint also goes to
+    /// <c>GetMeshEndpoint()</c> (no allocation: the endpoint keeps one per method instance). The endpoint also goes to
     /// <see cref="MeshRequestOptions.Endpoint"/> when the request has options already (so the key stays filled where
     /// options are in use, at no cost).</summary>
     private static void Answer(in Attempt a)
